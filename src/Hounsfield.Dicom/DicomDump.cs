@@ -1,0 +1,161 @@
+using System.Globalization;
+using System.Text;
+
+namespace Hounsfield.Dicom;
+
+/// <summary>A readable text dump of a file, one line per element (tag, VR, value, length, VM, keyword), in the spirit of dcmdump.</summary>
+public static class DicomDump
+{
+    private const int MaxShownValue = 64;
+    private const int MaxShownBinaryValues = 16;
+
+    public static void Write(TextWriter writer, DicomFile file)
+    {
+        writer.Write("# File meta information (");
+        writer.Write(file.TransferSyntax.Name);
+        writer.WriteLine(")");
+        WriteDataset(writer, file.Meta, 0);
+        writer.WriteLine("# Data set");
+        WriteDataset(writer, file.Dataset, 0);
+    }
+
+    public static string ToString(DicomDataset dataset)
+    {
+        using var writer = new StringWriter(CultureInfo.InvariantCulture);
+        WriteDataset(writer, dataset, 0);
+        return writer.ToString();
+    }
+
+    public static void WriteDataset(TextWriter writer, DicomDataset dataset, int depth)
+    {
+        var line = new StringBuilder(128);
+        foreach (var element in dataset)
+        {
+            line.Clear();
+            line.Append(' ', depth * 2);
+            line.Append(element.Tag.ToString()).Append(' ').Append(element.VR.ToCode()).Append(' ');
+            long length;
+            int multiplicity;
+            switch (element)
+            {
+                case DicomSequence sequence:
+                    line.Append("(Sequence with ").Append(sequence.UndefinedLength ? "undefined" : "explicit").Append(" length #=").Append(sequence.Items.Count).Append(')');
+                    length = sequence.UndefinedLength ? -1 : 0;
+                    multiplicity = 1;
+                    break;
+                case DicomFragmentSequence fragments:
+                    line.Append("(PixelSequence #=").Append(fragments.Fragments.Count + 1).Append(')');
+                    length = -1;
+                    multiplicity = 1;
+                    break;
+                case DicomValueElement value:
+                    multiplicity = AppendValue(line, dataset, value);
+                    length = value.Length;
+                    break;
+                default:
+                    continue;
+            }
+
+            Pad(line, (depth * 2) + 56);
+            line.Append("# ").Append(length < 0 ? "u/l" : length.ToString(CultureInfo.InvariantCulture)).Append(", ").Append(multiplicity).Append(' ');
+            line.Append(Keyword(dataset, element.Tag));
+            writer.WriteLine(line);
+
+            if (element is DicomSequence items)
+            {
+                for (var i = 0; i < items.Items.Count; i++)
+                {
+                    writer.Write(new string(' ', (depth + 1) * 2));
+                    writer.WriteLine($"(FFFE,E000) na (Item #{i + 1})");
+                    WriteDataset(writer, items.Items[i], depth + 2);
+                }
+            }
+            else if (element is DicomFragmentSequence pixelItems)
+            {
+                var indent = new string(' ', (depth + 1) * 2);
+                writer.WriteLine($"{indent}(FFFE,E000) pi offset table, {pixelItems.BasicOffsetTable.Length} bytes");
+                for (var i = 0; i < pixelItems.Fragments.Count; i++)
+                {
+                    writer.WriteLine($"{indent}(FFFE,E000) pi fragment #{i + 1}, {pixelItems.Fragments[i].Length} bytes");
+                }
+            }
+        }
+    }
+
+    private static int AppendValue(StringBuilder line, DicomDataset dataset, DicomValueElement element)
+    {
+        if (element.Length == 0)
+        {
+            line.Append("(no value available)");
+            return 0;
+        }
+
+        if (element.VR.IsBulk() || element.VR == DicomVR.None)
+        {
+            var shown = Math.Min(element.Length, MaxShownBinaryValues);
+            Span<byte> head = stackalloc byte[MaxShownBinaryValues];
+            element.Buffer.Read(0, head[..(int)shown]);
+            for (var i = 0; i < shown; i++)
+            {
+                line.Append(i == 0 ? string.Empty : "\\").Append(head[i].ToString("x2", CultureInfo.InvariantCulture));
+            }
+
+            if (element.Length > shown)
+            {
+                line.Append("...");
+            }
+
+            return 1;
+        }
+
+        string[] values;
+        try
+        {
+            values = dataset.GetStrings(element);
+        }
+        catch (DicomFormatException)
+        {
+            values = [dataset.DecodeString(element)];
+        }
+
+        var text = string.Join('\\', values);
+        var clipped = text.Length > MaxShownValue;
+        line.Append(element.VR.IsString() || element.VR == DicomVR.AT ? "[" : string.Empty);
+        foreach (var c in clipped ? text.AsSpan(0, MaxShownValue) : text)
+        {
+            line.Append(char.IsControl(c) ? '.' : c);
+        }
+
+        line.Append(element.VR.IsString() || element.VR == DicomVR.AT ? "]" : string.Empty);
+        if (clipped)
+        {
+            line.Append("...");
+        }
+
+        return values.Length;
+    }
+
+    private static string Keyword(DicomDataset dataset, DicomTag tag)
+    {
+        if (tag.IsPrivate && !tag.IsPrivateCreator)
+        {
+            var creator = dataset.GetPrivateCreator(tag);
+            var entry = creator is null ? null : DicomDictionary.FindPrivate(creator, tag);
+            return entry?.Keyword ?? (creator is null ? "PrivateTag" : $"Private [{creator}]");
+        }
+
+        return DicomDictionary.Find(tag)?.Keyword ?? "Unknown Tag & Data";
+    }
+
+    private static void Pad(StringBuilder line, int column)
+    {
+        if (line.Length < column)
+        {
+            line.Append(' ', column - line.Length);
+        }
+        else
+        {
+            line.Append(' ');
+        }
+    }
+}

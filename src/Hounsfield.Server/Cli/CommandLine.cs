@@ -1,0 +1,52 @@
+using Hounsfield.Dicom;
+
+namespace Hounsfield.Server.Cli;
+
+/// <summary>The `hounsfield` command: the server (`serve`) and the toolkit's file commands.</summary>
+internal static class CommandLine
+{
+    private const string Usage = """
+        usage: hounsfield <command> [arguments]
+
+          serve [--urls URL] [--data DIR]   run the server (default http://localhost:8080, data in ./data)
+          dump FILE... [--header-only]      a readable dump of each file (tag, VR, length, keyword, value)
+          json FILE                         the data set as DICOM JSON (PS3.18 Annex F)
+          xml FILE                          the data set as DICOM XML (PS3.19 Native DICOM Model)
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            Console.Out.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        var rest = args[1..];
+        try
+        {
+            return args[0] switch
+            {
+                "serve" => await ServeCommand.RunAsync(rest),
+                "dump" => DumpCommand.Run(rest, Console.Out),
+                "json" => ExportCommand.RunJson(rest, Console.OpenStandardOutput()),
+                "xml" => ExportCommand.RunXml(rest, Console.OpenStandardOutput()),
+                _ => Fail($"unknown command '{args[0]}'\n{Usage}", 2),
+            };
+        }
+        catch (DicomFormatException ex)
+        {
+            return Fail(ex.Message, 1);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return Fail(ex.Message, 1);
+        }
+    }
+
+    internal static int Fail(string message, int exitCode)
+    {
+        Console.Error.WriteLine($"hounsfield: {message}");
+        return exitCode;
+    }
+}

@@ -1,0 +1,39 @@
+namespace Hounsfield.Server.Cli;
+
+/// <summary>`hounsfield serve`: the HTTP server with embedded storage under ./data by default.</summary>
+internal static class ServeCommand
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = TranslateArguments(args) });
+        builder.Configuration.AddEnvironmentVariables("HOUNSFIELD__");
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+        {
+            builder.WebHost.UseUrls("http://localhost:8080");
+        }
+
+        var dataDirectory = Path.GetFullPath(builder.Configuration["Data"] ?? "data");
+        Directory.CreateDirectory(dataDirectory);
+
+        var app = builder.Build();
+        app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
+        app.MapGet("/health/ready", () => Directory.Exists(dataDirectory)
+            ? Results.Ok(new { status = "ready" })
+            : Results.Json(new { status = "data directory missing" }, statusCode: 503));
+        app.Logger.LogInformation("Data directory {DataDirectory}", dataDirectory);
+        await app.RunAsync();
+        return 0;
+    }
+
+    /// <summary>Accepts `--data DIR` as a shorthand for the `Data` configuration key; the rest follows ASP.NET conventions.</summary>
+    private static string[] TranslateArguments(string[] args)
+    {
+        var translated = new List<string>(args.Length);
+        for (var i = 0; i < args.Length; i++)
+        {
+            translated.Add(args[i] == "--data" ? "--Data" : args[i]);
+        }
+
+        return [.. translated];
+    }
+}

@@ -1,0 +1,3 @@
+using Hounsfield.Server.Cli;
+
+return await CommandLine.RunAsync(args);
