@@ -396,14 +396,16 @@ public static class DicomDictionary
     /// </summary>
     private sealed class TagTable
     {
-        private readonly uint[] keys;
-        private readonly DicomDictionaryEntry?[] values;
-        private readonly int shift;
+        private uint[] keys;
+        private DicomDictionaryEntry?[] values;
+        private int shift;
+        private int count;
 
-        internal TagTable(int count)
+        /// <summary>An empty table sized for <paramref name="capacity"/> entries; it grows when needed.</summary>
+        internal TagTable(int capacity)
         {
             var bits = 4;
-            while ((1 << bits) < 2 * count)
+            while ((1 << bits) < 2 * capacity)
             {
                 bits++;
             }
@@ -413,9 +415,26 @@ public static class DicomDictionary
             shift = 32 - bits;
         }
 
+        /// <summary>Adds an entry; the table stays at most half full, so a probe always reaches an empty slot.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         internal void Add(uint key, DicomDictionaryEntry entry)
         {
+            if (2 * (count + 1) > keys.Length)
+            {
+                var (oldKeys, oldValues) = (keys, values);
+                keys = new uint[2 * oldKeys.Length];
+                values = new DicomDictionaryEntry?[2 * oldKeys.Length];
+                shift--;
+                count = 0;
+                for (var i = 0; i < oldKeys.Length; i++)
+                {
+                    if (oldValues[i] is { } old)
+                    {
+                        Add(oldKeys[i], old);
+                    }
+                }
+            }
+
             var slot = Slot(key);
             while (values[slot] is not null)
             {
@@ -429,6 +448,7 @@ public static class DicomDictionary
 
             keys[slot] = key;
             values[slot] = entry;
+            count++;
         }
 
         internal DicomDictionaryEntry? Find(uint key)
