@@ -54,7 +54,7 @@ public sealed class DicomDataset : IEnumerable<DicomElement>
             if (Find(DicomTag.SpecificCharacterSet) is DicomValueElement declared)
             {
                 var terms = SplitStrings(DecodeAscii(declared.Span), DicomVR.CS);
-                characterSet = DicomCharacterSet.TryFromTerms(terms, out var parsed, out _) ? parsed : DicomCharacterSet.Default;
+                characterSet = DicomCharacterSet.FromTermsLenient(terms);
                 return characterSet;
             }
 

@@ -44,16 +44,10 @@ public sealed class DicomValueElement : DicomElement
 /// <summary>A sequence of items (PS3.5 §7.5). Items know the sequence's data set, for inherited character sets.</summary>
 public sealed class DicomSequence : DicomElement
 {
-    public DicomSequence(DicomTag tag, DicomDataset? owner = null)
+    public DicomSequence(DicomTag tag, params IEnumerable<DicomDataset> items)
         : base(tag, DicomVR.SQ)
     {
         Items = new DicomSequenceItems(this);
-        Owner = owner;
-    }
-
-    public DicomSequence(DicomTag tag, params IEnumerable<DicomDataset> items)
-        : this(tag)
-    {
         foreach (var item in items)
         {
             Items.Add(item);

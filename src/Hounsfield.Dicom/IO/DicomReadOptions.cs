@@ -17,8 +17,8 @@ public sealed record DicomReadOptions
     /// <summary>Deepest sequence nesting accepted. Default 64.</summary>
     public int MaxDepth { get; init; } = 64;
 
-    /// <summary>Most elements, items and fragments in one file. Default 10 million.</summary>
-    public long MaxElementCount { get; init; } = 10_000_000;
+    /// <summary>Most elements, items and fragments in one file. Default 1 million (a large enhanced multi-frame file has about 200 000).</summary>
+    public long MaxElementCount { get; init; } = 1_000_000;
 
     /// <summary>Largest value read into memory (larger ones must be lazy). Default 2 GiB minus a little (the array limit).</summary>
     public long MaxValueLength { get; init; } = Array.MaxLength;

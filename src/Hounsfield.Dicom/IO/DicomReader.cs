@@ -97,10 +97,9 @@ public sealed class DicomReader
         if (string.IsNullOrEmpty(declared))
         {
             transferSyntax = DetectDataSetSyntax();
-            if (hasMeta)
-            {
-                warnings.Add($"File meta information has no Transfer Syntax UID; the data set was read as {transferSyntax.Name}.");
-            }
+            warnings.Add(hasMeta
+                ? $"File meta information has no Transfer Syntax UID; the data set was read as {transferSyntax.Name}."
+                : $"No file meta information; the data set was read as {transferSyntax.Name}, detected from its first element.");
         }
         else
         {
@@ -161,7 +160,6 @@ public sealed class DicomReader
         var groupBig = BinaryPrimitives.ReadUInt16BigEndian(head);
         var bigEndian = groupBig < groupLittle;
         var explicitVR = DicomVRInfo.TryParse(head[4], head[5], out _);
-        warnings.Add("No file meta information; the data set encoding was detected from its first element.");
         return (explicitVR, bigEndian) switch
         {
             (true, true) => DicomTransferSyntax.ExplicitVRBigEndian,

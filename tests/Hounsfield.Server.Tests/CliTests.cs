@@ -1,0 +1,146 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Xml.Linq;
+
+namespace Hounsfield.Server.Tests;
+
+public sealed class CliTests
+{
+    [CorpusFact]
+    public void Dump_shows_tag_vr_value_and_keyword_of_each_element()
+    {
+        var (exitCode, stdout, stderr) = CliRunner.Run("dump", CorpusPaths.File("evrle_ct_small"));
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal(string.Empty, stderr);
+        var patientName = stdout.Split('\n').Single(l => l.StartsWith("(0010,0010)", StringComparison.Ordinal));
+        Assert.Contains("PN [CompressedSamples^CT1]", patientName);
+        Assert.EndsWith("PatientName", patientName.TrimEnd());
+        Assert.Contains("(0002,0010) UI [1.2.840.10008.1.2.1]", stdout);
+    }
+
+    [CorpusFact]
+    public void Json_prints_the_data_set_with_the_oracle_values()
+    {
+        var (exitCode, stdout, _) = CliRunner.Run("json", CorpusPaths.File("charset_utf8"));
+
+        Assert.Equal(0, exitCode);
+        var ours = JsonDocument.Parse(stdout).RootElement;
+        var oracle = JsonDocument.Parse(File.ReadAllText(CorpusPaths.Oracle("charset_utf8", "dcm2json.json"))).RootElement;
+        Assert.Equal(
+            oracle.GetProperty("00100010").GetProperty("Value")[0].GetProperty("Ideographic").GetString(),
+            ours.GetProperty("00100010").GetProperty("Value")[0].GetProperty("Ideographic").GetString());
+        Assert.False(ours.TryGetProperty("00020010", out _), "file meta information must not be in the JSON");
+        Assert.Equal(oracle.EnumerateObject().Count(), ours.EnumerateObject().Count());
+    }
+
+    [CorpusFact]
+    public void Xml_prints_a_native_dicom_model_document()
+    {
+        var (exitCode, stdout, _) = CliRunner.Run("xml", CorpusPaths.File("evrle_ct_small"));
+
+        Assert.Equal(0, exitCode);
+        var document = XDocument.Parse(stdout);
+        XNamespace ns = "http://dicom.nema.org/PS3.19/models/NativeDICOM";
+        Assert.Equal(ns + "NativeDicomModel", document.Root!.Name);
+        var name = document.Root.Elements(ns + "DicomAttribute").Single(e => (string?)e.Attribute("tag") == "00100010");
+        Assert.Equal("PatientName", (string?)name.Attribute("keyword"));
+        Assert.Equal("CompressedSamples", name.Descendants(ns + "FamilyName").Single().Value);
+    }
+
+    [CorpusFact]
+    public void A_malformed_file_exits_1_with_one_line_and_no_stack_trace()
+    {
+        var (exitCode, stdout, stderr) = CliRunner.Run("dump", CorpusPaths.File("truncated_rtplan"));
+
+        Assert.Equal(1, exitCode);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.Contains("truncated_rtplan", lines[0]);
+        Assert.DoesNotContain("   at ", stderr);
+        Assert.DoesNotContain("Exception", stderr);
+        _ = stdout;
+    }
+
+    [Fact]
+    public void A_missing_file_exits_1_with_one_line()
+    {
+        var (exitCode, _, stderr) = CliRunner.Run("json", "/nonexistent/file.dcm");
+
+        Assert.Equal(1, exitCode);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
+    [Fact]
+    public void A_file_that_is_not_dicom_exits_1()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "this is not a DICOM file, just some text that goes on for a while.");
+            var (exitCode, _, stderr) = CliRunner.Run("json", path);
+
+            Assert.Equal(1, exitCode);
+            Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void An_unknown_command_prints_usage_and_exits_2()
+    {
+        var (exitCode, _, stderr) = CliRunner.Run("frobnicate");
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("usage: hounsfield", stderr);
+    }
+
+    [Fact]
+    public async Task Serve_answers_health_probes()
+    {
+        var port = FreePort();
+        var data = Directory.CreateTempSubdirectory("hounsfield-serve-");
+        using var server = CliRunner.Start("serve", "--urls", $"http://127.0.0.1:{port}", "--data", data.FullName);
+        try
+        {
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            var response = await WaitForAsync(client, "/health/live");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
+        }
+        finally
+        {
+            server.Kill(entireProcessTree: true);
+            await server.WaitForExitAsync();
+            data.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<HttpResponseMessage> WaitForAsync(HttpClient client, string path)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            try
+            {
+                return await client.GetAsync(path);
+            }
+            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
