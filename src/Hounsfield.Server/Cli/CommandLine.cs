@@ -10,6 +10,7 @@ internal static class CommandLine
 
           serve [--urls URL] [--data DIR]   run the server (default http://localhost:8080, data in ./data)
           dump FILE... [--header-only]      a readable dump of each file (tag, VR, length, keyword, value)
+          scan PATH... [--header-only]      parse every file (directories recursively), report unreadable ones
           json FILE                         the data set as DICOM JSON (PS3.18 Annex F)
           xml FILE                          the data set as DICOM XML (PS3.19 Native DICOM Model)
         """;
@@ -29,6 +30,7 @@ internal static class CommandLine
             {
                 "serve" => await ServeCommand.RunAsync(rest),
                 "dump" => DumpCommand.Run(rest, Console.Out),
+                "scan" => ScanCommand.Run(rest),
                 "json" => ExportCommand.RunJson(rest, Console.OpenStandardOutput()),
                 "xml" => ExportCommand.RunXml(rest, Console.OpenStandardOutput()),
                 _ => Fail($"unknown command '{args[0]}'\n{Usage}", 2),
