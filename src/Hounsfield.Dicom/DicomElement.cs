@@ -93,6 +93,29 @@ public sealed class DicomFragmentSequence : DicomElement
 
     public List<DicomBuffer> Fragments { get; }
 
+    /// <summary>The value as its items are encoded (offset table item, then fragment items, without the delimiter), for InlineBinary.</summary>
+    public byte[] GetEncodedItems()
+    {
+        using var memory = new MemoryStream();
+        Span<byte> header = stackalloc byte[8];
+        WriteItem(memory, header, BasicOffsetTable);
+        foreach (var fragment in Fragments)
+        {
+            WriteItem(memory, header, fragment);
+        }
+
+        return memory.ToArray();
+
+        static void WriteItem(MemoryStream memory, Span<byte> header, DicomBuffer value)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(header, DicomTag.Item.Group);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(header[2..], DicomTag.Item.Element);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header[4..], (uint)value.Length);
+            memory.Write(header);
+            value.CopyTo(memory);
+        }
+    }
+
     /// <summary>Offsets of the Basic Offset Table, or empty when it is empty.</summary>
     public uint[] GetBasicOffsets()
     {

@@ -22,7 +22,7 @@ public sealed record DicomJsonReadOptions
     /// or null when it cannot. Unresolved elements are kept with an empty value and reported through
     /// <see cref="UnresolvedBulkData"/>. Default null: nothing is fetched.
     /// </summary>
-    public Func<string, DicomTag, DicomVR, ReadOnlyMemory<byte>?>? BulkDataResolver { get; init; }
+    public Func<string, DicomTag, DicomVR, byte[]?>? BulkDataResolver { get; init; }
 
     /// <summary>Called for each bulk data reference left unresolved, in document order. Default null.</summary>
     public Action<DicomBulkDataReference>? UnresolvedBulkData { get; init; }

@@ -82,7 +82,7 @@ public static class DicomJsonWriter
 
                     break;
                 case DicomFragmentSequence fragments:
-                    WriteBinary(writer, element, EncapsulatedBytes(fragments), options, path);
+                    WriteBinary(writer, element, fragments.GetEncodedItems(), options, path);
                     break;
                 case DicomValueElement value:
                     WriteValue(writer, dataset, value, options, path);
@@ -356,29 +356,5 @@ public static class DicomJsonWriter
         }
 
         writer.WriteBase64String("InlineBinary"u8, bytes ?? ((DicomValueElement)element).Buffer.GetMemory().Span);
-    }
-
-    /// <summary>The encapsulated value as its items are encoded: the offset table item, then the fragment items.</summary>
-    private static byte[] EncapsulatedBytes(DicomFragmentSequence fragments)
-    {
-        using var memory = new MemoryStream();
-        var header = new byte[8];
-        void Item(DicomTag tag, long length)
-        {
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(header, tag.Group);
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(2), tag.Element);
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(4), (uint)length);
-            memory.Write(header);
-        }
-
-        Item(DicomTag.Item, fragments.BasicOffsetTable.Length);
-        fragments.BasicOffsetTable.CopyTo(memory);
-        foreach (var fragment in fragments.Fragments)
-        {
-            Item(DicomTag.Item, fragment.Length);
-            fragment.CopyTo(memory);
-        }
-
-        return memory.ToArray();
     }
 }

@@ -20,7 +20,7 @@ internal sealed class DicomModelBuilder(DicomJsonReadOptions options, Func<strin
 
     public DicomFormatException Fail(string problem, DicomTag? tag, long position) => fail(problem, tag, position);
 
-    /// <summary>Adds a string element; a null value is an empty value. One empty value is kept as padding, so it stays one value.</summary>
+    /// <summary>Adds a string element; a null value is an empty value.</summary>
     public void AddText(DicomDataset dataset, DicomTag tag, DicomVR vr, IReadOnlyList<string?> values, long position)
     {
         if (values.Count == 0)
@@ -53,8 +53,8 @@ internal sealed class DicomModelBuilder(DicomJsonReadOptions options, Func<strin
 
         if (text.Length == 0)
         {
-            // One empty value: a padding byte keeps it distinct from an element with no value.
-            dataset.Add(new DicomValueElement(tag, vr, DicomDataset.PadToEven([vr.PaddingByte()], vr)));
+            // One empty value is an empty element, as the writers write an element of only padding (PS3.18 F.2.5).
+            dataset.Add(new DicomValueElement(tag, vr, ReadOnlyMemory<byte>.Empty));
             return;
         }
 
@@ -210,31 +210,6 @@ internal sealed class DicomModelBuilder(DicomJsonReadOptions options, Func<strin
 
         tag = new DicomTag(uint.Parse(text, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture));
         return true;
-    }
-
-    /// <summary>The encapsulated value as it is encoded: Basic Offset Table item, fragment items, sequence delimiter.</summary>
-    public static byte[] EncapsulatedBytes(DicomFragmentSequence fragments)
-    {
-        using var memory = new MemoryStream();
-        Span<byte> header = stackalloc byte[8];
-        WriteItemHeader(memory, header, DicomTag.Item, fragments.BasicOffsetTable.Length);
-        fragments.BasicOffsetTable.CopyTo(memory);
-        foreach (var fragment in fragments.Fragments)
-        {
-            WriteItemHeader(memory, header, DicomTag.Item, fragment.Length);
-            fragment.CopyTo(memory);
-        }
-
-        WriteItemHeader(memory, header, DicomTag.SequenceDelimitationItem, 0);
-        return memory.ToArray();
-
-        static void WriteItemHeader(MemoryStream memory, Span<byte> header, DicomTag tag, long length)
-        {
-            BinaryPrimitives.WriteUInt16LittleEndian(header, tag.Group);
-            BinaryPrimitives.WriteUInt16LittleEndian(header[2..], tag.Element);
-            BinaryPrimitives.WriteUInt32LittleEndian(header[4..], (uint)length);
-            memory.Write(header);
-        }
     }
 
     private static bool TryParseReal(string text, NumberStyles styles, out double value)

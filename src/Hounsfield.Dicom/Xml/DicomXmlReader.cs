@@ -191,16 +191,7 @@ public static class DicomXmlReader
                         path.RemoveAt(path.Count - 1);
                         break;
                     case Content.InlineBinary:
-                        var base64 = ReadText(reader, builder, tag);
-                        try
-                        {
-                            inline = Convert.FromBase64String(base64);
-                        }
-                        catch (FormatException)
-                        {
-                            throw Fail(reader, "InlineBinary is not valid base64", tag);
-                        }
-
+                        inline = ReadBase64(reader, tag);
                         break;
                     case Content.BulkData:
                         bulkDataUri = reader.GetAttribute("uri") ?? reader.GetAttribute("uuid")
@@ -346,6 +337,38 @@ public static class DicomXmlReader
 
         var count = Array.FindLastIndex(components, c => c is not null) + 1;
         return string.Join('^', components.Take(count).Select(c => c ?? string.Empty));
+    }
+
+    /// <summary>Decodes the base64 content of a leaf element chunk by chunk; the reader ends on its end tag.</summary>
+    private static byte[] ReadBase64(XmlReader reader, DicomTag tag)
+    {
+        if (reader.IsEmptyElement)
+        {
+            return [];
+        }
+
+        using var bytes = new MemoryStream();
+        var buffer = new byte[65536];
+        try
+        {
+            reader.Read();
+            int n;
+            while ((n = reader.ReadContentAsBase64(buffer, 0, buffer.Length)) > 0)
+            {
+                bytes.Write(buffer, 0, n);
+            }
+        }
+        catch (Exception exception) when (exception is FormatException or XmlException)
+        {
+            throw Fail(reader, "InlineBinary is not valid base64", tag);
+        }
+
+        if (reader.NodeType != XmlNodeType.EndElement)
+        {
+            throw Fail(reader, $"unexpected {reader.NodeType} '{reader.Name}' inside InlineBinary", tag);
+        }
+
+        return bytes.ToArray();
     }
 
     /// <summary>The text content of a leaf element; the reader ends on its end tag (or stays on an empty element).</summary>

@@ -92,7 +92,7 @@ public static class DicomXmlWriter
 
                     break;
                 case DicomFragmentSequence fragments:
-                    WriteBinary(writer, element, DicomModelBuilder.EncapsulatedBytes(fragments), options, path);
+                    WriteBinary(writer, element, fragments.GetEncodedItems(), options, path);
                     break;
                 case DicomValueElement value:
                     WriteValue(writer, dataset, value, options, path);
@@ -137,6 +137,11 @@ public static class DicomXmlWriter
         }
 
         var texts = dataset.GetStrings(element);
+        if (Array.TrueForAll(texts, t => t.Length == 0))
+        {
+            return; // only padding: an empty value, written without Value elements as the JSON writer does
+        }
+
         if (!Array.TrueForAll(texts, IsXmlSafe))
         {
             WriteBinary(writer, element, null, options with { BulkDataUri = null }, path);
