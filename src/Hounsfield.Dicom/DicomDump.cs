@@ -33,14 +33,15 @@ public static class DicomDump
         {
             line.Clear();
             line.Append(' ', depth * 2);
-            line.Append(element.Tag.ToString()).Append(' ').Append(element.VR.ToCode()).Append(' ');
+            AppendTag(line, element.Tag);
+            line.Append(' ').Append(element.VR.ToCode()).Append(' ');
             long length;
             int multiplicity;
             switch (element)
             {
                 case DicomSequence sequence:
                     line.Append("(Sequence with ").Append(sequence.UndefinedLength ? "undefined" : "explicit").Append(" length #=").Append(sequence.Items.Count).Append(')');
-                    length = sequence.UndefinedLength ? -1 : 0;
+                    length = sequence.UndefinedLength ? -1 : sequence.Items.Sum(item => 8 + IO.DicomWriter.EncodedLength(item, DicomTransferSyntax.ExplicitVRLittleEndian) + (item.UndefinedLength ? 8 : 0));
                     multiplicity = 1;
                     break;
                 case DicomFragmentSequence fragments:
@@ -65,8 +66,8 @@ public static class DicomDump
             {
                 for (var i = 0; i < items.Items.Count; i++)
                 {
-                    writer.Write(new string(' ', (depth + 1) * 2));
-                    writer.WriteLine($"(FFFE,E000) na (Item #{i + 1})");
+                    line.Clear().Append(' ', (depth + 1) * 2).Append("(FFFE,E000) na (Item #").Append(i + 1).Append(')');
+                    writer.WriteLine(line);
                     WriteDataset(writer, items.Items[i], depth + 2);
                 }
             }
@@ -108,31 +109,56 @@ public static class DicomDump
             return 1;
         }
 
-        string[] values;
-        try
+        if (!element.VR.IsString())
         {
-            values = dataset.GetStrings(element);
-        }
-        catch (DicomFormatException)
-        {
-            values = [dataset.DecodeString(element)];
+            var values = dataset.GetStrings(element);
+            AppendClipped(line, string.Join('\\', values), brackets: element.VR == DicomVR.AT);
+            return values.Length;
         }
 
-        var text = string.Join('\\', values);
+        var text = dataset.DecodeString(element).TrimEnd(' ', '\0');
+        AppendClipped(line, text, brackets: true);
+        return element.VR.IsMultiValuedString() ? text.AsSpan().Count('\\') + 1 : 1;
+    }
+
+    private static void AppendClipped(StringBuilder line, string text, bool brackets)
+    {
         var clipped = text.Length > MaxShownValue;
-        line.Append(element.VR.IsString() || element.VR == DicomVR.AT ? "[" : string.Empty);
-        foreach (var c in clipped ? text.AsSpan(0, MaxShownValue) : text)
+        if (brackets)
         {
-            line.Append(char.IsControl(c) ? '.' : c);
+            line.Append('[');
         }
 
-        line.Append(element.VR.IsString() || element.VR == DicomVR.AT ? "]" : string.Empty);
+        var start = line.Length;
+        line.Append(text.AsSpan(0, clipped ? MaxShownValue : text.Length));
+        for (var i = start; i < line.Length; i++)
+        {
+            if (char.IsControl(line[i]))
+            {
+                line[i] = '.';
+            }
+        }
+
+        if (brackets)
+        {
+            line.Append(']');
+        }
+
         if (clipped)
         {
             line.Append("...");
         }
+    }
 
-        return values.Length;
+    private static void AppendTag(StringBuilder line, DicomTag tag)
+    {
+        Span<char> text = stackalloc char[11];
+        text[0] = '(';
+        tag.Group.TryFormat(text[1..], out _, "X4", CultureInfo.InvariantCulture);
+        text[5] = ',';
+        tag.Element.TryFormat(text[6..], out _, "X4", CultureInfo.InvariantCulture);
+        text[10] = ')';
+        line.Append(text);
     }
 
     private static string Keyword(DicomDataset dataset, DicomTag tag)

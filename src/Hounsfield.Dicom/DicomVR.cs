@@ -70,12 +70,50 @@ public static class DicomVRInfo
         _ => false,
     };
 
-    public static string ToCode(this DicomVR vr) =>
-        vr == DicomVR.None ? "--" : string.Create(2, vr, static (span, v) =>
+    /// <summary>The two-letter code ("--" for none); a literal, so no allocation.</summary>
+    public static string ToCode(this DicomVR vr) => vr switch
+    {
+        DicomVR.AE => "AE",
+        DicomVR.AS => "AS",
+        DicomVR.AT => "AT",
+        DicomVR.CS => "CS",
+        DicomVR.DA => "DA",
+        DicomVR.DS => "DS",
+        DicomVR.DT => "DT",
+        DicomVR.FD => "FD",
+        DicomVR.FL => "FL",
+        DicomVR.IS => "IS",
+        DicomVR.LO => "LO",
+        DicomVR.LT => "LT",
+        DicomVR.OB => "OB",
+        DicomVR.OD => "OD",
+        DicomVR.OF => "OF",
+        DicomVR.OL => "OL",
+        DicomVR.OV => "OV",
+        DicomVR.OW => "OW",
+        DicomVR.PN => "PN",
+        DicomVR.SH => "SH",
+        DicomVR.SL => "SL",
+        DicomVR.SQ => "SQ",
+        DicomVR.SS => "SS",
+        DicomVR.ST => "ST",
+        DicomVR.SV => "SV",
+        DicomVR.TM => "TM",
+        DicomVR.UC => "UC",
+        DicomVR.UI => "UI",
+        DicomVR.UL => "UL",
+        DicomVR.UN => "UN",
+        DicomVR.UR => "UR",
+        DicomVR.US => "US",
+        DicomVR.UT => "UT",
+        DicomVR.UV => "UV",
+        DicomVR.None => "--",
+        _ => string.Create(2, vr, static (span, v) =>
         {
             span[0] = (char)((ushort)v >> 8);
             span[1] = (char)((ushort)v & 0xFF);
-        });
+        }),
+    };
 
     /// <summary>Explicit VR encodings use a 2-byte reserved field and a 4-byte length for these (PS3.5 Table 7.1-1).</summary>
     public static bool HasLongLength(this DicomVR vr) => vr switch

@@ -10,6 +10,7 @@ namespace Hounsfield.Dicom.IO;
 internal sealed class DicomInput : IDisposable
 {
     private const int BufferSize = 64 * 1024;
+    private const int FirstReadSize = 8 * 1024;
     private readonly Stream? stream;
     private readonly ReadOnlyMemory<byte> memory;
     private byte[] buffer;
@@ -18,6 +19,7 @@ internal sealed class DicomInput : IDisposable
     private int end;
     private long bufferOrigin;
     private bool endOfStream;
+    private int readSize = FirstReadSize;
 
     public DicomInput(Stream stream, long origin = 0)
     {
@@ -85,7 +87,9 @@ internal sealed class DicomInput : IDisposable
 
         while (end < count)
         {
-            var n = stream.Read(buffer, end, buffer.Length - end);
+            // Reads grow from 8 KiB to the buffer size, so that a header-only read of a large file stays small.
+            var n = stream.Read(buffer, end, Math.Max(count - end, Math.Min(readSize, buffer.Length - end)));
+            readSize = Math.Min(readSize * 2, buffer.Length);
             if (n == 0)
             {
                 endOfStream = true;

@@ -42,7 +42,8 @@ public sealed class DicomReader
     {
         Stream Open() => new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.RandomAccess);
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
-        return Read(new DicomInput(stream), options ?? DicomReadOptions.Default, Open);
+        using var input = new DicomInput(stream);
+        return Read(input, options ?? DicomReadOptions.Default, Open);
     }
 
     /// <summary>Reads from a stream, which is consumed but not disposed; every value is loaded into memory.</summary>
