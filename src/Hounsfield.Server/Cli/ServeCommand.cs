@@ -1,3 +1,8 @@
+using Hounsfield.Archive;
+using Hounsfield.Archive.Blobs;
+using Hounsfield.Archive.Index;
+using Hounsfield.Server.DicomWeb;
+
 namespace Hounsfield.Server.Cli;
 
 /// <summary>`hounsfield serve`: the HTTP server with embedded storage under ./data by default.</summary>
@@ -14,8 +19,22 @@ internal static class ServeCommand
 
         var dataDirectory = Path.GetFullPath(builder.Configuration["Data"] ?? "data");
         Directory.CreateDirectory(dataDirectory);
+        var archiveOptions = builder.Configuration.GetSection("Archive").Get<ArchiveOptions>() ?? new ArchiveOptions();
+        archiveOptions.DataDirectory = dataDirectory;
+        builder.Services.AddSingleton(archiveOptions);
+        builder.Services.AddSingleton<IArchiveIndex>(_ => new SqliteArchiveIndex(Path.Combine(dataDirectory, "index.db")));
+        builder.Services.AddSingleton<IBlobStore>(_ => new FolderBlobStore(Path.Combine(dataDirectory, "blobs")));
+        builder.Services.AddSingleton<ArchiveService>();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = archiveOptions.MaxInstanceLength * 4);
 
         var app = builder.Build();
+        var orphans = await app.Services.GetRequiredService<ArchiveService>().InitializeAsync(CancellationToken.None);
+        if (orphans > 0)
+        {
+            app.Logger.LogWarning("Removed {OrphanCount} blobs that no index row referred to (an interrupted ingest)", orphans);
+        }
+
+        app.MapDicomWeb();
         app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
         app.MapGet("/health/ready", () => Directory.Exists(dataDirectory)
             ? Results.Ok(new { status = "ready" })

@@ -1,0 +1,29 @@
+namespace Hounsfield.Archive;
+
+/// <summary>What to do when an instance arrives whose SOP Instance UID is already stored.</summary>
+public enum DuplicatePolicy
+{
+    /// <summary>Refuse the new copy (STOW-RS failure 0x0111, C-STORE failure). The default.</summary>
+    Reject,
+
+    /// <summary>Replace the stored copy with the new one.</summary>
+    Overwrite,
+
+    /// <summary>Keep the stored copy and report success, as many PACS do for a resent study.</summary>
+    KeepFirst,
+}
+
+/// <summary>Settings of the archive (section "Archive" of the configuration).</summary>
+public sealed class ArchiveOptions
+{
+    /// <summary>Folder of the embedded storage: the SQLite index and the blob folder. Default ./data.</summary>
+    public string DataDirectory { get; set; } = "data";
+
+    public DuplicatePolicy DuplicatePolicy { get; set; } = DuplicatePolicy.Reject;
+
+    /// <summary>Largest instance accepted, in bytes. Default 4 GiB.</summary>
+    public long MaxInstanceLength { get; set; } = 4L * 1024 * 1024 * 1024;
+
+    /// <summary>Binary values longer than this are left out of stored metadata as BulkDataURIs. Default 1 KiB.</summary>
+    public int BulkDataThreshold { get; set; } = 1024;
+}

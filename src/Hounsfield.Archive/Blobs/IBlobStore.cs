@@ -1,0 +1,37 @@
+namespace Hounsfield.Archive.Blobs;
+
+/// <summary>
+/// Where instance bytes live. Writes go to a temporary blob first and become visible under their key only
+/// when committed, so a crash never leaves a half-written blob under a real key.
+/// </summary>
+public interface IBlobStore
+{
+    /// <summary>A new temporary blob to stream an incoming instance into.</summary>
+    ITemporaryBlob CreateTemporary();
+
+    Stream OpenRead(string key);
+
+    /// <summary>A function that reopens the blob, for lazy reads of large values.</summary>
+    Func<Stream> Reopener(string key);
+
+    bool Exists(string key);
+
+    void Delete(string key);
+
+    /// <summary>Every committed key, for the orphan sweep at start.</summary>
+    IEnumerable<string> EnumerateKeys();
+
+    /// <summary>Removes temporary blobs left by a crash.</summary>
+    void DeleteTemporaries();
+}
+
+public interface ITemporaryBlob : IAsyncDisposable
+{
+    Stream Content { get; }
+
+    /// <summary>A path to read the blob back before it is committed.</summary>
+    string Path { get; }
+
+    /// <summary>Makes the bytes durable and visible under <paramref name="key"/>, replacing a blob of that key.</summary>
+    Task CommitAsync(string key, CancellationToken cancellationToken);
+}

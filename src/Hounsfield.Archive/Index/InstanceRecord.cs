@@ -1,0 +1,95 @@
+using Hounsfield.Dicom;
+
+namespace Hounsfield.Archive.Index;
+
+/// <summary>The attributes of one instance the index keeps as columns, for queries at every level.</summary>
+public sealed record InstanceRecord
+{
+    public required string PatientId { get; init; }
+    public string? PatientName { get; init; }
+    public string? PatientBirthDate { get; init; }
+    public string? PatientSex { get; init; }
+    public required string StudyInstanceUid { get; init; }
+    public string? StudyDate { get; init; }
+    public string? StudyTime { get; init; }
+    public string? AccessionNumber { get; init; }
+    public string? StudyId { get; init; }
+    public string? StudyDescription { get; init; }
+    public string? ReferringPhysicianName { get; init; }
+    public required string SeriesInstanceUid { get; init; }
+    public string? Modality { get; init; }
+    public int? SeriesNumber { get; init; }
+    public string? SeriesDescription { get; init; }
+    public required string SopInstanceUid { get; init; }
+    public required string SopClassUid { get; init; }
+    public int? InstanceNumber { get; init; }
+    public required string TransferSyntaxUid { get; init; }
+    public required string BlobKey { get; init; }
+    public long Length { get; init; }
+    public int? NumberOfFrames { get; init; }
+    public int? Rows { get; init; }
+    public int? Columns { get; init; }
+
+    /// <summary>The instance's DICOM JSON with BulkDataURIs relative to the DICOMweb root (see <see cref="Ingest.MetadataBuilder"/>).</summary>
+    public required byte[] Metadata { get; init; }
+
+    public static InstanceRecord FromDataset(DicomDataset dataset, string transferSyntaxUid, string blobKey, long length, byte[] metadata)
+    {
+        string? Text(DicomTag tag)
+        {
+            try
+            {
+                var value = dataset.GetString(tag);
+                return string.IsNullOrEmpty(value) ? null : value;
+            }
+            catch (InvalidOperationException)
+            {
+                return null;
+            }
+        }
+
+        int? Integer(DicomTag tag)
+        {
+            try
+            {
+                return dataset.TryGetValue<int>(tag, out var value) ? value : null;
+            }
+            catch (Exception ex) when (ex is DicomFormatException or InvalidOperationException or OverflowException)
+            {
+                return null;
+            }
+        }
+
+        return new InstanceRecord
+        {
+            PatientId = Text(DicomTag.PatientID) ?? string.Empty,
+            PatientName = Text(DicomTag.PatientName),
+            PatientBirthDate = Text(DicomTag.PatientBirthDate),
+            PatientSex = Text(DicomTag.PatientSex),
+            StudyInstanceUid = Text(DicomTag.StudyInstanceUID)!,
+            StudyDate = Text(DicomTag.StudyDate),
+            StudyTime = Text(DicomTag.StudyTime),
+            AccessionNumber = Text(DicomTag.AccessionNumber),
+            StudyId = Text(DicomTag.StudyID),
+            StudyDescription = Text(DicomTag.StudyDescription),
+            ReferringPhysicianName = Text(DicomTag.ReferringPhysicianName),
+            SeriesInstanceUid = Text(DicomTag.SeriesInstanceUID)!,
+            Modality = Text(DicomTag.Modality),
+            SeriesNumber = Integer(DicomTag.SeriesNumber),
+            SeriesDescription = Text(DicomTag.SeriesDescription),
+            SopInstanceUid = Text(DicomTag.SOPInstanceUID)!,
+            SopClassUid = Text(DicomTag.SOPClassUID)!,
+            InstanceNumber = Integer(DicomTag.InstanceNumber),
+            TransferSyntaxUid = transferSyntaxUid,
+            BlobKey = blobKey,
+            Length = length,
+            NumberOfFrames = Integer(DicomTag.NumberOfFrames),
+            Rows = Integer(DicomTag.Rows),
+            Columns = Integer(DicomTag.Columns),
+            Metadata = metadata,
+        };
+    }
+}
+
+/// <summary>A stored instance as the index knows it.</summary>
+public sealed record StoredInstance(string StudyInstanceUid, string SeriesInstanceUid, string SopInstanceUid, string SopClassUid, string TransferSyntaxUid, string BlobKey, long Length);

@@ -1,0 +1,461 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Hounsfield.Archive.Query;
+using Hounsfield.Dicom;
+using Microsoft.Data.Sqlite;
+
+namespace Hounsfield.Archive.Index;
+
+/// <summary>The embedded index: one SQLite file in WAL mode, writes serialised, reads concurrent.</summary>
+public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
+{
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS patients (
+            pk INTEGER PRIMARY KEY,
+            patient_id TEXT NOT NULL UNIQUE,
+            patient_name TEXT,
+            patient_name_fuzzy TEXT,
+            patient_birth_date TEXT,
+            patient_sex TEXT);
+        CREATE TABLE IF NOT EXISTS studies (
+            pk INTEGER PRIMARY KEY,
+            patient_pk INTEGER NOT NULL REFERENCES patients(pk),
+            study_uid TEXT NOT NULL UNIQUE,
+            study_date TEXT,
+            study_time TEXT,
+            accession_number TEXT,
+            study_id TEXT,
+            study_description TEXT,
+            referring_physician_name TEXT,
+            referring_physician_name_fuzzy TEXT,
+            series_count INTEGER NOT NULL DEFAULT 0,
+            instance_count INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE IF NOT EXISTS series (
+            pk INTEGER PRIMARY KEY,
+            study_pk INTEGER NOT NULL REFERENCES studies(pk),
+            series_uid TEXT NOT NULL UNIQUE,
+            modality TEXT,
+            series_number INTEGER,
+            series_description TEXT,
+            instance_count INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE IF NOT EXISTS instances (
+            pk INTEGER PRIMARY KEY,
+            series_pk INTEGER NOT NULL REFERENCES series(pk),
+            sop_uid TEXT NOT NULL UNIQUE,
+            sop_class_uid TEXT NOT NULL,
+            instance_number INTEGER,
+            transfer_syntax_uid TEXT NOT NULL,
+            blob_key TEXT NOT NULL,
+            length INTEGER NOT NULL,
+            number_of_frames INTEGER,
+            rows INTEGER,
+            columns INTEGER,
+            metadata BLOB NOT NULL);
+        CREATE INDEX IF NOT EXISTS studies_patient ON studies(patient_pk);
+        CREATE INDEX IF NOT EXISTS studies_date ON studies(study_date);
+        CREATE INDEX IF NOT EXISTS studies_accession ON studies(accession_number);
+        CREATE INDEX IF NOT EXISTS patients_name ON patients(patient_name);
+        CREATE INDEX IF NOT EXISTS series_study ON series(study_pk, series_number);
+        CREATE INDEX IF NOT EXISTS series_modality ON series(modality);
+        CREATE INDEX IF NOT EXISTS instances_series ON instances(series_pk, instance_number);
+        """;
+
+    private readonly string connectionString;
+    private readonly SemaphoreSlim writeLock = new(1, 1);
+
+    public SqliteArchiveIndex(string databasePath)
+    {
+        connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = databasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+        }.ToString();
+    }
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, "PRAGMA journal_mode=WAL;", cancellationToken);
+        await ExecuteAsync(connection, Schema, cancellationToken);
+    }
+
+    public async Task<StoredInstance?> FindInstanceAsync(string sopInstanceUid, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"{InstanceSelect} WHERE i.sop_uid = $uid";
+        command.Parameters.AddWithValue("$uid", sopInstanceUid);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadStoredInstance(reader) : null;
+    }
+
+    public async Task AddInstanceAsync(InstanceRecord record, CancellationToken cancellationToken)
+    {
+        await writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            await DeleteInstanceRowAsync(connection, transaction, record.SopInstanceUid, cancellationToken);
+
+            var patientPk = await ScalarAsync(connection, transaction, """
+                INSERT INTO patients (patient_id, patient_name, patient_name_fuzzy, patient_birth_date, patient_sex)
+                VALUES ($id, $name, $fuzzy, $birth, $sex)
+                ON CONFLICT(patient_id) DO UPDATE SET patient_name = excluded.patient_name, patient_name_fuzzy = excluded.patient_name_fuzzy,
+                    patient_birth_date = excluded.patient_birth_date, patient_sex = excluded.patient_sex
+                RETURNING pk
+                """, cancellationToken,
+                ("$id", record.PatientId), ("$name", record.PatientName), ("$fuzzy", FuzzyName(record.PatientName)),
+                ("$birth", record.PatientBirthDate), ("$sex", record.PatientSex));
+            var studyPk = await ScalarAsync(connection, transaction, """
+                INSERT INTO studies (patient_pk, study_uid, study_date, study_time, accession_number, study_id, study_description, referring_physician_name, referring_physician_name_fuzzy)
+                VALUES ($patient, $uid, $date, $time, $accession, $id, $description, $referring, $fuzzy)
+                ON CONFLICT(study_uid) DO UPDATE SET patient_pk = excluded.patient_pk
+                RETURNING pk
+                """, cancellationToken,
+                ("$patient", patientPk), ("$uid", record.StudyInstanceUid), ("$date", record.StudyDate), ("$time", record.StudyTime),
+                ("$accession", record.AccessionNumber), ("$id", record.StudyId), ("$description", record.StudyDescription),
+                ("$referring", record.ReferringPhysicianName), ("$fuzzy", FuzzyName(record.ReferringPhysicianName)));
+            var seriesPk = await ScalarAsync(connection, transaction, """
+                INSERT INTO series (study_pk, series_uid, modality, series_number, series_description)
+                VALUES ($study, $uid, $modality, $number, $description)
+                ON CONFLICT(series_uid) DO UPDATE SET study_pk = excluded.study_pk
+                RETURNING pk
+                """, cancellationToken,
+                ("$study", studyPk), ("$uid", record.SeriesInstanceUid), ("$modality", record.Modality),
+                ("$number", record.SeriesNumber), ("$description", record.SeriesDescription));
+            await ScalarAsync(connection, transaction, """
+                INSERT INTO instances (series_pk, sop_uid, sop_class_uid, instance_number, transfer_syntax_uid, blob_key, length, number_of_frames, rows, columns, metadata)
+                VALUES ($series, $uid, $class, $number, $syntax, $key, $length, $frames, $rows, $columns, $metadata)
+                RETURNING pk
+                """, cancellationToken,
+                ("$series", seriesPk), ("$uid", record.SopInstanceUid), ("$class", record.SopClassUid), ("$number", record.InstanceNumber),
+                ("$syntax", record.TransferSyntaxUid), ("$key", record.BlobKey), ("$length", record.Length), ("$frames", record.NumberOfFrames),
+                ("$rows", record.Rows), ("$columns", record.Columns), ("$metadata", record.Metadata));
+            await RecountAsync(connection, transaction, seriesPk, studyPk, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        finally
+        {
+            writeLock.Release();
+        }
+    }
+
+    public async Task<QueryResult> QueryAsync(QidoQuery query, CancellationToken cancellationToken)
+    {
+        var attributes = SelectedAttributes(query);
+        var sql = new StringBuilder("SELECT ");
+        sql.AppendJoin(", ", attributes.Select(a => a.Column));
+        sql.Append(query.Level switch
+        {
+            QueryLevel.Study => " FROM studies st JOIN patients p ON p.pk = st.patient_pk",
+            QueryLevel.Series => " FROM series se JOIN studies st ON st.pk = se.study_pk JOIN patients p ON p.pk = st.patient_pk",
+            _ => " FROM instances i JOIN series se ON se.pk = i.series_pk JOIN studies st ON st.pk = se.study_pk JOIN patients p ON p.pk = st.patient_pk",
+        });
+
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        var conditions = new List<string>();
+        if (query.StudyInstanceUid is { } study)
+        {
+            conditions.Add("st.study_uid = $scope_study");
+            command.Parameters.AddWithValue("$scope_study", study);
+        }
+
+        if (query.SeriesInstanceUid is { } series)
+        {
+            conditions.Add("se.series_uid = $scope_series");
+            command.Parameters.AddWithValue("$scope_series", series);
+        }
+
+        foreach (var (tag, value) in query.Matches)
+        {
+            if (value.Length == 0)
+            {
+                continue;
+            }
+
+            var attribute = QueryAttributes.Find(tag) ?? throw new QueryException($"{tag} is not a matching key of this server.");
+            if (attribute.Level > query.Level)
+            {
+                throw new QueryException($"{tag} is an attribute of the {attribute.Level.ToString().ToLowerInvariant()} level and cannot be matched in a {query.Level.ToString().ToLowerInvariant()} query.");
+            }
+
+            conditions.Add(MatchCondition.Build(attribute, value, query.FuzzyMatching, command));
+        }
+
+        if (conditions.Count > 0)
+        {
+            sql.Append(" WHERE ").AppendJoin(" AND ", conditions);
+        }
+
+        sql.Append(query.Level switch
+        {
+            QueryLevel.Study => " ORDER BY st.study_date DESC, st.pk",
+            QueryLevel.Series => " ORDER BY st.pk, se.series_number, se.pk",
+            _ => " ORDER BY se.pk, i.instance_number, i.pk",
+        });
+        sql.Append(" LIMIT $limit OFFSET $offset");
+        command.Parameters.AddWithValue("$limit", query.Limit + 1);
+        command.Parameters.AddWithValue("$offset", query.Offset);
+        command.CommandText = sql.ToString();
+
+        var results = new List<DicomDataset>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            if (results.Count == query.Limit)
+            {
+                return new QueryResult(results, Truncated: true);
+            }
+
+            var dataset = new DicomDataset();
+            for (var i = 0; i < attributes.Count; i++)
+            {
+                AddValue(dataset, attributes[i], reader.IsDBNull(i) ? null : reader.GetValue(i));
+            }
+
+            results.Add(dataset);
+        }
+
+        return new QueryResult(results, Truncated: false);
+    }
+
+    public async Task<IReadOnlyList<StoredInstance>> ListInstancesAsync(string studyInstanceUid, string? seriesInstanceUid, string? sopInstanceUid, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Scoped(connection, InstanceSelect, studyInstanceUid, seriesInstanceUid, sopInstanceUid);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var instances = new List<StoredInstance>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            instances.Add(ReadStoredInstance(reader));
+        }
+
+        return instances;
+    }
+
+    public async IAsyncEnumerable<byte[]> ReadMetadataAsync(string studyInstanceUid, string? seriesInstanceUid, string? sopInstanceUid, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Scoped(connection, "SELECT i.metadata FROM instances i JOIN series se ON se.pk = i.series_pk JOIN studies st ON st.pk = se.study_pk", studyInstanceUid, seriesInstanceUid, sopInstanceUid);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return (byte[])reader.GetValue(0);
+        }
+    }
+
+    public async Task<IReadOnlyList<string>> DeleteAsync(string studyInstanceUid, string? seriesInstanceUid, string? sopInstanceUid, CancellationToken cancellationToken)
+    {
+        var instances = await ListInstancesAsync(studyInstanceUid, seriesInstanceUid, sopInstanceUid, cancellationToken);
+        await writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            foreach (var instance in instances)
+            {
+                await DeleteInstanceRowAsync(connection, transaction, instance.SopInstanceUid, cancellationToken);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+        }
+        finally
+        {
+            writeLock.Release();
+        }
+
+        return instances.Select(i => i.BlobKey).ToList();
+    }
+
+    public async Task<IReadOnlySet<string>> BlobKeysAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT blob_key FROM instances";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            keys.Add(reader.GetString(0));
+        }
+
+        return keys;
+    }
+
+    public void Dispose() => writeLock.Dispose();
+
+    /// <summary>Upper case without accents, for fuzzy person-name matching.</summary>
+    internal static string? FuzzyName(string? name)
+    {
+        if (string.IsNullOrEmpty(name))
+        {
+            return null;
+        }
+
+        var decomposed = name.Normalize(NormalizationForm.FormD);
+        var builder = new StringBuilder(decomposed.Length);
+        foreach (var c in decomposed)
+        {
+            if (CharUnicodeInfo.GetUnicodeCategory(c) != UnicodeCategory.NonSpacingMark)
+            {
+                builder.Append(char.ToUpperInvariant(c));
+            }
+        }
+
+        return builder.ToString().Normalize(NormalizationForm.FormC);
+    }
+
+    private const string InstanceSelect = """
+        SELECT st.study_uid, se.series_uid, i.sop_uid, i.sop_class_uid, i.transfer_syntax_uid, i.blob_key, i.length
+        FROM instances i JOIN series se ON se.pk = i.series_pk JOIN studies st ON st.pk = se.study_pk
+        """;
+
+    private static StoredInstance ReadStoredInstance(SqliteDataReader reader) =>
+        new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetInt64(6));
+
+    private static SqliteCommand Scoped(SqliteConnection connection, string select, string studyInstanceUid, string? seriesInstanceUid, string? sopInstanceUid)
+    {
+        var command = connection.CreateCommand();
+        var sql = new StringBuilder(select).Append(" WHERE st.study_uid = $study");
+        command.Parameters.AddWithValue("$study", studyInstanceUid);
+        if (seriesInstanceUid is not null)
+        {
+            sql.Append(" AND se.series_uid = $series");
+            command.Parameters.AddWithValue("$series", seriesInstanceUid);
+        }
+
+        if (sopInstanceUid is not null)
+        {
+            sql.Append(" AND i.sop_uid = $instance");
+            command.Parameters.AddWithValue("$instance", sopInstanceUid);
+        }
+
+        command.CommandText = sql.Append(" ORDER BY se.series_number, se.pk, i.instance_number, i.pk").ToString();
+        return command;
+    }
+
+    private static List<QueryAttribute> SelectedAttributes(QidoQuery query)
+    {
+        var selected = QueryAttributes.Defaults(query.Level).ToList();
+        if (query.IncludeAll)
+        {
+            return selected;
+        }
+
+        foreach (var tag in query.IncludeFields.Concat(query.Matches.Select(m => m.Tag)))
+        {
+            if (QueryAttributes.Find(tag) is { } attribute && attribute.Level <= query.Level && !selected.Contains(attribute))
+            {
+                selected.Add(attribute);
+            }
+        }
+
+        return selected;
+    }
+
+    private static void AddValue(DicomDataset dataset, QueryAttribute attribute, object? value)
+    {
+        switch (value)
+        {
+            case null:
+                dataset.Add(new DicomValueElement(attribute.Tag, attribute.VR, ReadOnlyMemory<byte>.Empty));
+                break;
+            case long number when attribute.VR == DicomVR.US:
+                dataset.AddOrUpdate(attribute.Tag, DicomVR.US, (ushort)number);
+                break;
+            case long number:
+                dataset.AddOrUpdate(attribute.Tag, attribute.VR, number.ToString(CultureInfo.InvariantCulture));
+                break;
+            case string text when attribute.Tag == DicomTag.ModalitiesInStudy:
+                dataset.AddOrUpdate(attribute.Tag, attribute.VR, text.Split(','));
+                break;
+            case string text:
+                // Stored text is what the file held; UTF-8 makes every character representable.
+                if (!dataset.Contains(DicomTag.SpecificCharacterSet) && text.Any(c => c > 0x7F))
+                {
+                    dataset.AddOrUpdate(DicomTag.SpecificCharacterSet, DicomVR.CS, "ISO_IR 192");
+                }
+
+                dataset.AddOrUpdate(attribute.Tag, attribute.VR, text);
+                break;
+        }
+    }
+
+    private static async Task DeleteInstanceRowAsync(SqliteConnection connection, SqliteTransaction transaction, string sopInstanceUid, CancellationToken cancellationToken)
+    {
+        await using var find = connection.CreateCommand();
+        find.Transaction = transaction;
+        find.CommandText = "SELECT i.series_pk, se.study_pk, st.patient_pk FROM instances i JOIN series se ON se.pk = i.series_pk JOIN studies st ON st.pk = se.study_pk WHERE i.sop_uid = $uid";
+        find.Parameters.AddWithValue("$uid", sopInstanceUid);
+        long seriesPk, studyPk, patientPk;
+        await using (var reader = await find.ExecuteReaderAsync(cancellationToken))
+        {
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return;
+            }
+
+            (seriesPk, studyPk, patientPk) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+        }
+
+        await ExecuteAsync(connection, transaction, "DELETE FROM instances WHERE sop_uid = $uid", cancellationToken, ("$uid", sopInstanceUid));
+        await ExecuteAsync(connection, transaction, "DELETE FROM series WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM instances WHERE series_pk = $pk)", cancellationToken, ("$pk", seriesPk));
+        await ExecuteAsync(connection, transaction, "DELETE FROM studies WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM series WHERE study_pk = $pk)", cancellationToken, ("$pk", studyPk));
+        await ExecuteAsync(connection, transaction, "DELETE FROM patients WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_pk = $pk)", cancellationToken, ("$pk", patientPk));
+        await RecountAsync(connection, transaction, seriesPk, studyPk, cancellationToken);
+    }
+
+    private static Task RecountAsync(SqliteConnection connection, SqliteTransaction transaction, long seriesPk, long studyPk, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction, """
+            UPDATE series SET instance_count = (SELECT count(*) FROM instances WHERE series_pk = $series) WHERE pk = $series;
+            UPDATE studies SET series_count = (SELECT count(*) FROM series WHERE study_pk = $study),
+                instance_count = (SELECT count(*) FROM instances i JOIN series se ON se.pk = i.series_pk WHERE se.study_pk = $study) WHERE pk = $study;
+            """, cancellationToken, ("$series", seriesPk), ("$study", studyPk));
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA case_sensitive_like=ON; PRAGMA busy_timeout=10000;";
+        await pragma.ExecuteNonQueryAsync(cancellationToken);
+        return connection;
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, transaction, sql, parameters);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task<long> ScalarAsync(SqliteConnection connection, SqliteTransaction transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, transaction, sql, parameters);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string sql, (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        return command;
+    }
+}

@@ -1,0 +1,49 @@
+using System.Text;
+using Hounsfield.Dicom;
+using Hounsfield.Dicom.Json;
+
+namespace Hounsfield.Archive.Ingest;
+
+/// <summary>
+/// The stored per-instance DICOM JSON (PS3.18 F). Bulk data URIs are kept relative to the DICOMweb root
+/// ("studies/…/bulkdata/…") and made absolute when served, so stored metadata does not depend on the host name.
+/// </summary>
+public static class MetadataBuilder
+{
+    private static readonly byte[] BulkDataUriProperty = "\"BulkDataURI\":\""u8.ToArray();
+
+    public static byte[] Build(DicomDataset dataset, string studyUid, string seriesUid, string instanceUid, int bulkDataThreshold)
+    {
+        var prefix = $"studies/{studyUid}/series/{seriesUid}/instances/{instanceUid}/bulkdata/";
+        var options = new DicomJsonOptions
+        {
+            BulkDataThreshold = bulkDataThreshold,
+            BulkDataUri = (path, _) => prefix + path.ToString(),
+        };
+        using var memory = new MemoryStream();
+        DicomJsonWriter.Write(memory, dataset, options);
+        return memory.ToArray();
+    }
+
+    /// <summary>Writes stored metadata with each relative BulkDataURI prefixed by <paramref name="baseUri"/> (ending in '/').</summary>
+    public static async Task WriteWithBaseAsync(Stream destination, byte[] metadata, byte[] baseUri, CancellationToken cancellationToken)
+    {
+        var start = 0;
+        while (true)
+        {
+            var found = metadata.AsSpan(start).IndexOf(BulkDataUriProperty);
+            if (found < 0)
+            {
+                await destination.WriteAsync(metadata.AsMemory(start), cancellationToken);
+                return;
+            }
+
+            var end = start + found + BulkDataUriProperty.Length;
+            await destination.WriteAsync(metadata.AsMemory(start, end - start), cancellationToken);
+            await destination.WriteAsync(baseUri, cancellationToken);
+            start = end;
+        }
+    }
+
+    public static byte[] BaseUri(string dicomWebRoot) => Encoding.UTF8.GetBytes(dicomWebRoot.TrimEnd('/') + "/");
+}

@@ -1,0 +1,135 @@
+// Attribute matching, PS3.4 C.2.2.2: single value, list of UIDs, wildcard, range, universal; fuzzy person names.
+using System.Globalization;
+using System.Text;
+using Hounsfield.Archive.Index;
+using Hounsfield.Dicom;
+using Microsoft.Data.Sqlite;
+
+namespace Hounsfield.Archive.Query;
+
+internal static class MatchCondition
+{
+    public static string Build(QueryAttribute attribute, string value, bool fuzzy, SqliteCommand command)
+    {
+        if (attribute.Computed && attribute.Tag != DicomTag.ModalitiesInStudy)
+        {
+            throw new QueryException($"{attribute.Tag} is returned but cannot be matched.");
+        }
+
+        var column = attribute.Column;
+        if (attribute.Tag == DicomTag.ModalitiesInStudy)
+        {
+            // A study matches when any of its series has one of the modalities.
+            var modalities = value.Split('\\', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            return $"EXISTS (SELECT 1 FROM series m WHERE m.study_pk = st.pk AND m.modality IN ({Parameters(command, modalities)}))";
+        }
+
+        if (attribute.VR == DicomVR.UI && value.Contains('\\'))
+        {
+            return $"{column} IN ({Parameters(command, value.Split('\\', StringSplitOptions.TrimEntries))})";
+        }
+
+        if (attribute.VR is DicomVR.DA or DicomVR.TM or DicomVR.DT && value.Contains('-'))
+        {
+            var range = DicomDateTimeRange.Parse(value, attribute.VR);
+            if (range.Start is null && range.End is null)
+            {
+                throw new QueryException($"'{value}' is not a valid range for {attribute.Tag}.");
+            }
+
+            Validate(attribute, range.Start, value);
+            Validate(attribute, range.End, value);
+            var parts = new List<string>();
+            if (range.Start is { } start)
+            {
+                parts.Add($"{column} >= {Parameter(command, start)}");
+            }
+
+            if (range.End is { } end)
+            {
+                // An end without a time part includes the whole day/time unit it names.
+                parts.Add($"{column} <= {Parameter(command, attribute.VR == DicomVR.DA ? end : end + "\uffff")}");
+            }
+
+            return "(" + string.Join(" AND ", parts) + ")";
+        }
+
+        if (attribute.VR == DicomVR.PN && fuzzy)
+        {
+            var fuzzyColumn = column + "_fuzzy";
+            var name = SqliteArchiveIndex.FuzzyName(value.Trim().TrimEnd('*'))!;
+            var pattern = EscapeLike(name);
+            var first = Parameter(command, pattern + "%");
+            var component = Parameter(command, "%^" + pattern + "%");
+            var word = Parameter(command, "% " + pattern + "%");
+            return $"({fuzzyColumn} LIKE {first} ESCAPE '\\' OR {fuzzyColumn} LIKE {component} ESCAPE '\\' OR {fuzzyColumn} LIKE {word} ESCAPE '\\')";
+        }
+
+        if (value.Contains('*') || value.Contains('?'))
+        {
+            if (attribute.VR is DicomVR.UI or DicomVR.DA or DicomVR.TM or DicomVR.DT or DicomVR.IS)
+            {
+                throw new QueryException($"Wildcards are not allowed in {attribute.VR.ToCode()} match value '{value}' of {attribute.Tag}.");
+            }
+
+            return $"{column} LIKE {Parameter(command, WildcardToLike(value))} ESCAPE '\\'";
+        }
+
+        if (attribute.VR == DicomVR.IS)
+        {
+            if (!long.TryParse(value.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number))
+            {
+                throw new QueryException($"'{value}' is not an integer for {attribute.Tag}.");
+            }
+
+            return $"{column} = {Parameter(command, number)}";
+        }
+
+        Validate(attribute, value, value);
+        return $"{column} = {Parameter(command, value)}";
+    }
+
+    private static void Validate(QueryAttribute attribute, string? part, string value)
+    {
+        var valid = part is null || attribute.VR switch
+        {
+            DicomVR.DA => DicomValueParser.ParseDate(part) is not null,
+            DicomVR.TM => DicomValueParser.ParseTime(part) is not null,
+            DicomVR.DT => DicomValueParser.ParseDateTime(part) is not null,
+            DicomVR.UI => DicomUidGenerator.IsValid(part),
+            _ => true,
+        };
+        if (!valid)
+        {
+            throw new QueryException($"'{value}' is not a valid {attribute.VR.ToCode()} match value for {attribute.Tag}.");
+        }
+    }
+
+    private static string WildcardToLike(string value)
+    {
+        var builder = new StringBuilder(value.Length + 4);
+        foreach (var c in value)
+        {
+            builder.Append(c switch
+            {
+                '*' => "%",
+                '?' => "_",
+                '%' or '_' or '\\' => "\\" + c,
+                _ => c.ToString(),
+            });
+        }
+
+        return builder.ToString();
+    }
+
+    private static string EscapeLike(string value) => value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);
+
+    private static string Parameters(SqliteCommand command, IEnumerable<string> values) => string.Join(", ", values.Select(v => Parameter(command, v)));
+
+    private static string Parameter(SqliteCommand command, object value)
+    {
+        var name = "$m" + command.Parameters.Count.ToString(CultureInfo.InvariantCulture);
+        command.Parameters.AddWithValue(name, value);
+        return name;
+    }
+}

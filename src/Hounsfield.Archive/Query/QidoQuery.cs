@@ -1,0 +1,41 @@
+using Hounsfield.Dicom;
+
+namespace Hounsfield.Archive.Query;
+
+public enum QueryLevel
+{
+    Study,
+    Series,
+    Instance,
+}
+
+/// <summary>A query at one level (PS3.18 §10.6, PS3.4 C.2.2.2): match keys, the attributes to return, paging.</summary>
+public sealed record QidoQuery
+{
+    public required QueryLevel Level { get; init; }
+
+    /// <summary>Study and series the query is scoped to by the URL (/studies/{study}/series/{series}/instances).</summary>
+    public string? StudyInstanceUid { get; init; }
+
+    public string? SeriesInstanceUid { get; init; }
+
+    /// <summary>Match keys: an empty value is universal matching (the attribute is returned, not filtered).</summary>
+    public IReadOnlyList<(DicomTag Tag, string Value)> Matches { get; init; } = [];
+
+    public IReadOnlySet<DicomTag> IncludeFields { get; init; } = new HashSet<DicomTag>();
+
+    public bool IncludeAll { get; init; }
+
+    /// <summary>Person names match case- and accent-insensitively, by component prefix.</summary>
+    public bool FuzzyMatching { get; init; }
+
+    public int Limit { get; init; } = 100;
+
+    public int Offset { get; init; }
+}
+
+/// <summary>Results of a query, and whether more were there than the limit let through.</summary>
+public sealed record QueryResult(IReadOnlyList<DicomDataset> Matches, bool Truncated);
+
+/// <summary>A match key or include field the query engine cannot honour; the message says which and why.</summary>
+public sealed class QueryException(string message) : Exception(message);

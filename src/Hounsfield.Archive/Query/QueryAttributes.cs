@@ -1,0 +1,46 @@
+using Hounsfield.Dicom;
+
+namespace Hounsfield.Archive.Query;
+
+/// <summary>How an indexed attribute is matched and where it lives (PS3.18 Tables 10.6.1-5/6/7 of required keys).</summary>
+internal sealed record QueryAttribute(DicomTag Tag, DicomVR VR, QueryLevel Level, string Column, bool Computed = false);
+
+internal static class QueryAttributes
+{
+    public static readonly QueryAttribute[] All =
+    [
+        new(DicomTag.StudyDate, DicomVR.DA, QueryLevel.Study, "st.study_date"),
+        new(DicomTag.StudyTime, DicomVR.TM, QueryLevel.Study, "st.study_time"),
+        new(DicomTag.AccessionNumber, DicomVR.SH, QueryLevel.Study, "st.accession_number"),
+        new(DicomTag.ModalitiesInStudy, DicomVR.CS, QueryLevel.Study, "(SELECT group_concat(DISTINCT x.modality) FROM series x WHERE x.study_pk = st.pk)", Computed: true),
+        new(DicomTag.ReferringPhysicianName, DicomVR.PN, QueryLevel.Study, "st.referring_physician_name"),
+        new(DicomTag.StudyDescription, DicomVR.LO, QueryLevel.Study, "st.study_description"),
+        new(DicomTag.PatientName, DicomVR.PN, QueryLevel.Study, "p.patient_name"),
+        new(DicomTag.PatientID, DicomVR.LO, QueryLevel.Study, "p.patient_id"),
+        new(DicomTag.PatientBirthDate, DicomVR.DA, QueryLevel.Study, "p.patient_birth_date"),
+        new(DicomTag.PatientSex, DicomVR.CS, QueryLevel.Study, "p.patient_sex"),
+        new(DicomTag.StudyInstanceUID, DicomVR.UI, QueryLevel.Study, "st.study_uid"),
+        new(DicomTag.StudyID, DicomVR.SH, QueryLevel.Study, "st.study_id"),
+        new(DicomTag.NumberOfStudyRelatedSeries, DicomVR.IS, QueryLevel.Study, "st.series_count", Computed: true),
+        new(DicomTag.NumberOfStudyRelatedInstances, DicomVR.IS, QueryLevel.Study, "st.instance_count", Computed: true),
+        new(DicomTag.Modality, DicomVR.CS, QueryLevel.Series, "se.modality"),
+        new(DicomTag.SeriesInstanceUID, DicomVR.UI, QueryLevel.Series, "se.series_uid"),
+        new(DicomTag.SeriesNumber, DicomVR.IS, QueryLevel.Series, "se.series_number"),
+        new(DicomTag.SeriesDescription, DicomVR.LO, QueryLevel.Series, "se.series_description"),
+        new(DicomTag.NumberOfSeriesRelatedInstances, DicomVR.IS, QueryLevel.Series, "se.instance_count", Computed: true),
+        new(DicomTag.SOPClassUID, DicomVR.UI, QueryLevel.Instance, "i.sop_class_uid"),
+        new(DicomTag.SOPInstanceUID, DicomVR.UI, QueryLevel.Instance, "i.sop_uid"),
+        new(DicomTag.InstanceNumber, DicomVR.IS, QueryLevel.Instance, "i.instance_number"),
+        new(DicomTag.Rows, DicomVR.US, QueryLevel.Instance, "i.rows", Computed: true),
+        new(DicomTag.Columns, DicomVR.US, QueryLevel.Instance, "i.columns", Computed: true),
+        new(DicomTag.NumberOfFrames, DicomVR.IS, QueryLevel.Instance, "i.number_of_frames", Computed: true),
+        new(DicomTag.AvailableTransferSyntaxUID, DicomVR.UI, QueryLevel.Instance, "i.transfer_syntax_uid", Computed: true),
+    ];
+
+    private static readonly Dictionary<DicomTag, QueryAttribute> ByTag = All.ToDictionary(a => a.Tag);
+
+    public static QueryAttribute? Find(DicomTag tag) => ByTag.GetValueOrDefault(tag);
+
+    /// <summary>The attributes a query at <paramref name="level"/> returns by default: its level's and the levels above.</summary>
+    public static IEnumerable<QueryAttribute> Defaults(QueryLevel level) => All.Where(a => a.Level <= level);
+}

@@ -1,0 +1,59 @@
+// DICOMweb, PS3.18: STOW-RS (§10.5), QIDO-RS (§10.6), WADO-RS (§10.4). Thin adapters over ArchiveService.
+using System.Net;
+
+namespace Hounsfield.Server.DicomWeb;
+
+internal static class DicomWebEndpoints
+{
+    /// <summary>Maps DICOMweb under /dicomweb, and the Sphere-style aliases /qidors and /wadors.</summary>
+    public static void MapDicomWeb(this WebApplication app)
+    {
+        foreach (var prefix in new[] { "/dicomweb", "/qidors", "/wadors" })
+        {
+            var group = app.MapGroup(prefix).AddEndpointFilter(LoopbackOnly);
+            group.MapPost("/studies", (HttpContext context, CancellationToken ct) => StowEndpoint.HandleAsync(context, null, ct)).DisableAntiforgery();
+            group.MapPost("/studies/{study}", (HttpContext context, string study, CancellationToken ct) => StowEndpoint.HandleAsync(context, study, ct)).DisableAntiforgery();
+
+            group.MapGet("/studies", (HttpContext context, CancellationToken ct) => QidoEndpoint.HandleAsync(context, Archive.Query.QueryLevel.Study, null, null, ct));
+            group.MapGet("/series", (HttpContext context, CancellationToken ct) => QidoEndpoint.HandleAsync(context, Archive.Query.QueryLevel.Series, null, null, ct));
+            group.MapGet("/instances", (HttpContext context, CancellationToken ct) => QidoEndpoint.HandleAsync(context, Archive.Query.QueryLevel.Instance, null, null, ct));
+            group.MapGet("/studies/{study}/series", (HttpContext context, string study, CancellationToken ct) => QidoEndpoint.HandleAsync(context, Archive.Query.QueryLevel.Series, study, null, ct));
+            group.MapGet("/studies/{study}/instances", (HttpContext context, string study, CancellationToken ct) => QidoEndpoint.HandleAsync(context, Archive.Query.QueryLevel.Instance, study, null, ct));
+            group.MapGet("/studies/{study}/series/{series}/instances", (HttpContext context, string study, string series, CancellationToken ct) => QidoEndpoint.HandleAsync(context, Archive.Query.QueryLevel.Instance, study, series, ct));
+
+            group.MapGet("/studies/{study}", (HttpContext context, string study, CancellationToken ct) => WadoEndpoint.RetrieveAsync(context, study, null, null, ct));
+            group.MapGet("/studies/{study}/series/{series}", (HttpContext context, string study, string series, CancellationToken ct) => WadoEndpoint.RetrieveAsync(context, study, series, null, ct));
+            group.MapGet("/studies/{study}/series/{series}/instances/{instance}", (HttpContext context, string study, string series, string instance, CancellationToken ct) => WadoEndpoint.RetrieveAsync(context, study, series, instance, ct));
+            group.MapGet("/studies/{study}/metadata", (HttpContext context, string study, CancellationToken ct) => WadoEndpoint.MetadataAsync(context, study, null, null, ct));
+            group.MapGet("/studies/{study}/series/{series}/metadata", (HttpContext context, string study, string series, CancellationToken ct) => WadoEndpoint.MetadataAsync(context, study, series, null, ct));
+            group.MapGet("/studies/{study}/series/{series}/instances/{instance}/metadata", (HttpContext context, string study, string series, string instance, CancellationToken ct) => WadoEndpoint.MetadataAsync(context, study, series, instance, ct));
+
+            group.MapDelete("/studies/{study}", (HttpContext context, string study, CancellationToken ct) => WadoEndpoint.DeleteAsync(context, study, null, null, ct));
+            group.MapDelete("/studies/{study}/series/{series}", (HttpContext context, string study, string series, CancellationToken ct) => WadoEndpoint.DeleteAsync(context, study, series, null, ct));
+            group.MapDelete("/studies/{study}/series/{series}/instances/{instance}", (HttpContext context, string study, string series, string instance, CancellationToken ct) => WadoEndpoint.DeleteAsync(context, study, series, instance, ct));
+        }
+    }
+
+    /// <summary>Until accounts exist, DICOMweb answers loopback clients only (issue 4: no endpoint open that was not asked for).</summary>
+    private static async ValueTask<object?> LoopbackOnly(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var remote = context.HttpContext.Connection.RemoteIpAddress;
+        if (remote is not null && !IPAddress.IsLoopback(remote))
+        {
+            return Results.Json(new { detail = "DICOMweb is only open to loopback clients until authentication is configured." }, statusCode: StatusCodes.Status403Forbidden);
+        }
+
+        return await next(context);
+    }
+
+    /// <summary>The DICOMweb root of this request, e.g. http://host:8080/dicomweb, for RetrieveURLs and BulkDataURIs.</summary>
+    public static string Root(HttpContext context)
+    {
+        var request = context.Request;
+        var path = request.Path.Value ?? string.Empty;
+        var prefix = path.StartsWith("/qidors", StringComparison.Ordinal) ? "/qidors" : path.StartsWith("/wadors", StringComparison.Ordinal) ? "/wadors" : "/dicomweb";
+        return $"{request.Scheme}://{request.Host}{request.PathBase}{prefix}";
+    }
+
+    public static IResult Problem(int status, string detail) => Results.Json(new { detail }, statusCode: status);
+}

@@ -1,0 +1,128 @@
+// STOW-RS, PS3.18 §10.5: multipart/related; type="application/dicom", streamed part by part.
+using Hounsfield.Archive;
+using Hounsfield.Archive.Ingest;
+using Hounsfield.Dicom;
+using Hounsfield.Dicom.Json;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
+
+namespace Hounsfield.Server.DicomWeb;
+
+internal static class StowEndpoint
+{
+    private static readonly DicomTag FailedSOPSequence = new(0x0008, 0x1198);
+    private static readonly DicomTag ReferencedSOPSequence = new(0x0008, 0x1199);
+    private static readonly DicomTag FailureReason = new(0x0008, 0x1197);
+    private static readonly DicomTag RetrieveURL = new(0x0008, 0x1190);
+
+    public static async Task<IResult> HandleAsync(HttpContext context, string? study, CancellationToken cancellationToken)
+    {
+        var archive = context.RequestServices.GetRequiredService<ArchiveService>();
+        if (!MediaTypeHeaderValue.TryParse(context.Request.ContentType, out var contentType)
+            || !contentType.MediaType.Equals("multipart/related", StringComparison.OrdinalIgnoreCase))
+        {
+            return DicomWebEndpoints.Problem(StatusCodes.Status415UnsupportedMediaType, "STOW-RS takes multipart/related; type=\"application/dicom\".");
+        }
+
+        var type = HeaderUtilities.RemoveQuotes(contentType.Parameters.FirstOrDefault(p => p.Name.Equals("type", StringComparison.OrdinalIgnoreCase))?.Value ?? default).ToString();
+        if (!type.Equals("application/dicom", StringComparison.OrdinalIgnoreCase))
+        {
+            return DicomWebEndpoints.Problem(StatusCodes.Status415UnsupportedMediaType, $"Only type=\"application/dicom\" parts are accepted, not \"{type}\".");
+        }
+
+        var boundary = HeaderUtilities.RemoveQuotes(contentType.Boundary).ToString();
+        if (string.IsNullOrEmpty(boundary) || boundary.Length > 200)
+        {
+            return DicomWebEndpoints.Problem(StatusCodes.Status400BadRequest, "The multipart/related Content-Type has no valid boundary.");
+        }
+
+        var root = DicomWebEndpoints.Root(context);
+        var stored = new DicomSequence(ReferencedSOPSequence);
+        var failed = new DicomSequence(FailedSOPSequence);
+        var reader = new MultipartReader(boundary, context.Request.Body)
+        {
+            HeadersCountLimit = 32,
+            HeadersLengthLimit = 16 * 1024,
+            BodyLengthLimit = archive.Options.MaxInstanceLength,
+        };
+
+        try
+        {
+            MultipartSection? section;
+            while ((section = await reader.ReadNextSectionAsync(cancellationToken)) is not null)
+            {
+                var partType = section.ContentType is null ? "application/dicom" : MediaTypeHeaderValue.Parse(section.ContentType).MediaType.ToString();
+                if (!partType.Equals("application/dicom", StringComparison.OrdinalIgnoreCase))
+                {
+                    failed.Items.Add(FailureItem(null, null, IngestResult.CannotUnderstand));
+                    await section.Body.CopyToAsync(Stream.Null, cancellationToken);
+                    continue;
+                }
+
+                var result = await archive.IngestAsync(section.Body, study, cancellationToken);
+                if (result.Stored)
+                {
+                    var item = new DicomDataset()
+                        .AddOrUpdate(DicomTag.ReferencedSOPClassUID, DicomVR.UI, result.SopClassUid!)
+                        .AddOrUpdate(DicomTag.ReferencedSOPInstanceUID, DicomVR.UI, result.SopInstanceUid!)
+                        .AddOrUpdate(RetrieveURL, DicomVR.UR, $"{root}/studies/{result.StudyInstanceUid}/series/{result.SeriesInstanceUid}/instances/{result.SopInstanceUid}");
+                    stored.Items.Add(item);
+                }
+                else
+                {
+                    failed.Items.Add(FailureItem(result.SopClassUid, result.SopInstanceUid, result.FailureReason ?? IngestResult.CannotUnderstand));
+                }
+            }
+        }
+        catch (InstanceTooLargeException ex)
+        {
+            return DicomWebEndpoints.Problem(StatusCodes.Status413PayloadTooLarge, ex.Message);
+        }
+        catch (InvalidDataException ex)
+        {
+            // Malformed multipart framing or a part over the body limit; the instances stored before it stay stored and are reported.
+            failed.Items.Add(FailureItem(null, null, IngestResult.CannotUnderstand));
+            if (stored.Items.Count == 0)
+            {
+                return DicomWebEndpoints.Problem(StatusCodes.Status400BadRequest, $"Malformed multipart body: {ex.Message}");
+            }
+        }
+
+        var response = new DicomDataset();
+        if (study is not null)
+        {
+            response.AddOrUpdate(RetrieveURL, DicomVR.UR, $"{root}/studies/{study}");
+        }
+
+        if (failed.Items.Count > 0)
+        {
+            response.Add(failed);
+        }
+
+        if (stored.Items.Count > 0)
+        {
+            response.Add(stored);
+        }
+
+        var status = failed.Items.Count == 0 ? StatusCodes.Status200OK
+            : stored.Items.Count == 0 ? StatusCodes.Status409Conflict
+            : StatusCodes.Status202Accepted;
+        return Results.Text(DicomJsonWriter.Serialize(response), "application/dicom+json", statusCode: status);
+    }
+
+    private static DicomDataset FailureItem(string? sopClass, string? sopInstance, ushort reason)
+    {
+        var item = new DicomDataset();
+        if (sopClass is not null)
+        {
+            item.AddOrUpdate(DicomTag.ReferencedSOPClassUID, DicomVR.UI, sopClass);
+        }
+
+        if (sopInstance is not null)
+        {
+            item.AddOrUpdate(DicomTag.ReferencedSOPInstanceUID, DicomVR.UI, sopInstance);
+        }
+
+        return item.AddOrUpdate(FailureReason, DicomVR.US, reason);
+    }
+}

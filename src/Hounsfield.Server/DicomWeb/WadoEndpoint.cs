@@ -1,0 +1,146 @@
+// WADO-RS, PS3.18 §10.4: instances as multipart/related application/dicom, metadata as DICOM JSON.
+using System.Text;
+using Hounsfield.Archive;
+using Hounsfield.Archive.Ingest;
+using Hounsfield.Dicom;
+using Hounsfield.Dicom.IO;
+using Microsoft.Net.Http.Headers;
+
+namespace Hounsfield.Server.DicomWeb;
+
+internal static class WadoEndpoint
+{
+    public static async Task<IResult> RetrieveAsync(HttpContext context, string study, string? series, string? instance, CancellationToken cancellationToken)
+    {
+        var requested = RequestedTransferSyntax(context.Request.Headers.Accept);
+        if (requested.Error is { } error)
+        {
+            return DicomWebEndpoints.Problem(StatusCodes.Status406NotAcceptable, error);
+        }
+
+        var archive = context.RequestServices.GetRequiredService<ArchiveService>();
+        var instances = await archive.ListInstancesAsync(study, series, instance, cancellationToken);
+        if (instances.Count == 0)
+        {
+            return DicomWebEndpoints.Problem(StatusCodes.Status404NotFound, "No such study, series or instance.");
+        }
+
+        var target = requested.Syntax;
+        if (target is not null && target.IsNative)
+        {
+            var encapsulated = instances.FirstOrDefault(i => DicomTransferSyntax.Lookup(i.TransferSyntaxUid).IsEncapsulated);
+            if (encapsulated is not null)
+            {
+                return DicomWebEndpoints.Problem(StatusCodes.Status406NotAcceptable,
+                    $"Instance {encapsulated.SopInstanceUid} is stored in {DicomTransferSyntax.Lookup(encapsulated.TransferSyntaxUid).Name} and cannot be decompressed yet; ask for transfer-syntax=*.");
+            }
+        }
+        else if (target is not null && instances.Any(i => i.TransferSyntaxUid != target.Uid))
+        {
+            return DicomWebEndpoints.Problem(StatusCodes.Status406NotAcceptable, $"Transcoding to {target.Name} is not available; ask for transfer-syntax=* or 1.2.840.10008.1.2.1.");
+        }
+
+        var boundary = Guid.NewGuid().ToString("N");
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = $"multipart/related; type=\"application/dicom\"; boundary={boundary}";
+        var body = context.Response.Body;
+        foreach (var stored in instances)
+        {
+            var syntax = target?.Uid ?? stored.TransferSyntaxUid;
+            await body.WriteAsync(Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Type: application/dicom; transfer-syntax={syntax}\r\n\r\n"), cancellationToken);
+            if (syntax == stored.TransferSyntaxUid)
+            {
+                await using var blob = archive.OpenInstance(stored);
+                await blob.CopyToAsync(body, cancellationToken);
+            }
+            else
+            {
+                var file = archive.ReadInstance(stored);
+                using var converted = new MemoryStream();
+                file.Write(converted, DicomTransferSyntax.Lookup(syntax));
+                converted.Position = 0;
+                await converted.CopyToAsync(body, cancellationToken);
+            }
+
+            await body.WriteAsync("\r\n"u8.ToArray(), cancellationToken);
+        }
+
+        await body.WriteAsync(Encoding.ASCII.GetBytes($"--{boundary}--\r\n"), cancellationToken);
+        return Results.Empty;
+    }
+
+    public static async Task<IResult> MetadataAsync(HttpContext context, string study, string? series, string? instance, CancellationToken cancellationToken)
+    {
+        var archive = context.RequestServices.GetRequiredService<ArchiveService>();
+        var baseUri = MetadataBuilder.BaseUri(DicomWebEndpoints.Root(context));
+        var first = true;
+        await foreach (var metadata in archive.ReadMetadataAsync(study, series, instance, cancellationToken))
+        {
+            if (first)
+            {
+                context.Response.StatusCode = StatusCodes.Status200OK;
+                context.Response.ContentType = "application/dicom+json";
+                await context.Response.Body.WriteAsync("["u8.ToArray(), cancellationToken);
+                first = false;
+            }
+            else
+            {
+                await context.Response.Body.WriteAsync(","u8.ToArray(), cancellationToken);
+            }
+
+            await MetadataBuilder.WriteWithBaseAsync(context.Response.Body, metadata, baseUri, cancellationToken);
+        }
+
+        if (first)
+        {
+            return DicomWebEndpoints.Problem(StatusCodes.Status404NotFound, "No such study, series or instance.");
+        }
+
+        await context.Response.Body.WriteAsync("]"u8.ToArray(), cancellationToken);
+        return Results.Empty;
+    }
+
+    public static async Task<IResult> DeleteAsync(HttpContext context, string study, string? series, string? instance, CancellationToken cancellationToken)
+    {
+        var archive = context.RequestServices.GetRequiredService<ArchiveService>();
+        var deleted = await archive.DeleteAsync(study, series, instance, cancellationToken);
+        return deleted == 0 ? DicomWebEndpoints.Problem(StatusCodes.Status404NotFound, "No such study, series or instance.") : Results.NoContent();
+    }
+
+    /// <summary>The transfer-syntax of an Accept header: null syntax = as stored ('*' or none).</summary>
+    private static (DicomTransferSyntax? Syntax, string? Error) RequestedTransferSyntax(Microsoft.Extensions.Primitives.StringValues accept)
+    {
+        if (accept.Count == 0 || !MediaTypeHeaderValue.TryParseList(accept, out var types))
+        {
+            return (null, null);
+        }
+
+        string? unsupported = null;
+        foreach (var type in types.OrderByDescending(t => t.Quality ?? 1))
+        {
+            var media = type.MediaType.ToString();
+            var related = media.Equals("multipart/related", StringComparison.OrdinalIgnoreCase);
+            var inner = related ? HeaderUtilities.RemoveQuotes(type.Parameters.FirstOrDefault(p => p.Name.Equals("type", StringComparison.OrdinalIgnoreCase))?.Value ?? default).ToString() : media;
+            if (!(inner.Equals("application/dicom", StringComparison.OrdinalIgnoreCase) || inner == "*/*" || media == "*/*"))
+            {
+                unsupported ??= media;
+                continue;
+            }
+
+            var syntax = HeaderUtilities.RemoveQuotes(type.Parameters.FirstOrDefault(p => p.Name.Equals("transfer-syntax", StringComparison.OrdinalIgnoreCase))?.Value ?? default).ToString();
+            if (string.IsNullOrEmpty(syntax) || syntax == "*")
+            {
+                return (null, null);
+            }
+
+            if (DicomTransferSyntax.TryLookup(syntax, out var known))
+            {
+                return (known, null);
+            }
+
+            unsupported = $"transfer-syntax={syntax}";
+        }
+
+        return (null, $"Not acceptable: {unsupported}. This resource is served as multipart/related; type=\"application/dicom\".");
+    }
+}

@@ -1,0 +1,271 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+
+namespace Hounsfield.Server.Tests;
+
+/// <summary>The corpus stored once through STOW-RS into a real server; expectations come from DCMTK's dcm2json oracle.</summary>
+public sealed class CorpusServerFixture : IAsyncLifetime
+{
+    public ServerProcess Server { get; private set; } = null!;
+
+    /// <summary>Readable corpus files with their oracle data set (DCMTK's, else pydicom's).</summary>
+    public List<(string Name, string Path, JsonElement Oracle)> Files { get; } = [];
+
+    public HttpResponseMessage StowResponse { get; private set; } = null!;
+
+    public JsonElement StowResult { get; private set; }
+
+    public async Task InitializeAsync()
+    {
+        Server = await ServerProcess.StartAsync();
+        if (CorpusPaths.Directory is null)
+        {
+            return;
+        }
+
+        using var manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(CorpusPaths.Directory, "MANIFEST.json")));
+        foreach (var entry in manifest.RootElement.GetProperty("files").EnumerateArray())
+        {
+            if (entry.GetProperty("status").GetString() == "malformed")
+            {
+                continue;
+            }
+
+            var name = Path.GetFileNameWithoutExtension(entry.GetProperty("file").GetString()!);
+            var oracleFile = File.Exists(CorpusPaths.Oracle(name, "pydicom.json")) ? CorpusPaths.Oracle(name, "pydicom.json") : CorpusPaths.Oracle(name, "dcm2json.json");
+            Files.Add((name, CorpusPaths.File(name), JsonDocument.Parse(File.ReadAllBytes(oracleFile)).RootElement.Clone()));
+        }
+
+        using var content = DicomWebClient.Multipart(Files.Select(f => File.ReadAllBytes(f.Path)));
+        StowResponse = await Server.Client.PostAsync("/dicomweb/studies", content);
+        StowResult = JsonDocument.Parse(await StowResponse.Content.ReadAsStringAsync()).RootElement.Clone();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        Server.Data.Delete(recursive: true);
+    }
+
+    /// <summary>The first value of an oracle element as text; a public element the file encodes as UN is decoded from its InlineBinary.</summary>
+    public static string? Text(JsonElement dataset, string tag)
+    {
+        if (!dataset.TryGetProperty(tag, out var element))
+        {
+            return null;
+        }
+
+        if (element.TryGetProperty("InlineBinary", out var binary))
+        {
+            return System.Text.Encoding.ASCII.GetString(Convert.FromBase64String(binary.GetString()!)).Split('\\')[0].Trim(' ', '\0');
+        }
+
+        return element.TryGetProperty("Value", out var values) && values.GetArrayLength() > 0
+            ? values[0].ValueKind == JsonValueKind.Object ? values[0].TryGetProperty("Alphabetic", out var a) ? a.GetString() : null : values[0].ToString()
+            : null;
+    }
+}
+
+internal static class DicomWebClient
+{
+    public static MultipartContent Multipart(IEnumerable<byte[]> instances, string boundary = "hounsfield-test-boundary")
+    {
+        var content = new MultipartContent("related", boundary);
+        content.Headers.ContentType!.Parameters.Add(new NameValueHeaderValue("type", "\"application/dicom\""));
+        foreach (var bytes in instances)
+        {
+            var part = new ByteArrayContent(bytes);
+            part.Headers.ContentType = new MediaTypeHeaderValue("application/dicom");
+            content.Add(part);
+        }
+
+        return content;
+    }
+
+    public static async Task<List<byte[]>> ReadMultipartAsync(HttpResponseMessage response)
+    {
+        var boundary = response.Content.Headers.ContentType!.Parameters.Single(p => p.Name == "boundary").Value!.Trim('"');
+        var reader = new Microsoft.AspNetCore.WebUtilities.MultipartReader(boundary, await response.Content.ReadAsStreamAsync());
+        var parts = new List<byte[]>();
+        while (await reader.ReadNextSectionAsync() is { } section)
+        {
+            using var memory = new MemoryStream();
+            await section.Body.CopyToAsync(memory);
+            parts.Add(memory.ToArray());
+        }
+
+        return parts;
+    }
+}
+
+public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<CorpusServerFixture>
+{
+    private HttpClient Client => fixture.Server.Client;
+
+    /// <summary>Oracle data sets of the files STOW-RS can store: those with SOP Instance, Study and Series UIDs (PS3.18 §10.5).</summary>
+    private IEnumerable<JsonElement> Oracles => fixture.Files.Select(f => f.Oracle).Where(Storable);
+
+    private static bool Storable(JsonElement oracle) =>
+        new[] { "00080018", "0020000D", "0020000E" }.All(tag => CorpusServerFixture.Text(oracle, tag) is not null);
+
+    [CorpusFact]
+    public void Stow_stores_every_readable_file_once_and_reports_duplicates()
+    {
+        var uniqueInstances = Oracles.Select(o => CorpusServerFixture.Text(o, "00080018")).Distinct().Count();
+        var stored = fixture.StowResult.TryGetProperty("00081199", out var referenced) ? referenced.GetProperty("Value").GetArrayLength() : 0;
+        var failed = fixture.StowResult.TryGetProperty("00081198", out var failures) ? failures.GetProperty("Value").EnumerateArray().ToList() : [];
+
+        var unstorable = fixture.Files.Count(f => !Storable(f.Oracle));
+        var reasons = failed.Select(f => f.GetProperty("00081197").GetProperty("Value")[0].GetInt32()).ToList();
+
+        Assert.Equal(uniqueInstances, stored);
+        Assert.Equal(unstorable, reasons.Count(r => r == 0xA900));
+        Assert.Equal(fixture.Files.Count - unstorable - uniqueInstances, reasons.Count(r => r == 0x0111));
+        Assert.Equal(fixture.Files.Count - uniqueInstances, failed.Count);
+        Assert.Equal(failed.Count == 0 ? HttpStatusCode.OK : HttpStatusCode.Accepted, fixture.StowResponse.StatusCode);
+    }
+
+    [CorpusFact]
+    public async Task Qido_studies_by_patient_id_return_exactly_the_oracle_studies()
+    {
+        foreach (var patientId in Oracles.Select(o => CorpusServerFixture.Text(o, "00100020")).Where(p => p is not null && !p.Contains('*') && !p.Contains('?')).Distinct())
+        {
+            var expected = Oracles.Where(o => CorpusServerFixture.Text(o, "00100020") == patientId).Select(o => CorpusServerFixture.Text(o, "0020000D")).ToHashSet();
+            var actual = await StudyUidsAsync($"/dicomweb/studies?PatientID={Uri.EscapeDataString(patientId!)}&limit=1000");
+            Assert.True(expected.SetEquals(actual), $"PatientID={patientId}: expected {expected.Count}, got {actual.Count}");
+        }
+    }
+
+    [CorpusFact]
+    public async Task Qido_matches_wildcards_ranges_uid_lists_and_fuzzy_names()
+    {
+        var studies = Oracles.GroupBy(o => CorpusServerFixture.Text(o, "0020000D")).Select(g => g.First()).ToList();
+
+        var ctStudies = Oracles.Where(o => CorpusServerFixture.Text(o, "00080060") == "CT").Select(o => CorpusServerFixture.Text(o, "0020000D")).ToHashSet();
+        Assert.True(ctStudies.SetEquals(await StudyUidsAsync("/dicomweb/studies?ModalitiesInStudy=CT&limit=1000")));
+
+        var dated = studies.Where(o => string.CompareOrdinal(CorpusServerFixture.Text(o, "00080020"), "20000101") >= 0).Select(o => CorpusServerFixture.Text(o, "0020000D")).ToHashSet();
+        Assert.True(dated.SetEquals(await StudyUidsAsync("/dicomweb/studies?StudyDate=20000101-&limit=1000")));
+
+        var two = studies.Take(2).Select(o => CorpusServerFixture.Text(o, "0020000D")).ToList();
+        Assert.True(two.ToHashSet().SetEquals(await StudyUidsAsync($"/dicomweb/studies?StudyInstanceUID={string.Join("%5C", two)}")));
+
+        var name = studies.Select(o => CorpusServerFixture.Text(o, "00100010")).First(n => n is { Length: > 3 })!;
+        var prefix = name[..3];
+        var byPrefix = studies.Where(o => CorpusServerFixture.Text(o, "00100010")?.StartsWith(prefix, StringComparison.Ordinal) == true).Select(o => CorpusServerFixture.Text(o, "0020000D")).ToHashSet();
+        Assert.True(byPrefix.SetEquals(await StudyUidsAsync($"/dicomweb/studies?PatientName={Uri.EscapeDataString(prefix)}*&limit=1000")));
+        Assert.True(byPrefix.IsSubsetOf(await StudyUidsAsync($"/dicomweb/studies?PatientName={Uri.EscapeDataString(prefix.ToLowerInvariant())}&fuzzymatching=true&limit=1000")));
+    }
+
+    [CorpusFact]
+    public async Task Qido_series_and_instances_nest_under_their_study_with_counts()
+    {
+        var study = Oracles.GroupBy(o => CorpusServerFixture.Text(o, "0020000D")).OrderByDescending(g => g.Count()).First();
+        var expectedSeries = study.Select(o => CorpusServerFixture.Text(o, "0020000E")).ToHashSet();
+        var expectedInstances = study.Select(o => CorpusServerFixture.Text(o, "00080018")).ToHashSet();
+
+        var series = await JsonArrayAsync($"/dicomweb/studies/{study.Key}/series");
+        var instances = await JsonArrayAsync($"/dicomweb/studies/{study.Key}/instances");
+        var studies = await JsonArrayAsync($"/dicomweb/studies?StudyInstanceUID={study.Key}");
+
+        Assert.True(expectedSeries.SetEquals(series.Select(s => CorpusServerFixture.Text(s, "0020000E"))));
+        Assert.True(expectedInstances.SetEquals(instances.Select(s => CorpusServerFixture.Text(s, "00080018"))));
+        Assert.Equal(expectedInstances.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), CorpusServerFixture.Text(Assert.Single(studies), "00201208"));
+        Assert.Equal(expectedSeries.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), CorpusServerFixture.Text(studies[0], "00201206"));
+    }
+
+    [CorpusFact]
+    public async Task Paging_sets_the_warning_header_when_results_remain()
+    {
+        var response = await Client.GetAsync("/dicomweb/studies?limit=1");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.EnumerateArray());
+        Assert.Contains("additional results", response.Headers.GetValues("Warning").Single());
+    }
+
+    [CorpusFact]
+    public async Task Wado_returns_each_instance_byte_identical_to_what_was_stored()
+    {
+        foreach (var group in fixture.Files.Where(f => Storable(f.Oracle)).GroupBy(f => CorpusServerFixture.Text(f.Oracle, "00080018")))
+        {
+            var (_, path, oracle) = group.First();
+            var url = $"/dicomweb/studies/{CorpusServerFixture.Text(oracle, "0020000D")}/series/{CorpusServerFixture.Text(oracle, "0020000E")}/instances/{group.Key}";
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            request.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"application/dicom\"; transfer-syntax=*");
+            var response = await Client.SendAsync(request);
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var part = Assert.Single(await DicomWebClient.ReadMultipartAsync(response));
+            Assert.True(File.ReadAllBytes(path).AsSpan().SequenceEqual(part), $"{Path.GetFileName(path)} came back different");
+        }
+    }
+
+    [CorpusFact]
+    public async Task Metadata_equals_the_toolkit_json_with_absolute_bulk_data_uris()
+    {
+        var (name, path, oracle) = fixture.Files.First(f => f.Name == "evrle_ct_small");
+        var study = CorpusServerFixture.Text(oracle, "0020000D");
+        var series = CorpusServerFixture.Text(oracle, "0020000E");
+        var instance = CorpusServerFixture.Text(oracle, "00080018");
+
+        var metadata = Assert.Single(await JsonArrayAsync($"/dicomweb/studies/{study}/series/{series}/instances/{instance}/metadata"));
+
+        Assert.Equal(CorpusServerFixture.Text(oracle, "00100010"), CorpusServerFixture.Text(metadata, "00100010"));
+        Assert.Equal(oracle.EnumerateObject().Count(), metadata.EnumerateObject().Count());
+        var pixelUri = metadata.GetProperty("7FE00010").GetProperty("BulkDataURI").GetString()!;
+        Assert.StartsWith($"http://127.0.0.1:{fixture.Server.Port}/dicomweb/studies/{study}/series/{series}/instances/{instance}/bulkdata/7FE00010", pixelUri);
+        _ = name;
+        _ = path;
+    }
+
+    [Fact]
+    public async Task A_non_dicom_part_fails_with_reason_C000_and_nothing_is_stored()
+    {
+        using var content = DicomWebClient.Multipart([System.Text.Encoding.ASCII.GetBytes("definitely not a DICOM file, although long enough to look like one at first")]);
+
+        var response = await Client.PostAsync("/dicomweb/studies", content);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        Assert.Equal(0xC000, body.GetProperty("00081198").GetProperty("Value")[0].GetProperty("00081197").GetProperty("Value")[0].GetInt32());
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(fixture.Server.Data.FullName, "blobs", "tmp")));
+    }
+
+    [Fact]
+    public async Task A_wrong_content_type_is_415_and_a_bad_query_is_400()
+    {
+        var wrongType = await Client.PostAsync("/dicomweb/studies", new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
+        var unknownKey = await Client.GetAsync("/dicomweb/studies?NoSuchAttribute=1");
+        var badDate = await Client.GetAsync("/dicomweb/studies?StudyDate=2020-13-45x");
+        var badLimit = await Client.GetAsync("/dicomweb/studies?limit=-3");
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, wrongType.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, unknownKey.StatusCode);
+        Assert.Contains("NoSuchAttribute", await unknownKey.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, badDate.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, badLimit.StatusCode);
+    }
+
+    [Fact]
+    public async Task Unknown_resources_are_404_and_an_unknown_transfer_syntax_is_406()
+    {
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync("/dicomweb/studies/1.2.3.4/metadata")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync("/dicomweb/studies/1.2.3.4")).StatusCode);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/dicomweb/studies/1.2.3.4");
+        request.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"application/dicom\"; transfer-syntax=1.2.3.999");
+        Assert.Equal(HttpStatusCode.NotAcceptable, (await Client.SendAsync(request)).StatusCode);
+    }
+
+    private async Task<HashSet<string?>> StudyUidsAsync(string url) =>
+        (await JsonArrayAsync(url)).Select(s => CorpusServerFixture.Text(s, "0020000D")).ToHashSet();
+
+    private async Task<List<JsonElement>> JsonArrayAsync(string url)
+    {
+        var response = await Client.GetAsync(url);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{url}: {(int)response.StatusCode} {text}");
+        return JsonDocument.Parse(text).RootElement.EnumerateArray().Select(e => e.Clone()).ToList();
+    }
+}
