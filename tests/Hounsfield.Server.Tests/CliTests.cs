@@ -10,7 +10,7 @@ public sealed class CliTests
     [CorpusFact]
     public void Dump_shows_tag_vr_value_and_keyword_of_each_element()
     {
-        var (exitCode, stdout, stderr) = CliRunner.Run("dump", CorpusPaths.File("evrle_ct_small"));
+        var (exitCode, stdout, stderr) = CliRunner.Run("dump", Corpus.Get("evrle_ct_small").Path);
 
         Assert.Equal(0, exitCode);
         Assert.Equal(string.Empty, stderr);
@@ -23,11 +23,11 @@ public sealed class CliTests
     [CorpusFact]
     public void Json_prints_the_data_set_with_the_oracle_values()
     {
-        var (exitCode, stdout, _) = CliRunner.Run("json", CorpusPaths.File("charset_utf8"));
+        var (exitCode, stdout, _) = CliRunner.Run("json", Corpus.Get("charset_utf8").Path);
 
         Assert.Equal(0, exitCode);
         var ours = JsonDocument.Parse(stdout).RootElement;
-        var oracle = JsonDocument.Parse(File.ReadAllText(CorpusPaths.Oracle("charset_utf8", "dcm2json.json"))).RootElement;
+        var oracle = JsonDocument.Parse(File.ReadAllText(Corpus.Get("charset_utf8").OraclePath("dcm2json.json"))).RootElement;
         Assert.Equal(
             oracle.GetProperty("00100010").GetProperty("Value")[0].GetProperty("Ideographic").GetString(),
             ours.GetProperty("00100010").GetProperty("Value")[0].GetProperty("Ideographic").GetString());
@@ -38,7 +38,7 @@ public sealed class CliTests
     [CorpusFact]
     public void Xml_prints_a_native_dicom_model_document()
     {
-        var (exitCode, stdout, _) = CliRunner.Run("xml", CorpusPaths.File("evrle_ct_small"));
+        var (exitCode, stdout, _) = CliRunner.Run("xml", Corpus.Get("evrle_ct_small").Path);
 
         Assert.Equal(0, exitCode);
         var document = XDocument.Parse(stdout);
@@ -52,7 +52,7 @@ public sealed class CliTests
     [CorpusFact]
     public void A_malformed_file_exits_1_with_one_line_and_no_stack_trace()
     {
-        var (exitCode, stdout, stderr) = CliRunner.Run("dump", CorpusPaths.File("truncated_rtplan"));
+        var (exitCode, stdout, stderr) = CliRunner.Run("dump", Corpus.Get("truncated_rtplan").Path);
 
         Assert.Equal(1, exitCode);
         var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);

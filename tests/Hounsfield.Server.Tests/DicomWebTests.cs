@@ -19,22 +19,15 @@ public sealed class CorpusServerFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Server = await ServerProcess.StartAsync();
-        if (CorpusPaths.Directory is null)
+        if (Corpus.Directory is null)
         {
             return;
         }
 
-        using var manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(CorpusPaths.Directory, "MANIFEST.json")));
-        foreach (var entry in manifest.RootElement.GetProperty("files").EnumerateArray())
+        foreach (var file in Corpus.Files.Where(f => !f.IsMalformed))
         {
-            if (entry.GetProperty("status").GetString() == "malformed")
-            {
-                continue;
-            }
-
-            var name = Path.GetFileNameWithoutExtension(entry.GetProperty("file").GetString()!);
-            var oracleFile = File.Exists(CorpusPaths.Oracle(name, "pydicom.json")) ? CorpusPaths.Oracle(name, "pydicom.json") : CorpusPaths.Oracle(name, "dcm2json.json");
-            Files.Add((name, CorpusPaths.File(name), JsonDocument.Parse(File.ReadAllBytes(oracleFile)).RootElement.Clone()));
+            var oracleFile = File.Exists(file.OraclePath("pydicom.json")) ? file.OraclePath("pydicom.json") : file.OraclePath("dcm2json.json");
+            Files.Add((file.Name, file.Path, JsonDocument.Parse(File.ReadAllBytes(oracleFile)).RootElement.Clone()));
         }
 
         using var content = DicomWebClient.Multipart(Files.Select(f => File.ReadAllBytes(f.Path)));

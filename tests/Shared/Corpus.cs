@@ -1,9 +1,10 @@
 using System.Text.Json;
 
-namespace Hounsfield.Dicom.Tests;
+namespace Hounsfield.Testing;
 
 /// <summary>
-/// The shared DICOM corpus (../shared/dicom-corpus, or HOUNSFIELD_CORPUS) with its DCMTK oracle outputs.
+/// The shared DICOM corpus (../shared/dicom-corpus, or HOUNSFIELD_CORPUS) with its DCMTK oracle outputs; one copy for
+/// every test project (linked from tests/Shared).
 /// When it is absent the corpus tests report themselves skipped, unless HOUNSFIELD_CORPUS_REQUIRED=1.
 /// </summary>
 public static class Corpus
@@ -97,6 +98,25 @@ public sealed record CorpusFile(string Name, string Path, string OracleDirectory
     public string OraclePath(string fileName) => System.IO.Path.Combine(OracleDirectory, fileName);
 
     public bool IsMalformed => Status == "malformed";
+
+    /// <summary>The oracle's per-frame SHA-256 of the decoded pixel data for a variant ("default", "no_color_conversion", ...), or null.</summary>
+    public string[]? FrameHashes(string variant = "default")
+    {
+        if (Manifest.TryGetProperty("pixels", out var pixels) && pixels.ValueKind == JsonValueKind.Object
+            && pixels.TryGetProperty(variant, out var entry) && entry.TryGetProperty("frame_sha256", out var hashes))
+        {
+            return [.. hashes.EnumerateArray().Select(h => h.GetString()!)];
+        }
+
+        return null;
+    }
+
+    /// <summary>A property of a pixels variant (e.g. "photometric_interpretation"), or null.</summary>
+    public JsonElement? PixelsProperty(string variant, string name) =>
+        Manifest.TryGetProperty("pixels", out var pixels) && pixels.ValueKind == JsonValueKind.Object
+        && pixels.TryGetProperty(variant, out var entry) && entry.TryGetProperty(name, out var value)
+            ? value
+            : null;
 }
 
 /// <summary>A fact over the corpus: skipped with the reason when the corpus is absent (and not required).</summary>
