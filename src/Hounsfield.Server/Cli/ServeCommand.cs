@@ -25,6 +25,11 @@ internal static class ServeCommand
         builder.Services.AddSingleton<IArchiveIndex>(_ => new SqliteArchiveIndex(Path.Combine(dataDirectory, "index.db")));
         builder.Services.AddSingleton<IBlobStore>(_ => new FolderBlobStore(Path.Combine(dataDirectory, "blobs")));
         builder.Services.AddSingleton<ArchiveService>();
+        builder.Services.AddResponseCompression(compression =>
+        {
+            compression.EnableForHttps = true;
+            compression.MimeTypes = ["application/dicom+json", "application/json", "application/dicom+xml"];
+        });
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = archiveOptions.MaxInstanceLength * 4);
 
         var app = builder.Build();
@@ -34,6 +39,7 @@ internal static class ServeCommand
             app.Logger.LogWarning("Removed {OrphanCount} blobs that no index row referred to (an interrupted ingest)", orphans);
         }
 
+        app.UseResponseCompression();
         app.MapDicomWeb();
         app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
         app.MapGet("/health/ready", () => Directory.Exists(dataDirectory)

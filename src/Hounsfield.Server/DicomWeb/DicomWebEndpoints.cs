@@ -28,6 +28,8 @@ internal static class DicomWebEndpoints
             group.MapGet("/studies/{study}/series/{series}/metadata", (HttpContext context, string study, string series, CancellationToken ct) => WadoEndpoint.MetadataAsync(context, study, series, null, ct));
             group.MapGet("/studies/{study}/series/{series}/instances/{instance}/metadata", (HttpContext context, string study, string series, string instance, CancellationToken ct) => WadoEndpoint.MetadataAsync(context, study, series, instance, ct));
 
+            group.MapGet("/studies/{study}/series/{series}/instances/{instance}/bulkdata/{**path}", (HttpContext context, string study, string series, string instance, string path, CancellationToken ct) => BulkDataEndpoint.HandleAsync(context, study, series, instance, path, ct));
+
             group.MapDelete("/studies/{study}", (HttpContext context, string study, CancellationToken ct) => WadoEndpoint.DeleteAsync(context, study, null, null, ct));
             group.MapDelete("/studies/{study}/series/{series}", (HttpContext context, string study, string series, CancellationToken ct) => WadoEndpoint.DeleteAsync(context, study, series, null, ct));
             group.MapDelete("/studies/{study}/series/{series}/instances/{instance}", (HttpContext context, string study, string series, string instance, CancellationToken ct) => WadoEndpoint.DeleteAsync(context, study, series, instance, ct));

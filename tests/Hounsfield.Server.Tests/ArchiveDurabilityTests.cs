@@ -1,0 +1,109 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace Hounsfield.Server.Tests;
+
+public sealed class ArchiveDurabilityTests
+{
+    [CorpusFact]
+    public async Task Killing_the_server_mid_ingest_loses_no_acknowledged_instance_and_leaves_no_orphan()
+    {
+        var data = Directory.CreateTempSubdirectory("hounsfield-kill-");
+        try
+        {
+            var acknowledged = Corpus.Get("evrle_ct_small");
+            var interrupted = File.ReadAllBytes(Corpus.Get("mono1_cr_chest").Path);
+            await using (var server = await ServerProcess.StartAsync(data))
+            {
+                using var content = DicomWebClient.Multipart([File.ReadAllBytes(acknowledged.Path)]);
+                Assert.Equal(HttpStatusCode.OK, (await server.Client.PostAsync("/dicomweb/studies", content)).StatusCode);
+
+                // A second STOW that sends half of its instance, then stalls: the server is killed while it waits.
+                using var socket = new TcpClient();
+                await socket.ConnectAsync(IPAddress.Loopback, server.Port);
+                var stream = socket.GetStream();
+                var head = $"--b\r\nContent-Type: application/dicom\r\n\r\n";
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(
+                    $"POST /dicomweb/studies HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/related; type=\"application/dicom\"; boundary=b\r\n" +
+                    $"Content-Length: {head.Length + interrupted.Length + 8}\r\n\r\n{head}"));
+                await stream.WriteAsync(interrupted.AsMemory(0, interrupted.Length / 2));
+                await stream.FlushAsync();
+                await WaitUntilAsync(() => Directory.EnumerateFiles(Path.Combine(data.FullName, "blobs", "tmp")).Any());
+                await server.KillAsync();
+            }
+
+            await using (var restarted = await ServerProcess.StartAsync(data))
+            {
+                var instances = JsonDocument.Parse(await restarted.Client.GetStringAsync("/dicomweb/instances")).RootElement;
+                var uid = Assert.Single(instances.EnumerateArray()).GetProperty("00080018").GetProperty("Value")[0].GetString();
+                var response = await restarted.Client.GetAsync($"/dicomweb/studies/{StudyOf(instances[0])}/series/{SeriesOf(instances[0])}/instances/{uid}");
+                var part = Assert.Single(await DicomWebClient.ReadMultipartAsync(response));
+                Assert.Equal(File.ReadAllBytes(acknowledged.Path), part);
+                Assert.Empty(Directory.EnumerateFiles(Path.Combine(data.FullName, "blobs", "tmp")));
+                Assert.Single(Directory.EnumerateFiles(Path.Combine(data.FullName, "blobs"), "*.dcm", SearchOption.AllDirectories));
+            }
+        }
+        finally
+        {
+            data.Delete(recursive: true);
+        }
+    }
+
+    [CorpusFact]
+    public async Task Bulk_data_is_served_whole_or_by_range_and_metadata_is_compressed_on_request()
+    {
+        var data = Directory.CreateTempSubdirectory("hounsfield-bulk-");
+        try
+        {
+            await using var server = await ServerProcess.StartAsync(data);
+            var file = Corpus.Get("evrle_ct_small");
+            using var content = DicomWebClient.Multipart([File.ReadAllBytes(file.Path)]);
+            Assert.Equal(HttpStatusCode.OK, (await server.Client.PostAsync("/dicomweb/studies", content)).StatusCode);
+            var oracle = JsonDocument.Parse(File.ReadAllBytes(file.OraclePath("dcm2json.json"))).RootElement;
+            var elided = oracle.GetProperty("7FE00010").GetProperty("BulkDataURI").GetString()!; // urn:oracle:elided?bytes=N&sha256=HEX
+            var expectedHash = elided[(elided.IndexOf("sha256=", StringComparison.Ordinal) + 7)..];
+
+            using var metadataRequest = new HttpRequestMessage(HttpMethod.Get, $"/dicomweb/studies/{Text(oracle, "0020000D")}/metadata");
+            metadataRequest.Headers.AcceptEncoding.ParseAdd("gzip");
+            var metadataResponse = await server.Client.SendAsync(metadataRequest);
+            Assert.Equal("gzip", Assert.Single(metadataResponse.Content.Headers.ContentEncoding));
+            await using var unzipped = new System.IO.Compression.GZipStream(await metadataResponse.Content.ReadAsStreamAsync(), System.IO.Compression.CompressionMode.Decompress);
+            var metadata = (await JsonDocument.ParseAsync(unzipped)).RootElement[0];
+            var uri = new Uri(metadata.GetProperty("7FE00010").GetProperty("BulkDataURI").GetString()!);
+
+            var whole = await server.Client.GetByteArrayAsync(uri);
+            Assert.Equal(expectedHash, Convert.ToHexStringLower(SHA256.HashData(whole)));
+
+            using var rangeRequest = new HttpRequestMessage(HttpMethod.Get, uri);
+            rangeRequest.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(100, 199);
+            var range = await server.Client.SendAsync(rangeRequest);
+            Assert.Equal(HttpStatusCode.PartialContent, range.StatusCode);
+            Assert.Equal(whole.AsSpan(100, 100).ToArray(), await range.Content.ReadAsByteArrayAsync());
+
+            Assert.Equal(HttpStatusCode.NotFound, (await server.Client.GetAsync(uri.AbsolutePath.Replace("7FE00010", "7FE00011", StringComparison.Ordinal))).StatusCode);
+        }
+        finally
+        {
+            data.Delete(recursive: true);
+        }
+    }
+
+    private static string? Text(JsonElement dataset, string tag) => CorpusServerFixture.Text(dataset, tag);
+
+    private static string? StudyOf(JsonElement result) => Text(result, "0020000D");
+
+    private static string? SeriesOf(JsonElement result) => Text(result, "0020000E");
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for the ingest to start");
+            await Task.Delay(20);
+        }
+    }
+}
