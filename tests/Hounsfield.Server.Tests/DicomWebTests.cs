@@ -251,6 +251,17 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         Assert.Equal(HttpStatusCode.NotAcceptable, (await Client.SendAsync(request)).StatusCode);
     }
 
+    [Fact]
+    public async Task The_api_is_described_by_an_openapi_document_with_a_browsable_ui()
+    {
+        var document = JsonDocument.Parse(await Client.GetStringAsync("/api/openapi.json")).RootElement;
+        var ui = await Client.GetAsync("/api/docs/index.html");
+
+        Assert.True(document.GetProperty("paths").TryGetProperty("/dicomweb/studies", out _));
+        Assert.Equal(HttpStatusCode.OK, ui.StatusCode);
+        Assert.Contains("swagger", await ui.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+    }
+
     private async Task<HashSet<string?>> StudyUidsAsync(string url) =>
         (await JsonArrayAsync(url)).Select(s => CorpusServerFixture.Text(s, "0020000D")).ToHashSet();
 

@@ -13,6 +13,9 @@ internal static class CommandLine
           scan PATH... [--header-only]      parse every file (directories recursively), report unreadable ones
           json FILE                         the data set as DICOM JSON (PS3.18 Annex F)
           xml FILE                          the data set as DICOM XML (PS3.19 Native DICOM Model)
+          pixels FILE [--frame N] --output OUT    frame N (from 1) as native little-endian samples
+          render FILE [--frame N|all] --output OUT.{png,jpg,gif} [--window C,W|first|minmax|none|auto]
+                 [--region X,Y,W,H] [--size W[xH]] [--quality Q]   frame N through the display pipeline
         """;
 
     public static async Task<int> RunAsync(string[] args)
@@ -33,6 +36,8 @@ internal static class CommandLine
                 "scan" => ScanCommand.Run(rest),
                 "json" => ExportCommand.RunJson(rest, Console.OpenStandardOutput()),
                 "xml" => ExportCommand.RunXml(rest, Console.OpenStandardOutput()),
+                "pixels" => PixelsCommand.Run(rest),
+                "render" => RenderCommand.Run(rest),
                 _ => Fail($"unknown command '{args[0]}'\n{Usage}", 2),
             };
         }

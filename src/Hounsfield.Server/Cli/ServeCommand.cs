@@ -25,6 +25,7 @@ internal static class ServeCommand
         builder.Services.AddSingleton<IArchiveIndex>(_ => new SqliteArchiveIndex(Path.Combine(dataDirectory, "index.db")));
         builder.Services.AddSingleton<IBlobStore>(_ => new FolderBlobStore(Path.Combine(dataDirectory, "blobs")));
         builder.Services.AddSingleton<ArchiveService>();
+        builder.Services.AddOpenApi();
         builder.Services.AddResponseCompression(compression =>
         {
             compression.EnableForHttps = true;
@@ -40,6 +41,13 @@ internal static class ServeCommand
         }
 
         app.UseResponseCompression();
+        app.MapOpenApi("/api/openapi.json");
+        app.UseSwaggerUI(ui =>
+        {
+            ui.SwaggerEndpoint("/api/openapi.json", "Hounsfield");
+            ui.RoutePrefix = "api/docs";
+            ui.DocumentTitle = "Hounsfield API";
+        });
         app.MapDicomWeb();
         app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
         app.MapGet("/health/ready", () => Directory.Exists(dataDirectory)

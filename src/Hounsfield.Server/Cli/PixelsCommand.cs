@@ -1,0 +1,77 @@
+using System.Globalization;
+using Hounsfield.Dicom;
+using Hounsfield.Imaging.Codecs;
+using Hounsfield.Imaging.Frames;
+
+namespace Hounsfield.Server.Cli;
+
+/// <summary>
+/// `hounsfield pixels FILE [--frame N] --output OUT`: frame N (1-based, default 1) as native little-endian samples, in the
+/// representation DCMTK's decoders give (the corpus oracle's pixels.json): native pixel data as stored (1-bit frames
+/// re-packed from bit 0), encapsulated frames decoded (JPEG: YBR to RGB, colour-by-pixel; RLE: planar configuration kept).
+/// </summary>
+internal static class PixelsCommand
+{
+    public static int Run(string[] args)
+    {
+        string? input = null, output = null;
+        var frame = 1;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--frame" when i + 1 < args.Length:
+                    if (!int.TryParse(args[++i], NumberStyles.None, CultureInfo.InvariantCulture, out frame) || frame < 1)
+                    {
+                        return CommandLine.Fail($"--frame needs a frame number from 1, not '{args[i]}'", 2);
+                    }
+
+                    break;
+                case "--output" or "-o" when i + 1 < args.Length:
+                    output = args[++i];
+                    break;
+                default:
+                    if (args[i].StartsWith("--", StringComparison.Ordinal) || input is not null)
+                    {
+                        return CommandLine.Fail($"pixels: unexpected argument '{args[i]}'\nusage: hounsfield pixels FILE [--frame N] --output OUT", 2);
+                    }
+
+                    input = args[i];
+                    break;
+            }
+        }
+
+        if (input is null || output is null)
+        {
+            return CommandLine.Fail("usage: hounsfield pixels FILE [--frame N] --output OUT", 2);
+        }
+
+        var file = DicomFile.Open(input);
+        var reader = PixelDataReader.Create(file);
+        if (reader is null)
+        {
+            return CommandLine.Fail($"{input}: no pixel data", 1);
+        }
+
+        if (frame > reader.FrameCount)
+        {
+            return CommandLine.Fail($"{input}: frame {frame} requested, the pixel data has {reader.FrameCount}", 1);
+        }
+
+        try
+        {
+            var pixels = reader.ReadFrame(frame - 1);
+            using var stream = new FileStream(output, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+            stream.Write(pixels.Data, 0, (int)pixels.Description.FrameLength);
+            return 0;
+        }
+        catch (NotSupportedException ex)
+        {
+            return CommandLine.Fail($"{input}: {ex.Message}", 1);
+        }
+        catch (ImageCodecException ex)
+        {
+            return CommandLine.Fail($"{input}: frame {frame}: {ex.Message}", 1);
+        }
+    }
+}
