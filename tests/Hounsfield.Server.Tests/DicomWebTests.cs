@@ -209,6 +209,11 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         Assert.Equal(oracle.EnumerateObject().Count(), metadata.EnumerateObject().Count());
         var pixelUri = metadata.GetProperty("7FE00010").GetProperty("BulkDataURI").GetString()!;
         Assert.StartsWith($"http://127.0.0.1:{fixture.Server.Port}/dicomweb/studies/{study}/series/{series}/instances/{instance}/bulkdata/7FE00010", pixelUri);
+
+        var first = await Client.GetAsync($"/dicomweb/studies/{study}/metadata");
+        using var again = new HttpRequestMessage(HttpMethod.Get, $"/dicomweb/studies/{study}/metadata");
+        again.Headers.IfNoneMatch.Add(first.Headers.ETag!);
+        Assert.Equal(HttpStatusCode.NotModified, (await Client.SendAsync(again)).StatusCode);
         _ = name;
         _ = path;
     }

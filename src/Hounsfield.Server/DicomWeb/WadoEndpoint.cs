@@ -72,6 +72,20 @@ internal static class WadoEndpoint
     public static async Task<IResult> MetadataAsync(HttpContext context, string study, string? series, string? instance, CancellationToken cancellationToken)
     {
         var archive = context.RequestServices.GetRequiredService<ArchiveService>();
+        var instances = await archive.ListInstancesAsync(study, series, instance, cancellationToken);
+        if (instances.Count == 0)
+        {
+            return DicomWebEndpoints.Problem(StatusCodes.Status404NotFound, "No such study, series or instance.");
+        }
+
+        // The metadata of a set of instances changes only when an instance is added, replaced or removed.
+        var etag = $"\"{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('|', instances.Select(i => $"{i.SopInstanceUid}:{i.Length}:{i.TransferSyntaxUid}")))))[..32]}\"";
+        context.Response.Headers.ETag = etag;
+        if (context.Request.Headers.IfNoneMatch.Any(value => value is not null && (value == etag || value == "*" || value.Split(',').Any(v => v.Trim() == etag))))
+        {
+            return Results.StatusCode(StatusCodes.Status304NotModified);
+        }
+
         var baseUri = MetadataBuilder.BaseUri(DicomWebEndpoints.Root(context));
         var first = true;
         await foreach (var metadata in archive.ReadMetadataAsync(study, series, instance, cancellationToken))
