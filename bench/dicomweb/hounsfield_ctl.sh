@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Start / stop / reset the benchmark Hounsfield (loopback only, data under the scratch root).
+#   hounsfield_ctl.sh start|stop|reset
+# Only the PID recorded in $HOUNSFIELD_ROOT/hounsfield.pid (the one we started) is ever killed.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+BENCH_TMP=${BENCH_TMP:-${TMPDIR:-$(dirname "$(mktemp -u)")}}
+HOUNSFIELD_ROOT=${HOUNSFIELD_ROOT:-$BENCH_TMP/hounsfield-bench}
+APP=${HOUNSFIELD_APP:-$HERE/../out/hounsfield-r2r/hounsfield.dll}
+PORT=${HOUNSFIELD_PORT:-8080}
+PIDFILE=$HOUNSFIELD_ROOT/hounsfield.pid
+
+running() { [[ -f $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+
+start() {
+  running && return 0
+  mkdir -p "$HOUNSFIELD_ROOT/data"
+  Logging__LogLevel__Default=Warning nohup dotnet "$APP" serve --urls "http://127.0.0.1:$PORT" --data "$HOUNSFIELD_ROOT/data" \
+    >"$HOUNSFIELD_ROOT/hounsfield.log" 2>&1 &
+  echo $! >"$PIDFILE"
+  for _ in $(seq 300); do
+    curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && return 0
+    sleep 0.1
+  done
+  echo "hounsfield did not start; see $HOUNSFIELD_ROOT/hounsfield.log" >&2
+  return 1
+}
+
+stop() {
+  if running; then
+    kill "$(cat "$PIDFILE")"
+    for _ in $(seq 100); do running || break; sleep 0.1; done
+    running && kill -9 "$(cat "$PIDFILE")"
+  fi
+  rm -f "$PIDFILE"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  reset) stop; rm -rf "$HOUNSFIELD_ROOT/data"; start ;;
+  *) echo "usage: $0 start|stop|reset" >&2; exit 2 ;;
+esac

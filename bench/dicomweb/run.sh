@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# DICOMweb benchmark (issue 4): the shared harness (../shared/bench) against Hounsfield and Orthanc, in the same run.
+#   bench/dicomweb/run.sh [SCALE] [PHASES]    defaults: 1k  fresh,verify,query,retrieve
+# Environment: FRESH_CONFIGS (default stow_b1_c1,stow_b1_c4,stow_b50_c1,stow_b50_c4), REPS (default 3).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+HARNESS=${HARNESS:-$ROOT/../shared/bench}
+SCALE=${1:-1k}
+PHASES=${2:-fresh,verify,query,retrieve}
+CONFIGS=${FRESH_CONFIGS:-stow_b1_c1,stow_b1_c4,stow_b50_c1,stow_b50_c4}
+REPS=${REPS:-3}
+DATE=$(date +%F)
+export BENCH_TMP=${BENCH_TMP:-$(python3 -c 'import tempfile; print(tempfile.gettempdir())')}
+DATA=$BENCH_TMP/bench-data
+
+command -v Orthanc >/dev/null && command -v wrk >/dev/null || {
+  sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get install -y -qq orthanc orthanc-dicomweb wrk >&2
+}
+
+dotnet publish "$ROOT/src/Hounsfield.Server" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+  -o "$ROOT/bench/out/hounsfield-r2r" -nologo -clp:ErrorsOnly >/dev/null
+
+suite() {
+  (cd "$HARNESS" && python3 run_suite.py --data-root "$DATA" --scales "$SCALE" --fresh-configs "$CONFIGS" \
+    --fresh-reps "$REPS" --query-reps "$REPS" --phases "$PHASES")
+}
+
+# Hounsfield
+export HOUNSFIELD_ROOT=$BENCH_TMP/hounsfield-bench
+export BASE_URL=http://127.0.0.1:8080/dicomweb AUTH="" SERVER_PID_FILE=$HOUNSFIELD_ROOT/hounsfield.pid
+export STORAGE_DIR=$HOUNSFIELD_ROOT/data RESET_CMD="$HERE/hounsfield_ctl.sh reset"
+export RESULTS_FILE=$ROOT/bench/results/hounsfield-$DATE.jsonl BENCH_LABEL=hounsfield-sqlite
+"$HERE/hounsfield_ctl.sh" start
+suite
+"$HERE/hounsfield_ctl.sh" stop
+
+# Orthanc, the anchor, measured in the same run
+export ORTHANC_ROOT=$BENCH_TMP/orthanc-bench
+export BASE_URL=http://127.0.0.1:8042/dicom-web SERVER_PID_FILE=$ORTHANC_ROOT/orthanc.pid
+export STORAGE_DIR=$ORTHANC_ROOT/storage RESET_CMD="$HARNESS/orthanc/orthanc_ctl.sh reset"
+export RESULTS_FILE=$ROOT/bench/results/orthanc-$DATE.jsonl BENCH_LABEL=orthanc-1.10.1+dicomweb-1.7-sqlite
+"$HARNESS/orthanc/orthanc_ctl.sh" start >/dev/null
+suite
+"$HARNESS/orthanc/orthanc_ctl.sh" stop >/dev/null
+
+python3 "$HARNESS/report.py" "$ROOT/bench/results/hounsfield-$DATE.jsonl" --compare "$ROOT/bench/results/orthanc-$DATE.jsonl" \
+  > "$ROOT/bench/results/hounsfield-vs-orthanc-$DATE.md"
+echo "wrote bench/results/hounsfield-vs-orthanc-$DATE.md" >&2
