@@ -16,6 +16,7 @@ internal static class CommandLine
           pixels FILE [--frame N] --output OUT    frame N (from 1) as native little-endian samples
           render FILE [--frame N|all] --output OUT.{png,jpg,gif} [--window C,W|first|minmax|none|auto]
                  [--region X,Y,W,H] [--size W[xH]] [--quality Q]   frame N through the display pipeline
+          transcode FILE --transfer-syntax UID --output OUT.dcm   the file in another transfer syntax
         """;
 
     public static async Task<int> RunAsync(string[] args)
@@ -38,6 +39,7 @@ internal static class CommandLine
                 "xml" => ExportCommand.RunXml(rest, Console.OpenStandardOutput()),
                 "pixels" => PixelsCommand.Run(rest),
                 "render" => RenderCommand.Run(rest),
+                "transcode" => TranscodeCommand.Run(rest),
                 _ => Fail($"unknown command '{args[0]}'\n{Usage}", 2),
             };
         }

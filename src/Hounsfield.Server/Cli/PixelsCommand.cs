@@ -50,7 +50,7 @@ internal static class PixelsCommand
         var reader = PixelDataReader.Create(file);
         if (reader is null)
         {
-            return CommandLine.Fail($"{input}: no pixel data", 1);
+            return CommandLine.Fail($"{input}: no pixel data (needs Pixel Data with Rows, Columns and Bits Allocated)", 1);
         }
 
         if (frame > reader.FrameCount)

@@ -104,7 +104,7 @@ internal static class RenderCommand
         var reader = PixelDataReader.Create(file);
         if (reader is null)
         {
-            return CommandLine.Fail($"{input}: no pixel data", 1);
+            return CommandLine.Fail($"{input}: no pixel data (needs Pixel Data with Rows, Columns and Bits Allocated)", 1);
         }
 
         int[] frames;

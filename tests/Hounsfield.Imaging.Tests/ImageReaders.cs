@@ -1,0 +1,374 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Text;
+
+namespace Hounsfield.Imaging.Tests;
+
+/// <summary>A decoded test image: row-major samples, <see cref="Channels"/> per pixel, 8 or 16 bits (16-bit samples big-endian as in PNG).</summary>
+public sealed record DecodedImage(int Width, int Height, int Channels, int BitDepth, byte[] Samples);
+
+/// <summary>
+/// A small, independent PNG reader for the tests (RFC 2083): non-interlaced gray / RGB / gray+alpha / RGBA, 8 or 16 bits,
+/// and palette images; checks chunk CRCs (bitwise, not the encoder's table) and undoes the five filters.
+/// </summary>
+public static class PngReader
+{
+    public static DecodedImage Read(byte[] png)
+    {
+        ReadOnlySpan<byte> signature = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
+        if (!png.AsSpan(0, 8).SequenceEqual(signature))
+        {
+            throw new InvalidDataException("not a PNG signature");
+        }
+
+        int width = 0, height = 0, depth = 0, colorType = 0;
+        byte[]? palette = null;
+        using var idat = new MemoryStream();
+        var position = 8;
+        var ended = false;
+        while (!ended)
+        {
+            var length = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(position));
+            var type = Encoding.ASCII.GetString(png, position + 4, 4);
+            var data = png.AsSpan(position + 8, length);
+            var crc = BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(position + 8 + length));
+            if (crc != BitwiseCrc(png.AsSpan(position + 4, length + 4)))
+            {
+                throw new InvalidDataException($"bad CRC in chunk {type}");
+            }
+
+            switch (type)
+            {
+                case "IHDR":
+                    width = BinaryPrimitives.ReadInt32BigEndian(data);
+                    height = BinaryPrimitives.ReadInt32BigEndian(data[4..]);
+                    depth = data[8];
+                    colorType = data[9];
+                    if (data[12] != 0)
+                    {
+                        throw new NotSupportedException("interlaced PNG");
+                    }
+
+                    break;
+                case "PLTE":
+                    palette = data.ToArray();
+                    break;
+                case "IDAT":
+                    idat.Write(data);
+                    break;
+                case "IEND":
+                    ended = true;
+                    break;
+            }
+
+            position += 12 + length;
+        }
+
+        var channels = colorType switch { 0 => 1, 2 => 3, 3 => 1, 4 => 2, 6 => 4, _ => throw new NotSupportedException($"colour type {colorType}") };
+        if (depth is not (8 or 16) || (colorType == 3 && depth != 8))
+        {
+            throw new NotSupportedException($"bit depth {depth}");
+        }
+
+        var bpp = channels * depth / 8;
+        var rowLength = width * bpp;
+        idat.Position = 0;
+        using var inflater = new ZLibStream(idat, CompressionMode.Decompress);
+        var raw = new byte[(rowLength + 1) * height];
+        inflater.ReadExactly(raw);
+
+        var samples = new byte[rowLength * height];
+        var previous = new byte[rowLength];
+        for (var y = 0; y < height; y++)
+        {
+            var filter = raw[y * (rowLength + 1)];
+            var line = raw.AsSpan((y * (rowLength + 1)) + 1, rowLength);
+            var output = samples.AsSpan(y * rowLength, rowLength);
+            for (var i = 0; i < rowLength; i++)
+            {
+                var a = i >= bpp ? output[i - bpp] : 0;
+                int b = previous[i];
+                var c = i >= bpp ? previous[i - bpp] : 0;
+                var predictor = filter switch
+                {
+                    0 => 0,
+                    1 => a,
+                    2 => b,
+                    3 => (a + b) / 2,
+                    4 => Paeth(a, b, c),
+                    _ => throw new InvalidDataException($"filter {filter}"),
+                };
+                output[i] = (byte)(line[i] + predictor);
+            }
+
+            output.CopyTo(previous);
+        }
+
+        if (colorType == 3)
+        {
+            var rgb = new byte[width * height * 3];
+            for (var i = 0; i < width * height; i++)
+            {
+                palette.AsSpan(samples[i] * 3, 3).CopyTo(rgb.AsSpan(i * 3));
+            }
+
+            return new DecodedImage(width, height, 3, 8, rgb);
+        }
+
+        return new DecodedImage(width, height, channels, depth, samples);
+    }
+
+    private static int Paeth(int a, int b, int c)
+    {
+        var p = a + b - c;
+        int pa = Math.Abs(p - a), pb = Math.Abs(p - b), pc = Math.Abs(p - c);
+        return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+    }
+
+    public static uint BitwiseCrc(ReadOnlySpan<byte> data)
+    {
+        var crc = 0xFFFFFFFFu;
+        foreach (var b in data)
+        {
+            crc ^= b;
+            for (var k = 0; k < 8; k++)
+            {
+                crc = (crc >> 1) ^ (0xEDB88320u & (uint)-(int)(crc & 1));
+            }
+        }
+
+        return ~crc;
+    }
+}
+
+/// <summary>
+/// A small GIF89a reader for the tests: global / local colour tables, Graphic Control Extension delays, image data
+/// decoded with its own variable-length-code LZW decoder (GIF89a Appendix F). Frames are returned as RGB.
+/// </summary>
+public static class GifReader
+{
+    public sealed record GifFrame(int Left, int Top, int Width, int Height, int DelayCentiseconds, byte[] Indices, byte[] Palette)
+    {
+        public byte[] ToRgb()
+        {
+            var rgb = new byte[Indices.Length * 3];
+            for (var i = 0; i < Indices.Length; i++)
+            {
+                Palette.AsSpan(Indices[i] * 3, 3).CopyTo(rgb.AsSpan(i * 3));
+            }
+
+            return rgb;
+        }
+    }
+
+    public sealed record GifImage(int Width, int Height, int LoopCount, IReadOnlyList<GifFrame> Frames);
+
+    public static GifImage Read(byte[] gif)
+    {
+        var header = Encoding.ASCII.GetString(gif, 0, 6);
+        if (header is not ("GIF89a" or "GIF87a"))
+        {
+            throw new InvalidDataException("not a GIF");
+        }
+
+        var width = gif[6] | (gif[7] << 8);
+        var height = gif[8] | (gif[9] << 8);
+        var flags = gif[10];
+        var position = 13;
+        byte[]? globalPalette = null;
+        if ((flags & 0x80) != 0)
+        {
+            var size = 3 * (1 << ((flags & 7) + 1));
+            globalPalette = gif.AsSpan(position, size).ToArray();
+            position += size;
+        }
+
+        var frames = new List<GifFrame>();
+        var delay = 0;
+        var loop = -1;
+        while (true)
+        {
+            var block = gif[position++];
+            if (block == 0x3B)
+            {
+                break;
+            }
+
+            if (block == 0x21)
+            {
+                var label = gif[position++];
+                var blocks = ReadSubBlocks(gif, ref position);
+                if (label == 0xF9 && blocks.Length >= 4)
+                {
+                    delay = blocks[1] | (blocks[2] << 8);
+                }
+                else if (label == 0xFF && blocks.Length >= 14 && Encoding.ASCII.GetString(blocks, 0, 11) == "NETSCAPE2.0")
+                {
+                    loop = blocks[12] | (blocks[13] << 8);
+                }
+
+                continue;
+            }
+
+            if (block != 0x2C)
+            {
+                throw new InvalidDataException($"unexpected block 0x{block:X2}");
+            }
+
+            var left = gif[position] | (gif[position + 1] << 8);
+            var top = gif[position + 2] | (gif[position + 3] << 8);
+            var w = gif[position + 4] | (gif[position + 5] << 8);
+            var h = gif[position + 6] | (gif[position + 7] << 8);
+            var imageFlags = gif[position + 8];
+            position += 9;
+            var palette = globalPalette;
+            if ((imageFlags & 0x80) != 0)
+            {
+                var size = 3 * (1 << ((imageFlags & 7) + 1));
+                palette = gif.AsSpan(position, size).ToArray();
+                position += size;
+            }
+
+            if ((imageFlags & 0x40) != 0)
+            {
+                throw new NotSupportedException("interlaced GIF");
+            }
+
+            var minimumCodeSize = gif[position++];
+            var data = ReadSubBlocks(gif, ref position);
+            var indices = Decode(data, minimumCodeSize, w * h);
+            frames.Add(new GifFrame(left, top, w, h, delay, indices, palette ?? throw new InvalidDataException("no colour table")));
+        }
+
+        return new GifImage(width, height, loop, frames);
+    }
+
+    private static byte[] ReadSubBlocks(byte[] gif, ref int position)
+    {
+        using var output = new MemoryStream();
+        while (true)
+        {
+            var length = gif[position++];
+            if (length == 0)
+            {
+                return output.ToArray();
+            }
+
+            output.Write(gif, position, length);
+            position += length;
+        }
+    }
+
+    /// <summary>LZW decoding with variable-length codes, clear and end-of-information codes (GIF89a Appendix F).</summary>
+    private static byte[] Decode(byte[] data, int minimumCodeSize, int pixelCount)
+    {
+        var clear = 1 << minimumCodeSize;
+        var end = clear + 1;
+        var prefixes = new int[4096];
+        var suffixes = new byte[4096];
+        var lengths = new int[4096];
+        for (var i = 0; i < clear; i++)
+        {
+            prefixes[i] = -1;
+            suffixes[i] = (byte)i;
+            lengths[i] = 1;
+        }
+
+        var output = new List<byte>(pixelCount);
+        var codeSize = minimumCodeSize + 1;
+        var next = end + 1;
+        var previous = -1;
+        long bitPosition = 0;
+        var stack = new byte[4096];
+        while (true)
+        {
+            if (bitPosition + codeSize > (long)data.Length * 8)
+            {
+                throw new InvalidDataException("LZW data ended without an end-of-information code");
+            }
+
+            var code = 0;
+            for (var k = 0; k < codeSize; k++, bitPosition++)
+            {
+                code |= ((data[bitPosition >> 3] >> (int)(bitPosition & 7)) & 1) << k;
+            }
+
+            if (code == clear)
+            {
+                codeSize = minimumCodeSize + 1;
+                next = end + 1;
+                previous = -1;
+                continue;
+            }
+
+            if (code == end)
+            {
+                break;
+            }
+
+            if (previous < 0)
+            {
+                output.Add(suffixes[code]);
+                previous = code;
+                continue;
+            }
+
+            int first;
+            if (code < next)
+            {
+                first = Emit(code);
+            }
+            else if (code == next)
+            {
+                // KwKwK: the string of the previous code plus its own first character.
+                var p = previous;
+                while (prefixes[p] >= 0)
+                {
+                    p = prefixes[p];
+                }
+
+                first = suffixes[p];
+                Emit(previous);
+                output.Add((byte)first);
+            }
+            else
+            {
+                throw new InvalidDataException($"LZW code {code} beyond the table ({next})");
+            }
+
+            if (next < 4096)
+            {
+                prefixes[next] = previous;
+                suffixes[next] = (byte)first;
+                lengths[next] = lengths[previous] + 1;
+                next++;
+                if (next == (1 << codeSize) && codeSize < 12)
+                {
+                    codeSize++;
+                }
+            }
+
+            previous = code;
+        }
+
+        return [.. output];
+
+        int Emit(int code)
+        {
+            var n = 0;
+            var c = code;
+            while (c >= 0)
+            {
+                stack[n++] = suffixes[c];
+                c = prefixes[c];
+            }
+
+            for (var i = n - 1; i >= 0; i--)
+            {
+                output.Add(stack[i]);
+            }
+
+            return stack[n - 1];
+        }
+    }
+}
