@@ -256,6 +256,48 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         Assert.Equal(HttpStatusCode.NotAcceptable, (await Client.SendAsync(request)).StatusCode);
     }
 
+    [CorpusFact]
+    public async Task Frames_are_the_decoded_pixels_of_the_oracle()
+    {
+        // Every stored instance (the first file of each SOP Instance UID) whose decoded frames the oracle hashed losslessly.
+        var lossless = new[] { "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.80" };
+        var stored = fixture.Files.Where(f => Storable(f.Oracle)).GroupBy(f => CorpusServerFixture.Text(f.Oracle, "00080018")).Select(g => g.First())
+            .Where(f => Corpus.Get(f.Name).FrameHashes() is not null && lossless.Contains(Corpus.Get(f.Name).TransferSyntaxUid)).ToList();
+        Assert.True(stored.Count >= 20, $"only {stored.Count} instances to check");
+        foreach (var (name, _, oracle) in stored)
+        {
+            var expected = Corpus.Get(name).FrameHashes()!;
+            var instanceUrl = InstanceUrl(oracle);
+            var frameList = string.Join(',', Enumerable.Range(1, expected.Length));
+
+            var response = await Client.GetAsync($"{instanceUrl}/frames/{frameList}");
+
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{name}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            var parts = await DicomWebClient.ReadMultipartAsync(response);
+            Assert.Equal(expected, parts.Select(p => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(p))).ToArray());
+        }
+    }
+
+    [CorpusFact]
+    public async Task Rendered_images_and_thumbnails_decode_with_the_expected_size()
+    {
+        var (_, _, oracle) = fixture.Files.First(f => f.Name == "evrle_ct_small");
+        var instanceUrl = InstanceUrl(oracle);
+
+        var png = await GetImageAsync($"{instanceUrl}/rendered", "image/png");
+        var jpeg = await GetImageAsync($"{instanceUrl}/frames/1/rendered?window=40,400&quality=80", "image/jpeg");
+        var viewport = await GetImageAsync($"{instanceUrl}/rendered?viewport=64,32", "image/png");
+        var thumbnail = await GetImageAsync($"/dicomweb/studies/{CorpusServerFixture.Text(oracle, "0020000D")}/thumbnail", "image/jpeg");
+
+        Assert.Equal((128, 128), PngSize(png));
+        Assert.Equal((128, 128), JpegSize(jpeg));
+        Assert.Equal((32, 32), PngSize(viewport));
+        Assert.True(JpegSize(thumbnail).Width <= 128 && JpegSize(thumbnail).Height <= 128);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Client.GetAsync($"{instanceUrl}/rendered?window=40")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync($"{instanceUrl}/frames/2/rendered")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Client.GetAsync($"{instanceUrl}/frames/0")).StatusCode);
+    }
+
     [Fact]
     public async Task The_api_is_described_by_an_openapi_document_with_a_browsable_ui()
     {
@@ -265,6 +307,47 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         Assert.True(document.GetProperty("paths").TryGetProperty("/dicomweb/studies", out _));
         Assert.Equal(HttpStatusCode.OK, ui.StatusCode);
         Assert.Contains("swagger", await ui.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static string InstanceUrl(JsonElement oracle) =>
+        $"/dicomweb/studies/{CorpusServerFixture.Text(oracle, "0020000D")}/series/{CorpusServerFixture.Text(oracle, "0020000E")}/instances/{CorpusServerFixture.Text(oracle, "00080018")}";
+
+    private async Task<byte[]> GetImageAsync(string url, string mediaType)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Accept.ParseAdd(mediaType);
+        var response = await Client.SendAsync(request);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{url}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        Assert.Equal(mediaType, response.Content.Headers.ContentType!.MediaType);
+        return await response.Content.ReadAsByteArrayAsync();
+    }
+
+    private static (int Width, int Height) PngSize(byte[] png)
+    {
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A }, png[..8]);
+        Assert.Equal("IHDR", System.Text.Encoding.ASCII.GetString(png, 12, 4));
+        return (System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)));
+    }
+
+    /// <summary>The size in the first SOF marker; the stream must start with SOI and end with EOI.</summary>
+    private static (int Width, int Height) JpegSize(byte[] jpeg)
+    {
+        Assert.Equal(new byte[] { 0xFF, 0xD8 }, jpeg[..2]);
+        Assert.Equal(new byte[] { 0xFF, 0xD9 }, jpeg[^2..]);
+        var i = 2;
+        while (i + 9 < jpeg.Length)
+        {
+            var marker = jpeg[i + 1];
+            var length = (jpeg[i + 2] << 8) | jpeg[i + 3];
+            if (marker is 0xC0 or 0xC1 or 0xC2)
+            {
+                return ((jpeg[i + 7] << 8) | jpeg[i + 8], (jpeg[i + 5] << 8) | jpeg[i + 6]);
+            }
+
+            i += 2 + length;
+        }
+
+        throw new Xunit.Sdk.XunitException("no SOF marker");
     }
 
     private async Task<HashSet<string?>> StudyUidsAsync(string url) =>

@@ -30,6 +30,16 @@ internal static class DicomWebEndpoints
 
             group.MapGet("/studies/{study}/series/{series}/instances/{instance}/bulkdata/{**path}", (HttpContext context, string study, string series, string instance, string path, CancellationToken ct) => BulkDataEndpoint.HandleAsync(context, study, series, instance, path, ct));
 
+            group.MapGet("/studies/{study}/series/{series}/instances/{instance}/frames/{frames}", (HttpContext context, string study, string series, string instance, string frames, CancellationToken ct) => RenderedEndpoint.FramesAsync(context, study, series, instance, frames, ct));
+            group.MapGet("/studies/{study}/series/{series}/instances/{instance}/rendered", (HttpContext context, string study, string series, string instance, CancellationToken ct) => RenderedEndpoint.RenderedAsync(context, study, series, instance, null, false, ct));
+            group.MapGet("/studies/{study}/series/{series}/instances/{instance}/frames/{frame:int}/rendered", (HttpContext context, string study, string series, string instance, int frame, CancellationToken ct) => RenderedEndpoint.RenderedAsync(context, study, series, instance, frame, false, ct));
+            group.MapGet("/studies/{study}/series/{series}/rendered", (HttpContext context, string study, string series, CancellationToken ct) => RenderedEndpoint.RenderedAsync(context, study, series, null, null, false, ct));
+            group.MapGet("/studies/{study}/rendered", (HttpContext context, string study, CancellationToken ct) => RenderedEndpoint.RenderedAsync(context, study, null, null, null, false, ct));
+            group.MapGet("/studies/{study}/thumbnail", (HttpContext context, string study, CancellationToken ct) => RenderedEndpoint.RenderedAsync(context, study, null, null, null, true, ct));
+            group.MapGet("/studies/{study}/series/{series}/thumbnail", (HttpContext context, string study, string series, CancellationToken ct) => RenderedEndpoint.RenderedAsync(context, study, series, null, null, true, ct));
+            group.MapGet("/studies/{study}/series/{series}/instances/{instance}/thumbnail", (HttpContext context, string study, string series, string instance, CancellationToken ct) => RenderedEndpoint.RenderedAsync(context, study, series, instance, null, true, ct));
+            group.MapGet("/studies/{study}/series/{series}/instances/{instance}/frames/{frame:int}/thumbnail", (HttpContext context, string study, string series, string instance, int frame, CancellationToken ct) => RenderedEndpoint.RenderedAsync(context, study, series, instance, frame, true, ct));
+
             group.MapDelete("/studies/{study}", (HttpContext context, string study, CancellationToken ct) => WadoEndpoint.DeleteAsync(context, study, null, null, ct));
             group.MapDelete("/studies/{study}/series/{series}", (HttpContext context, string study, string series, CancellationToken ct) => WadoEndpoint.DeleteAsync(context, study, series, null, ct));
             group.MapDelete("/studies/{study}/series/{series}/instances/{instance}", (HttpContext context, string study, string series, string instance, CancellationToken ct) => WadoEndpoint.DeleteAsync(context, study, series, instance, ct));

@@ -1,0 +1,321 @@
+using System.Globalization;
+using Hounsfield.Dicom;
+using Hounsfield.Dicom.Json;
+using Hounsfield.Network;
+using Hounsfield.Network.Association;
+
+namespace Hounsfield.Server.Cli;
+
+/// <summary>
+/// `hounsfield echo|store|find|move|get HOST PORT ...`: the DIMSE SCU operations against any peer, like DCMTK's
+/// echoscu, storescu, findscu, movescu and getscu (PS3.7 §9.1, PS3.4 Annexes A, B, C).
+/// </summary>
+internal static class DimseCommands
+{
+    public const string UsageLines = """
+          echo HOST PORT [--aet AE] [--aec AE]             C-ECHO a DICOM peer
+          store HOST PORT PATH... [--aet AE] [--aec AE]    C-STORE files (directories recursively), one association
+          find HOST PORT --level L [-k KEY[=VALUE]]... [--model patient|study]   C-FIND, matches as DICOM JSON
+          move HOST PORT --dest AE --level L -k KEY=VALUE...  C-MOVE the matches to the AE title DEST
+          get HOST PORT --level L -k KEY=VALUE... --output DIR   C-GET the matches into DIR
+                 (levels: patient, study, series, image; every DIMSE command takes --timeout SECONDS)
+        """;
+
+    public static async Task<int> RunAsync(string command, string[] args)
+    {
+        var parsed = Arguments.Parse(command, args);
+        if (parsed.Error is { } error)
+        {
+            return CommandLine.Fail($"{command}: {error}\nusage:\n{UsageLines}", 2);
+        }
+
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+
+        var client = new DicomClient(parsed.Host, parsed.Port, parsed.CallingAE, parsed.CalledAE, parsed.Options);
+        try
+        {
+            return command switch
+            {
+                "echo" => await EchoAsync(client, cancel.Token),
+                "store" => await StoreAsync(client, parsed, cancel.Token),
+                "find" => await FindAsync(client, parsed, cancel.Token),
+                "move" => await MoveAsync(client, parsed, cancel.Token),
+                _ => await GetAsync(client, parsed, cancel.Token),
+            };
+        }
+        catch (DicomNetworkException ex)
+        {
+            return CommandLine.Fail($"{command}: {ex.Message}", 1);
+        }
+        catch (DicomStatusException ex)
+        {
+            return CommandLine.Fail($"{command}: {ex.Message}", 1);
+        }
+        catch (OperationCanceledException)
+        {
+            return CommandLine.Fail($"{command}: cancelled", 1);
+        }
+    }
+
+    private static async Task<int> EchoAsync(DicomClient client, CancellationToken cancellationToken)
+    {
+        var status = await client.EchoAsync(cancellationToken);
+        Console.Out.WriteLine($"C-ECHO {client.CalledAE}@{client.Host}:{client.Port}: {status}");
+        return status.IsSuccess ? 0 : 1;
+    }
+
+    private static async Task<int> StoreAsync(DicomClient client, Arguments parsed, CancellationToken cancellationToken)
+    {
+        var files = new List<string>();
+        foreach (var path in parsed.Paths)
+        {
+            if (Directory.Exists(path))
+            {
+                files.AddRange(Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
+            }
+            else if (File.Exists(path))
+            {
+                files.Add(path);
+            }
+            else
+            {
+                return CommandLine.Fail($"store: no such file or directory '{path}'", 2);
+            }
+        }
+
+        if (files.Count == 0)
+        {
+            return CommandLine.Fail("store: no files to send", 2);
+        }
+
+        var results = await client.StoreAsync(files, cancellationToken);
+        foreach (var failed in results.Where(r => !r.Succeeded))
+        {
+            Console.Error.WriteLine($"hounsfield: store: {failed.Source.Description}: {failed.Status} {failed.Error}");
+        }
+
+        var succeeded = results.Count(r => r.Succeeded);
+        Console.Out.WriteLine($"C-STORE {client.CalledAE}@{client.Host}:{client.Port}: {succeeded} of {results.Count} instances stored");
+        return succeeded == results.Count ? 0 : 1;
+    }
+
+    private static async Task<int> FindAsync(DicomClient client, Arguments parsed, CancellationToken cancellationToken)
+    {
+        var model = parsed.Model switch
+        {
+            "patient" => DicomUids.PatientRootQueryRetrieveInformationModelFind,
+            "study" => DicomUids.StudyRootQueryRetrieveInformationModelFind,
+            _ => null,
+        };
+        var matches = new List<DicomDataset>();
+        await foreach (var match in client.FindAsync(parsed.Level!.Value, parsed.Query, model, cancellationToken))
+        {
+            matches.Add(match);
+        }
+
+        using (var stdout = new BufferedStream(Console.OpenStandardOutput(), 1 << 16))
+        {
+            DicomJsonWriter.WriteArray(stdout, matches, new DicomJsonOptions { Indented = true });
+            stdout.WriteByte((byte)'\n');
+        }
+
+        Console.Error.WriteLine($"C-FIND {client.CalledAE}@{client.Host}:{client.Port}: {matches.Count} matches");
+        return 0;
+    }
+
+    private static async Task<int> MoveAsync(DicomClient client, Arguments parsed, CancellationToken cancellationToken)
+    {
+        var model = parsed.Model == "patient" ? DicomUids.PatientRootQueryRetrieveInformationModelMove : null;
+        var result = await client.MoveAsync(parsed.Destination!, parsed.Level!.Value, parsed.Query, model, new Progress("C-MOVE"), cancellationToken);
+        return Report("C-MOVE", client, result);
+    }
+
+    private static async Task<int> GetAsync(DicomClient client, Arguments parsed, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(parsed.Output!);
+        var model = parsed.Model == "patient" ? DicomUids.PatientRootQueryRetrieveInformationModelGet : null;
+        var result = await client.GetAsync(parsed.Level!.Value, parsed.Query, new FolderStore(parsed.Output!), model, progress: new Progress("C-GET"), cancellationToken: cancellationToken);
+        return Report("C-GET", client, result);
+    }
+
+    private static int Report(string operation, DicomClient client, DicomRetrieveResult result)
+    {
+        Console.Out.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"{operation} {client.CalledAE}@{client.Host}:{client.Port}: {result.Status}, {result.Completed} completed, {result.Failed} failed, {result.Warning} warnings"));
+        foreach (var uid in result.FailedSopInstanceUids)
+        {
+            Console.Error.WriteLine($"hounsfield: {operation.ToLowerInvariant()}: failed {uid}");
+        }
+
+        return result.Status.IsSuccess ? 0 : 1;
+    }
+
+    /// <summary>Writes each instance received by C-GET to DIR/SOPInstanceUID.dcm as received; partial files are removed.</summary>
+    private sealed class FolderStore(string directory) : ICStoreProvider
+    {
+        public async ValueTask<DicomStatus> StoreAsync(DicomStoreRequest request, CancellationToken cancellationToken)
+        {
+            var name = string.Concat(request.SopInstanceUid.Select(c => char.IsAsciiLetterOrDigit(c) || c == '.' ? c : '_'));
+            var path = Path.Combine(directory, name + ".dcm");
+            var partial = path + ".part";
+            try
+            {
+                await using (var file = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+                {
+                    await request.WritePart10Async(file, cancellationToken);
+                }
+
+                File.Move(partial, path, overwrite: true);
+                return DicomStatus.Success;
+            }
+            catch
+            {
+                File.Delete(partial);
+                throw;
+            }
+        }
+    }
+
+    private sealed class Progress(string operation) : IProgress<DicomRetrieveResult>
+    {
+        public void Report(DicomRetrieveResult value) =>
+            Console.Error.WriteLine($"{operation}: {value.Completed} completed, {value.Failed} failed, {value.Remaining} remaining");
+    }
+
+    private sealed class Arguments
+    {
+        public string Host { get; private set; } = string.Empty;
+
+        public int Port { get; private set; }
+
+        public string CallingAE { get; private set; } = "HOUNSFIELD";
+
+        public string CalledAE { get; private set; } = "ANY-SCP";
+
+        public DicomAssociationOptions Options { get; private set; } = DicomAssociationOptions.Default;
+
+        public List<string> Paths { get; } = [];
+
+        public DicomDataset Query { get; } = new();
+
+        public DicomQueryRetrieveLevel? Level { get; private set; }
+
+        public string? Model { get; private set; }
+
+        public string? Destination { get; private set; }
+
+        public string? Output { get; private set; }
+
+        public string? Error { get; private set; }
+
+        public static Arguments Parse(string command, string[] args)
+        {
+            var parsed = new Arguments();
+            var positional = new List<string>();
+            try
+            {
+                for (var i = 0; i < args.Length; i++)
+                {
+                    var value = i + 1 < args.Length ? args[i + 1] : null;
+                    switch (args[i])
+                    {
+                        case "--aet" when value is not null:
+                            parsed.CallingAE = DicomAssociationOptions.ValidateAETitle(value, "--aet");
+                            i++;
+                            break;
+                        case "--aec" when value is not null:
+                            parsed.CalledAE = DicomAssociationOptions.ValidateAETitle(value, "--aec");
+                            i++;
+                            break;
+                        case "--timeout" when value is not null:
+                            var seconds = TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture));
+                            parsed.Options = parsed.Options with { DimseTimeout = seconds, ArtimTimeout = seconds, ConnectTimeout = seconds };
+                            i++;
+                            break;
+                        case "--level" when value is not null:
+                            parsed.Level = DicomQueryRetrieveLevels.Parse(value) ?? throw new ArgumentException($"unknown level '{value}'");
+                            i++;
+                            break;
+                        case "--model" when value is "patient" or "study":
+                            parsed.Model = value;
+                            i++;
+                            break;
+                        case "--dest" when value is not null:
+                            parsed.Destination = DicomAssociationOptions.ValidateAETitle(value, "--dest");
+                            i++;
+                            break;
+                        case "--output" or "-o" when value is not null:
+                            parsed.Output = value;
+                            i++;
+                            break;
+                        case "-k" or "--key" when value is not null:
+                            AddKey(parsed.Query, value);
+                            i++;
+                            break;
+                        default:
+                            if (args[i].StartsWith('-'))
+                            {
+                                throw new ArgumentException($"unexpected argument '{args[i]}'");
+                            }
+
+                            positional.Add(args[i]);
+                            break;
+                    }
+                }
+
+                if (positional.Count < 2 || !int.TryParse(positional[1], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+                {
+                    throw new ArgumentException("HOST and PORT are required");
+                }
+
+                parsed.Host = positional[0];
+                parsed.Port = port;
+                parsed.Paths.AddRange(positional.Skip(2));
+                if (command == "store" ? parsed.Paths.Count == 0 : parsed.Paths.Count > 0)
+                {
+                    throw new ArgumentException(command == "store" ? "no PATH to send" : $"unexpected argument '{parsed.Paths[0]}'");
+                }
+
+                if (command is "find" or "move" or "get" && parsed.Level is null)
+                {
+                    throw new ArgumentException("--level is required");
+                }
+
+                if (command == "move" && parsed.Destination is null)
+                {
+                    throw new ArgumentException("--dest is required");
+                }
+
+                if (command == "get" && parsed.Output is null)
+                {
+                    throw new ArgumentException("--output is required");
+                }
+            }
+            catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
+            {
+                parsed.Error = ex.Message;
+            }
+
+            return parsed;
+        }
+
+        /// <summary>KEY=VALUE or KEY (an empty return key); KEY is a keyword or gggg,eeee.</summary>
+        private static void AddKey(DicomDataset query, string text)
+        {
+            var equals = text.IndexOf('=', StringComparison.Ordinal);
+            var name = equals < 0 ? text : text[..equals];
+            if (!DicomTag.TryParse(name, out var tag))
+            {
+                throw new ArgumentException($"unknown key '{name}'");
+            }
+
+            query.AddOrUpdate(tag, equals < 0 ? string.Empty : text[(equals + 1)..]);
+        }
+    }
+}
