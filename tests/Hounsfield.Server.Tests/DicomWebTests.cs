@@ -196,6 +196,24 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     }
 
     [CorpusFact]
+    public async Task Wado_transcodes_on_request_and_the_pixels_survive()
+    {
+        var (name, _, oracle) = fixture.Files.First(f => f.Name == "jpeg_lossless_sv1_u8");
+        foreach (var syntax in new[] { "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.80" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, InstanceUrl(oracle));
+            request.Headers.TryAddWithoutValidation("Accept", $"multipart/related; type=\"application/dicom\"; transfer-syntax={syntax}");
+            var response = await Client.SendAsync(request);
+
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{syntax}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            var file = Hounsfield.Dicom.DicomFile.Read(Assert.Single(await DicomWebClient.ReadMultipartAsync(response)));
+            Assert.Equal(syntax, file.TransferSyntax.Uid);
+            var frame = Hounsfield.Imaging.Frames.PixelDataReader.Create(file)!.ReadFrame(0);
+            Assert.Equal(Corpus.Get(name).FrameHashes()![0], Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(frame.Data)));
+        }
+    }
+
+    [CorpusFact]
     public async Task Metadata_equals_the_toolkit_json_with_absolute_bulk_data_uris()
     {
         var (name, path, oracle) = fixture.Files.First(f => f.Name == "evrle_ct_small");

@@ -3,7 +3,8 @@ using System.Text;
 using Hounsfield.Archive;
 using Hounsfield.Archive.Ingest;
 using Hounsfield.Dicom;
-using Hounsfield.Dicom.IO;
+using Hounsfield.Imaging.Codecs;
+using Hounsfield.Imaging.Transcoding;
 using Microsoft.Net.Http.Headers;
 
 namespace Hounsfield.Server.DicomWeb;
@@ -26,39 +27,42 @@ internal static class WadoEndpoint
         }
 
         var target = requested.Syntax;
-        if (target is not null && target.IsNative)
+        if (target is not null && target.IsEncapsulated && FrameCodecs.GetEncoder(target.Uid) is null
+            && instances.Any(i => i.TransferSyntaxUid != target.Uid))
         {
-            var encapsulated = instances.FirstOrDefault(i => DicomTransferSyntax.Lookup(i.TransferSyntaxUid).IsEncapsulated);
-            if (encapsulated is not null)
-            {
-                return DicomWebEndpoints.Problem(StatusCodes.Status406NotAcceptable,
-                    $"Instance {encapsulated.SopInstanceUid} is stored in {DicomTransferSyntax.Lookup(encapsulated.TransferSyntaxUid).Name} and cannot be decompressed yet; ask for transfer-syntax=*.");
-            }
-        }
-        else if (target is not null && instances.Any(i => i.TransferSyntaxUid != target.Uid))
-        {
-            return DicomWebEndpoints.Problem(StatusCodes.Status406NotAcceptable, $"Transcoding to {target.Name} is not available; ask for transfer-syntax=* or 1.2.840.10008.1.2.1.");
+            return DicomWebEndpoints.Problem(StatusCodes.Status406NotAcceptable, $"This server cannot encode {target.Name}; ask for transfer-syntax=* or 1.2.840.10008.1.2.1.");
         }
 
         var boundary = Guid.NewGuid().ToString("N");
-        context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = $"multipart/related; type=\"application/dicom\"; boundary={boundary}";
         var body = context.Response.Body;
         foreach (var stored in instances)
         {
             var syntax = target?.Uid ?? stored.TransferSyntaxUid;
+
+            // A conversion happens before its part starts, so that a codec failure never leaves half a part behind.
+            using var converted = syntax == stored.TransferSyntaxUid ? null : new MemoryStream();
+            if (converted is not null)
+            {
+                try
+                {
+                    Transcoder.Transcode(archive.ReadInstance(stored), DicomTransferSyntax.Lookup(syntax)).Write(converted);
+                    converted.Position = 0;
+                }
+                catch (Exception ex) when ((ex is NotSupportedException or ImageCodecException) && !context.Response.HasStarted)
+                {
+                    return DicomWebEndpoints.Problem(StatusCodes.Status406NotAcceptable, $"Instance {stored.SopInstanceUid} cannot be converted to {syntax}: {ex.Message}");
+                }
+            }
+
             await body.WriteAsync(Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Type: application/dicom; transfer-syntax={syntax}\r\n\r\n"), cancellationToken);
-            if (syntax == stored.TransferSyntaxUid)
+            if (converted is null)
             {
                 await using var blob = archive.OpenInstance(stored);
                 await blob.CopyToAsync(body, cancellationToken);
             }
             else
             {
-                var file = archive.ReadInstance(stored);
-                using var converted = new MemoryStream();
-                file.Write(converted, DicomTransferSyntax.Lookup(syntax));
-                converted.Position = 0;
                 await converted.CopyToAsync(body, cancellationToken);
             }
 
