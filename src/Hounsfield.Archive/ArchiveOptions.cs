@@ -24,6 +24,9 @@ public sealed class ArchiveOptions
     /// <summary>Largest instance accepted, in bytes. Default 4 GiB.</summary>
     public long MaxInstanceLength { get; set; } = 4L * 1024 * 1024 * 1024;
 
+    /// <summary>Largest HTTP request body (a STOW-RS request of several instances), in bytes; a larger Content-Length is refused with 413 before any byte is read. Default 8 GiB.</summary>
+    public long MaxRequestLength { get; set; } = 8L * 1024 * 1024 * 1024;
+
     /// <summary>Binary values longer than this are left out of stored metadata as BulkDataURIs. Default 1 KiB.</summary>
     public int BulkDataThreshold { get; set; } = 1024;
 }

@@ -249,6 +249,42 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(fixture.Server.Data.FullName, "blobs", "tmp")));
     }
 
+    [CorpusFact]
+    public async Task Qido_answers_in_xml_when_asked()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/dicomweb/studies?limit=3");
+        request.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"application/dicom+xml\"");
+        var response = await Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var parts = await DicomWebClient.ReadMultipartAsync(response);
+        Assert.Equal(3, parts.Count);
+        Assert.All(parts, p => Assert.Equal("NativeDicomModel", System.Xml.Linq.XDocument.Parse(System.Text.Encoding.UTF8.GetString(p)).Root!.Name.LocalName));
+    }
+
+    [Fact]
+    public async Task A_huge_content_length_is_413_and_a_malformed_multipart_is_400_without_leftovers()
+    {
+        using var socket = new System.Net.Sockets.TcpClient();
+        await socket.ConnectAsync(System.Net.IPAddress.Loopback, fixture.Server.Port);
+        var stream = socket.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+            "POST /dicomweb/studies HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/related; type=\"application/dicom\"; boundary=b\r\nContent-Length: 10737418240\r\n\r\n--b\r\n"));
+        var buffer = new byte[512];
+        var read = await stream.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.StartsWith("HTTP/1.1 413", System.Text.Encoding.ASCII.GetString(buffer, 0, read));
+
+        var malformed = new ByteArrayContent(System.Text.Encoding.ASCII.GetBytes("--b\r\nContent-Type: application/dicom\r\n\r\nDICM but the closing boundary never comes"));
+        malformed.Headers.TryAddWithoutValidation("Content-Type", "multipart/related; type=\"application/dicom\"; boundary=b");
+        var response = await Client.PostAsync("/dicomweb/studies", malformed);
+        Assert.True(response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.Conflict, $"{(int)response.StatusCode}");
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(fixture.Server.Data.FullName, "blobs", "tmp")));
+
+        var noBoundary = new ByteArrayContent([1, 2, 3]);
+        noBoundary.Headers.TryAddWithoutValidation("Content-Type", "multipart/related; type=\"application/dicom\"");
+        Assert.Equal(HttpStatusCode.BadRequest, (await Client.PostAsync("/dicomweb/studies", noBoundary)).StatusCode);
+    }
+
     [Fact]
     public async Task A_wrong_content_type_is_415_and_a_bad_query_is_400()
     {

@@ -9,7 +9,7 @@ namespace Hounsfield.Dicom.IO;
 /// Reads DICOM Part 10 files, and raw data sets without file meta information (detecting implicit/explicit VR and
 /// byte order as DCMTK does). Every failure is a <see cref="DicomFormatException"/> naming the offset and tag.
 /// </summary>
-public sealed class DicomReader
+public sealed partial class DicomReader
 {
     private const uint UndefinedLength = 0xFFFFFFFF;
     private static readonly DicomTag PixelData = new(0x7FE0, 0x0010);

@@ -31,7 +31,7 @@ internal static class ServeCommand
             compression.EnableForHttps = true;
             compression.MimeTypes = ["application/dicom+json", "application/json", "application/dicom+xml"];
         });
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = archiveOptions.MaxInstanceLength * 4);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = archiveOptions.MaxRequestLength);
 
         var app = builder.Build();
         var orphans = await app.Services.GetRequiredService<ArchiveService>().InitializeAsync(CancellationToken.None);
@@ -50,9 +50,20 @@ internal static class ServeCommand
         });
         app.MapDicomWeb();
         app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
-        app.MapGet("/health/ready", () => Directory.Exists(dataDirectory)
-            ? Results.Ok(new { status = "ready" })
-            : Results.Json(new { status = "data directory missing" }, statusCode: 503));
+        app.MapGet("/health/ready", async (ArchiveService archive, CancellationToken ct) =>
+        {
+            try
+            {
+                await archive.QueryAsync(new Hounsfield.Archive.Query.QidoQuery { Level = Hounsfield.Archive.Query.QueryLevel.Study, Limit = 1 }, ct);
+                return Directory.Exists(dataDirectory)
+                    ? Results.Ok(new { status = "ready" })
+                    : Results.Json(new { status = "data directory missing" }, statusCode: 503);
+            }
+            catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+            {
+                return Results.Json(new { status = "index unavailable" }, statusCode: 503);
+            }
+        });
         app.Logger.LogInformation("Data directory {DataDirectory}", dataDirectory);
         await app.RunAsync();
         return 0;

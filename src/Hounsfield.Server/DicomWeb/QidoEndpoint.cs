@@ -58,6 +58,22 @@ internal static class QidoEndpoint
         }
 
         context.Response.StatusCode = StatusCodes.Status200OK;
+        if (context.Request.Headers.Accept.ToString().Contains("application/dicom+xml", StringComparison.OrdinalIgnoreCase))
+        {
+            // PS3.18 §8.7.3.3: XML results are a multipart/related response of one NativeDicomModel per match.
+            var boundary = Guid.NewGuid().ToString("N");
+            context.Response.ContentType = $"multipart/related; type=\"application/dicom+xml\"; boundary={boundary}";
+            foreach (var match in result.Matches)
+            {
+                await context.Response.Body.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Type: application/dicom+xml\r\n\r\n"), cancellationToken);
+                await context.Response.Body.WriteAsync(System.Text.Encoding.UTF8.GetBytes(Hounsfield.Dicom.Xml.DicomXmlWriter.Serialize(match)), cancellationToken);
+                await context.Response.Body.WriteAsync("\r\n"u8.ToArray(), cancellationToken);
+            }
+
+            await context.Response.Body.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"--{boundary}--\r\n"), cancellationToken);
+            return Results.Empty;
+        }
+
         context.Response.ContentType = "application/dicom+json";
         await using (var body = new MemoryStream())
         {

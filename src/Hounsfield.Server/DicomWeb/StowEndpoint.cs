@@ -78,7 +78,7 @@ internal static class StowEndpoint
         {
             return DicomWebEndpoints.Problem(StatusCodes.Status413PayloadTooLarge, ex.Message);
         }
-        catch (InvalidDataException ex)
+        catch (Exception ex) when (ex is InvalidDataException or IOException and not BadHttpRequestException && !cancellationToken.IsCancellationRequested)
         {
             // Malformed multipart framing or a part over the body limit; the instances stored before it stay stored and are reported.
             failed.Items.Add(FailureItem(null, null, IngestResult.CannotUnderstand));

@@ -1,0 +1,108 @@
+// The outcome of association negotiation (PS3.8 §7.1, PS3.7 D.3.3): accepted presentation contexts with their transfer
+// syntax and the roles of the requestor (SCP/SCU role selection, PS3.7 D.3.3.4).
+using System.Net;
+using Hounsfield.Dicom;
+using Hounsfield.Network.Pdu;
+
+namespace Hounsfield.Network.Association;
+
+/// <summary>A negotiated presentation context.</summary>
+/// <param name="RequestorIsScu">The association requestor may invoke operations (send requests) on this context.</param>
+/// <param name="RequestorIsScp">The association requestor may perform operations (receive requests) on this context.</param>
+public sealed record DicomNegotiatedContext(
+    byte Id,
+    string AbstractSyntax,
+    IReadOnlyList<string> ProposedTransferSyntaxes,
+    DicomPresentationContextOutcome Outcome,
+    DicomTransferSyntax? TransferSyntax,
+    bool RequestorIsScu,
+    bool RequestorIsScp)
+{
+    public bool IsAccepted => Outcome == DicomPresentationContextOutcome.Acceptance && TransferSyntax is not null;
+}
+
+/// <summary>An established association as both sides agreed it.</summary>
+public sealed class DicomAssociationInfo
+{
+    private readonly Dictionary<byte, DicomNegotiatedContext> byId;
+
+    internal DicomAssociationInfo(
+        bool isRequestor,
+        string callingAE,
+        string calledAE,
+        EndPoint? remoteEndPoint,
+        DicomUserInformation requestorInformation,
+        DicomUserInformation acceptorInformation,
+        IReadOnlyList<DicomNegotiatedContext> presentationContexts)
+    {
+        IsRequestor = isRequestor;
+        CallingAE = callingAE;
+        CalledAE = calledAE;
+        RemoteEndPoint = remoteEndPoint;
+        var peer = isRequestor ? acceptorInformation : requestorInformation;
+        PeerMaxPduLength = peer.MaxPduLength;
+        PeerImplementationClassUid = peer.ImplementationClassUid;
+        PeerImplementationVersionName = peer.ImplementationVersionName;
+        UserIdentity = requestorInformation.UserIdentity;
+        PresentationContexts = presentationContexts;
+        byId = presentationContexts.ToDictionary(c => c.Id);
+    }
+
+    /// <summary>Whether this side requested the association (is the SCU side of the connection).</summary>
+    public bool IsRequestor { get; }
+
+    public string CallingAE { get; }
+
+    public string CalledAE { get; }
+
+    /// <summary>The AE title of the other side.</summary>
+    public string PeerAE => IsRequestor ? CalledAE : CallingAE;
+
+    public EndPoint? RemoteEndPoint { get; }
+
+    /// <summary>Largest P-DATA-TF variable field the peer receives; 0 means no limit.</summary>
+    public uint PeerMaxPduLength { get; }
+
+    public string? PeerImplementationClassUid { get; }
+
+    public string? PeerImplementationVersionName { get; }
+
+    /// <summary>The user identity the requestor presented, if any (PS3.7 D.3.3.7); it is not verified by this library.</summary>
+    public DicomUserIdentity? UserIdentity { get; }
+
+    public IReadOnlyList<DicomNegotiatedContext> PresentationContexts { get; }
+
+    public DicomNegotiatedContext? GetContext(byte id) => byId.GetValueOrDefault(id);
+
+    /// <summary>Whether this side may send requests on the context (it acts as SCU there).</summary>
+    public bool CanSendRequests(DicomNegotiatedContext context) =>
+        context.IsAccepted && (IsRequestor ? context.RequestorIsScu : context.RequestorIsScp);
+
+    /// <summary>Whether this side may receive requests on the context (it acts as SCP there).</summary>
+    public bool CanReceiveRequests(DicomNegotiatedContext context) =>
+        context.IsAccepted && (IsRequestor ? context.RequestorIsScp : context.RequestorIsScu);
+
+    /// <summary>An accepted context for <paramref name="abstractSyntax"/> on which this side may send requests, preferring <paramref name="transferSyntax"/>.</summary>
+    public DicomNegotiatedContext? FindContextForSending(string abstractSyntax, DicomTransferSyntax? transferSyntax = null)
+    {
+        DicomNegotiatedContext? fallback = null;
+        foreach (var context in PresentationContexts)
+        {
+            if (context.AbstractSyntax != abstractSyntax || !CanSendRequests(context))
+            {
+                continue;
+            }
+
+            if (transferSyntax is null || transferSyntax.Equals(context.TransferSyntax))
+            {
+                return context;
+            }
+
+            fallback ??= context;
+        }
+
+        return transferSyntax is null ? fallback : null;
+    }
+
+    public override string ToString() => $"{CallingAE} -> {CalledAE} ({RemoteEndPoint})";
+}

@@ -1,0 +1,78 @@
+using Hounsfield.Dicom;
+
+namespace Hounsfield.Network.Tests;
+
+/// <summary>Our SCU against DCMTK's query/retrieve SCP: store into it, then C-FIND, C-MOVE (to storescp) and C-GET.</summary>
+public sealed class DcmqrscpTests : IDisposable
+{
+    private readonly string folder = TestEnvironment.CreateTempDirectory("dcmqrscp");
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    [DcmtkFact]
+    public async Task Our_scu_stores_finds_moves_and_gets_with_dcmqrscp()
+    {
+        var qrPort = TestEnvironment.FreePort();
+        var storePort = TestEnvironment.FreePort();
+        var database = Directory.CreateDirectory(Path.Combine(folder, "db")).FullName;
+        var moved = Directory.CreateDirectory(Path.Combine(folder, "moved")).FullName;
+        var fetched = Directory.CreateDirectory(Path.Combine(folder, "fetched")).FullName;
+        var config = Path.Combine(folder, "dcmqrscp.cfg");
+        await File.WriteAllTextAsync(config, $"""
+            NetworkTCPPort  = {qrPort}
+            MaxPDUSize      = 16384
+            MaxAssociations = 16
+
+            HostTable BEGIN
+            storescp = (STORESCP, 127.0.0.1, {storePort})
+            HostTable END
+
+            VendorTable BEGIN
+            VendorTable END
+
+            AETable BEGIN
+            QRSCP {database} RW (200, 1024mb) ANY
+            AETable END
+            """);
+        await using var qrscp = await Dcmtk.StartAsync("dcmqrscp", ["-c", config, qrPort.ToString()], qrPort);
+        await using var storescp = await Dcmtk.StartAsync("storescp", ["-aet", "STORESCP", "-od", moved, storePort.ToString()], storePort);
+        var client = new DicomClient("127.0.0.1", qrPort, "HOUNSFIELD", "QRSCP");
+
+        const string study = "1.2.826.0.1.3680043.10.5000.1";
+        var instances = Enumerable.Range(1, 3).Select(i => SampleInstances.Create($"{study}.1.{i}", "QR^PATIENT", study, 1, 24)).ToList();
+        var other = SampleInstances.Create("1.2.826.0.1.3680043.10.5000.2.1.1", "OTHER^PATIENT", "1.2.826.0.1.3680043.10.5000.2", 1);
+        var stored = await client.StoreAsync(instances.Append(other).Select(d => new DicomFile(d)));
+        Assert.All(stored, r => Assert.True(r.Succeeded, r.ToString() + qrscp.Output));
+
+        var query = new DicomDataset();
+        query.AddOrUpdate(DicomTag.PatientName, DicomVR.PN, "QR*");
+        query.AddOrUpdate(DicomTag.StudyInstanceUID, DicomVR.UI, string.Empty);
+        query.AddOrUpdate(DicomTag.PatientID, DicomVR.LO, string.Empty);
+        var matches = await client.FindAsync(DicomQueryRetrieveLevel.Study, query).ToListAsync();
+        var match = Assert.Single(matches);
+        Assert.Equal(study, match.GetString(DicomTag.StudyInstanceUID));
+        Assert.Equal("QR^PATIENT", match.GetString(DicomTag.PatientName));
+
+        var retrieve = new DicomDataset();
+        retrieve.AddOrUpdate(DicomTag.StudyInstanceUID, DicomVR.UI, study);
+        var move = await client.MoveAsync("STORESCP", DicomQueryRetrieveLevel.Study, retrieve);
+        Assert.True(move.Status == DicomStatus.Success, $"{move}\n{qrscp.Output}");
+        Assert.Equal(3, move.Completed);
+        AssertReceived(instances, moved);
+
+        var get = await client.GetAsync(DicomQueryRetrieveLevel.Study, retrieve, new FolderStoreProvider(fetched));
+        Assert.True(get.Status == DicomStatus.Success, $"{get}\n{qrscp.Output}");
+        Assert.Equal(3, get.Completed);
+        AssertReceived(instances, fetched);
+    }
+
+    private static void AssertReceived(IReadOnlyList<DicomDataset> sent, string directory)
+    {
+        var received = Directory.GetFiles(directory).Select(path => DicomFile.Open(path).Dataset).ToDictionary(d => d.GetString(DicomTag.SOPInstanceUID)!);
+        Assert.Equal(sent.Count, received.Count);
+        foreach (var dataset in sent)
+        {
+            DatasetAssert.Equal(dataset, received[dataset.GetString(DicomTag.SOPInstanceUID)!]);
+        }
+    }
+}
