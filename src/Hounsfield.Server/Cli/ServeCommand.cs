@@ -2,6 +2,7 @@ using Hounsfield.Archive;
 using Hounsfield.Archive.Blobs;
 using Hounsfield.Archive.Index;
 using Hounsfield.Server.DicomWeb;
+using Hounsfield.Server.Dimse;
 
 namespace Hounsfield.Server.Cli;
 
@@ -25,6 +26,9 @@ internal static class ServeCommand
         builder.Services.AddSingleton<IArchiveIndex>(_ => new SqliteArchiveIndex(Path.Combine(dataDirectory, "index.db")));
         builder.Services.AddSingleton<IBlobStore>(_ => new FolderBlobStore(Path.Combine(dataDirectory, "blobs")));
         builder.Services.AddSingleton<ArchiveService>();
+        var dimseOptions = builder.Configuration.GetSection("Dimse").Get<DimseOptions>() ?? new DimseOptions();
+        builder.Services.AddSingleton(dimseOptions);
+        builder.Services.AddHostedService<DimseService>();
         builder.Services.AddOpenApi();
         builder.Services.AddResponseCompression(compression =>
         {
@@ -69,13 +73,19 @@ internal static class ServeCommand
         return 0;
     }
 
-    /// <summary>Accepts `--data DIR` as a shorthand for the `Data` configuration key; the rest follows ASP.NET conventions.</summary>
+    /// <summary>Accepts `--data DIR`, `--dicom-port P` and `--dicom-open true` as shorthands for configuration keys; the rest follows ASP.NET conventions.</summary>
     private static string[] TranslateArguments(string[] args)
     {
         var translated = new List<string>(args.Length);
         for (var i = 0; i < args.Length; i++)
         {
-            translated.Add(args[i] == "--data" ? "--Data" : args[i]);
+            translated.Add(args[i] switch
+            {
+                "--data" => "--Data",
+                "--dicom-port" => "--Dimse:Port",
+                "--dicom-open" => "--Dimse:Open",
+                _ => args[i],
+            });
         }
 
         return [.. translated];

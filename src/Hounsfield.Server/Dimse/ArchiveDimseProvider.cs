@@ -1,0 +1,181 @@
+// The archive behind the DIMSE SCP (PS3.4 Annex B storage, Annex C query/retrieve): C-STORE ingests through the
+// same pipeline as STOW-RS, C-FIND runs the same query engine as QIDO-RS, C-MOVE/C-GET send stored blobs.
+using System.IO.Pipelines;
+using Hounsfield.Archive;
+using Hounsfield.Archive.Ingest;
+using Hounsfield.Archive.Query;
+using Hounsfield.Dicom;
+using Hounsfield.Network;
+using Hounsfield.Network.Association;
+
+namespace Hounsfield.Server.Dimse;
+
+internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions options) : ICEchoProvider, ICStoreProvider, ICFindProvider, ICMoveProvider, ICGetProvider
+{
+    private const int FindPageSize = 1000;
+
+    public ValueTask<DicomStatus> EchoAsync(DicomEchoRequest request, CancellationToken cancellationToken) => ValueTask.FromResult(DicomStatus.Success);
+
+    public async ValueTask<DicomStatus> StoreAsync(DicomStoreRequest request, CancellationToken cancellationToken)
+    {
+        var pipe = new Pipe();
+        var writing = WriteAsync();
+        IngestResult result;
+        try
+        {
+            result = await archive.IngestAsync(pipe.Reader.AsStream(), null, cancellationToken);
+        }
+        finally
+        {
+            await pipe.Reader.CompleteAsync();
+        }
+
+        await writing;
+        return result.Stored ? DicomStatus.Success : new DicomStatus(result.FailureReason ?? IngestResult.CannotUnderstand);
+
+        async Task WriteAsync()
+        {
+            try
+            {
+                await using var writer = pipe.Writer.AsStream();
+                await request.WritePart10Async(writer, cancellationToken);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or IOException)
+            {
+                // The reader stopped (an ingest failure or the limit); its result says why.
+            }
+            finally
+            {
+                await pipe.Writer.CompleteAsync();
+            }
+        }
+    }
+
+    public async IAsyncEnumerable<DicomDataset> FindAsync(DicomFindRequest request, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var identifier = request.Identifier;
+        var level = request.Level ?? DicomQueryRetrieveLevel.Study;
+        var query = ToQuery(identifier, level);
+        var seenPatients = new HashSet<string>(StringComparer.Ordinal);
+        for (var offset = 0; ; offset += FindPageSize)
+        {
+            var page = await archive.QueryAsync(query with { Offset = offset, Limit = FindPageSize }, cancellationToken);
+            foreach (var match in page.Matches)
+            {
+                if (level == DicomQueryRetrieveLevel.Patient && !seenPatients.Add(match.GetString(DicomTag.PatientID) ?? string.Empty))
+                {
+                    continue;
+                }
+
+                yield return Response(match, identifier, level);
+            }
+
+            if (!page.Truncated)
+            {
+                yield break;
+            }
+        }
+    }
+
+    public ValueTask<DicomRemoteNode?> ResolveDestinationAsync(string destinationAE, DicomAssociationInfo association, CancellationToken cancellationToken)
+    {
+        var node = options.Nodes.FirstOrDefault(n => string.Equals(n.AETitle.Trim(), destinationAE.Trim(), StringComparison.Ordinal));
+        return ValueTask.FromResult(node is null ? null : new DicomRemoteNode(node.Host, node.Port, node.AETitle));
+    }
+
+    public async ValueTask<IReadOnlyList<DicomInstanceSource>> GetInstancesAsync(DicomRetrieveRequest request, CancellationToken cancellationToken)
+    {
+        var identifier = request.Identifier;
+        var studies = Uids(identifier, DicomTag.StudyInstanceUID);
+        if (studies.Count == 0 && identifier.GetString(DicomTag.PatientID) is { Length: > 0 } patient)
+        {
+            var result = await archive.QueryAsync(new QidoQuery { Level = QueryLevel.Study, Matches = [(DicomTag.PatientID, patient)], Limit = 10_000 }, cancellationToken);
+            studies = result.Matches.Select(m => m.GetString(DicomTag.StudyInstanceUID)!).ToList();
+        }
+
+        var series = Uids(identifier, DicomTag.SeriesInstanceUID);
+        var sops = Uids(identifier, DicomTag.SOPInstanceUID);
+        var sources = new List<DicomInstanceSource>();
+        foreach (var study in studies)
+        {
+            foreach (var stored in await archive.ListInstancesAsync(study, null, null, cancellationToken))
+            {
+                if ((series.Count == 0 || series.Contains(stored.SeriesInstanceUid)) && (sops.Count == 0 || sops.Contains(stored.SopInstanceUid)))
+                {
+                    sources.Add(DicomInstanceSource.FromStream(
+                        _ => ValueTask.FromResult(archive.OpenInstance(stored)),
+                        stored.SopInstanceUid,
+                        stored.SopClassUid,
+                        stored.SopInstanceUid,
+                        DicomTransferSyntax.Lookup(stored.TransferSyntaxUid)));
+                }
+            }
+        }
+
+        return sources;
+    }
+
+    /// <summary>The identifier's keys as a query: values are match keys, empty values are return keys (PS3.4 C.2.2.1).</summary>
+    private static QidoQuery ToQuery(DicomDataset identifier, DicomQueryRetrieveLevel level)
+    {
+        var matches = new List<(DicomTag, string)>();
+        var include = new HashSet<DicomTag>();
+        foreach (var element in identifier)
+        {
+            if (element is not DicomValueElement value || element.Tag == DicomTag.QueryRetrieveLevel || element.Tag == DicomTag.SpecificCharacterSet
+                || QueryAttributes.Find(element.Tag) is not { Computed: false })
+            {
+                continue;
+            }
+
+            var text = identifier.GetString(element.Tag) ?? string.Empty;
+            if (text.Length == 0 || text == "*")
+            {
+                include.Add(element.Tag);
+            }
+            else
+            {
+                matches.Add((element.Tag, text));
+            }
+        }
+
+        return new QidoQuery
+        {
+            Level = level switch
+            {
+                DicomQueryRetrieveLevel.Series => QueryLevel.Series,
+                DicomQueryRetrieveLevel.Image => QueryLevel.Instance,
+                _ => QueryLevel.Study,
+            },
+            Matches = matches,
+            IncludeFields = include,
+        };
+    }
+
+    /// <summary>A C-FIND response: the requested keys with the values found, plus the level (PS3.4 C.4.1.3.1).</summary>
+    private DicomDataset Response(DicomDataset match, DicomDataset identifier, DicomQueryRetrieveLevel level)
+    {
+        var response = new DicomDataset();
+        if (match.Find(DicomTag.SpecificCharacterSet) is { } charset)
+        {
+            response.Add(charset);
+        }
+
+        foreach (var requested in identifier)
+        {
+            if (requested.Tag == DicomTag.SpecificCharacterSet || requested.Tag == DicomTag.QueryRetrieveLevel)
+            {
+                continue;
+            }
+
+            response.Add(match.Find(requested.Tag) ?? new DicomValueElement(requested.Tag, requested.VR, ReadOnlyMemory<byte>.Empty));
+        }
+
+        response.AddOrUpdate(DicomTag.QueryRetrieveLevel, DicomVR.CS, level.ToCode());
+        response.AddOrUpdate(DicomTag.RetrieveAETitle, DicomVR.AE, options.AETitle);
+        return response;
+    }
+
+    private static List<string> Uids(DicomDataset identifier, DicomTag tag) =>
+        identifier.GetStrings(tag).Where(u => u.Length > 0).ToList();
+}

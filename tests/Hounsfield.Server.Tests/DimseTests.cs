@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Hounsfield.Dicom;
+
+namespace Hounsfield.Server.Tests;
+
+/// <summary>DCMTK's tools against the server's DIMSE SCP, which shares the archive with DICOMweb.</summary>
+public sealed class DimseTests
+{
+    private static readonly string[] Files = ["evrle_ct_small", "ivrle_mr_small", "mono1_cr_chest", "charset_latin1_french", "overlay_mr"];
+
+    [CorpusFact]
+    public async Task Dcmtk_stores_finds_moves_and_gets_through_the_same_archive_as_dicomweb()
+    {
+        var dicomPort = FreePort();
+        var storescpPort = FreePort();
+        var received = Directory.CreateTempSubdirectory("hounsfield-storescp-");
+        var got = Directory.CreateTempSubdirectory("hounsfield-getscu-");
+        var found = Directory.CreateTempSubdirectory("hounsfield-findscu-");
+        using var storescp = StartTool("storescp", "-aet", "STORESCP", "-od", received.FullName, storescpPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await using var server = await ServerProcess.StartAsync(null, "--dicom-port", $"{dicomPort}",
+            "--Dimse:Nodes:0:AETitle", "TESTSCU", "--Dimse:Nodes:1:AETitle", "STORESCP", "--Dimse:Nodes:1:Port", $"{storescpPort}");
+        try
+        {
+            var port = dicomPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(0, Run("echoscu", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "127.0.0.1", port).ExitCode);
+            Assert.NotEqual(0, Run("echoscu", "-aet", "STRANGER", "-aec", "HOUNSFIELD", "127.0.0.1", port).ExitCode);
+
+            var store = Run(["storescu", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "127.0.0.1", port, .. Files.Select(f => Corpus.Get(f).Path)]);
+            Assert.True(store.ExitCode == 0, store.Output);
+
+            // What C-STORE stored, DICOMweb finds.
+            var studies = JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances?limit=100")).RootElement;
+            var expected = Files.Select(f => DicomFile.Open(Corpus.Get(f).Path).Dataset.GetString(DicomTag.SOPInstanceUID)).ToHashSet();
+            Assert.True(expected.SetEquals(studies.EnumerateArray().Select(s => s.GetProperty("00080018").GetProperty("Value")[0].GetString())));
+
+            var ct = DicomFile.Open(Corpus.Get("evrle_ct_small").Path).Dataset;
+            var studyUid = ct.GetString(DicomTag.StudyInstanceUID)!;
+            var patientId = ct.GetString(DicomTag.PatientID)!;
+            var find = Run("findscu", "-S", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-X", "-od", found.FullName,
+                "-k", "QueryRetrieveLevel=STUDY", "-k", $"PatientID={patientId}", "-k", "StudyInstanceUID", "-k", "PatientName", "127.0.0.1", port);
+            Assert.True(find.ExitCode == 0, find.Output);
+            var responses = Directory.GetFiles(found.FullName).Select(f => DicomFile.Open(f).Dataset).ToList();
+            Assert.Equal(studyUid, Assert.Single(responses).GetString(DicomTag.StudyInstanceUID));
+            Assert.Equal(ct.GetString(DicomTag.PatientName), responses[0].GetString(DicomTag.PatientName));
+
+            var move = Run("movescu", "-S", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-aem", "STORESCP",
+                "-k", "QueryRetrieveLevel=STUDY", "-k", $"StudyInstanceUID={studyUid}", "127.0.0.1", port);
+            Assert.True(move.ExitCode == 0, move.Output);
+            var moved = Assert.Single(Directory.GetFiles(received.FullName));
+            Assert.Equal(ct.GetString(DicomTag.SOPInstanceUID), DicomFile.Open(moved).Dataset.GetString(DicomTag.SOPInstanceUID));
+
+            // Our own SCU, from the CLI, against our SCP.
+            var echo = CliRunner.Run("echo", "127.0.0.1", port, "--aet", "TESTSCU", "--aec", "HOUNSFIELD");
+            Assert.True(echo.ExitCode == 0, echo.Stderr);
+            var resend = CliRunner.Run("store", "127.0.0.1", port, Corpus.Get("evrle_ct_small").Path, "--aet", "TESTSCU", "--aec", "HOUNSFIELD");
+            Assert.NotEqual(0, resend.ExitCode); // a duplicate, refused by the default policy
+            Assert.Contains("0111", resend.Stdout + resend.Stderr, StringComparison.OrdinalIgnoreCase);
+
+            var get = Run("getscu", "-S", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-od", got.FullName,
+                "-k", "QueryRetrieveLevel=STUDY", "-k", $"StudyInstanceUID={studyUid}", "127.0.0.1", port);
+            Assert.True(get.ExitCode == 0, get.Output);
+            var fetched = DicomFile.Open(Assert.Single(Directory.GetFiles(got.FullName)));
+            Assert.Equal(ct.GetValues<short>(DicomTag.PixelData), fetched.Dataset.GetValues<short>(DicomTag.PixelData));
+        }
+        finally
+        {
+            storescp.Kill(entireProcessTree: true);
+            foreach (var directory in new[] { received, got, found, server.Data })
+            {
+                directory.Delete(recursive: true);
+            }
+        }
+    }
+
+    private static (int ExitCode, string Output) Run(params string[] command)
+    {
+        using var process = StartTool(command);
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{string.Join(' ', command)} did not finish");
+        }
+
+        return (process.ExitCode, output.Result + error.Result);
+    }
+
+    private static Process StartTool(params string[] command)
+    {
+        var info = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in command[1..])
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        return Process.Start(info)!;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
