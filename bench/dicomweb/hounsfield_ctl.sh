@@ -15,7 +15,7 @@ running() { [[ -f $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 start() {
   running && return 0
   mkdir -p "$HOUNSFIELD_ROOT/data"
-  Logging__LogLevel__Default=Warning nohup dotnet "$APP" serve --urls "http://127.0.0.1:$PORT" --data "$HOUNSFIELD_ROOT/data" \
+  Logging__LogLevel__Default=Warning nohup dotnet "$APP" serve --urls "http://127.0.0.1:$PORT" --data "$HOUNSFIELD_ROOT/data" --dicom-port "${HOUNSFIELD_DICOM_PORT:-11112}" --Dimse:Open true \
     >"$HOUNSFIELD_ROOT/hounsfield.log" 2>&1 &
   echo $! >"$PIDFILE"
   for _ in $(seq 300); do

@@ -37,11 +37,19 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     }
 
     /// <summary>Stores one instance streamed from <paramref name="content"/>, as received; the result says why when it is not stored.</summary>
-    public async Task<IngestResult> IngestAsync(Stream content, string? requiredStudyUid, CancellationToken cancellationToken)
+    public Task<IngestResult> IngestAsync(Stream content, string? requiredStudyUid, CancellationToken cancellationToken) =>
+        IngestAsync((destination, ct) => CopyLimitedAsync(content, destination, options.MaxInstanceLength, ct), requiredStudyUid, cancellationToken);
+
+    /// <summary>
+    /// Stores one instance that <paramref name="writeContent"/> writes as Part 10 bytes straight into the blob store
+    /// (C-STORE: no intermediate copy); the length limit applies as the bytes arrive.
+    /// </summary>
+    public async Task<IngestResult> IngestAsync(Func<Stream, CancellationToken, Task> writeContent, string? requiredStudyUid, CancellationToken cancellationToken)
     {
         await using var temporary = blobs.CreateTemporary();
-        var length = await CopyLimitedAsync(content, temporary.Content, options.MaxInstanceLength, cancellationToken);
+        await writeContent(new LengthLimitedStream(temporary.Content, options.MaxInstanceLength), cancellationToken);
         await temporary.Content.FlushAsync(cancellationToken);
+        var length = temporary.Content.Length;
 
         DicomFile file;
         try
@@ -143,29 +151,74 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         return value is { Length: > 0 and <= 64 } && value.All(c => char.IsAsciiDigit(c) || c is '.' or ' ') ? value : null;
     }
 
-    private static async Task<long> CopyLimitedAsync(Stream source, Stream destination, long limit, CancellationToken cancellationToken)
+    private static async Task CopyLimitedAsync(Stream source, Stream destination, long limit, CancellationToken cancellationToken)
     {
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(81920);
         try
         {
-            long total = 0;
             int read;
             while ((read = await source.ReadAsync(buffer, cancellationToken)) > 0)
             {
-                total += read;
-                if (total > limit)
-                {
-                    throw new InstanceTooLargeException(limit);
-                }
-
                 await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
             }
-
-            return total;
         }
         finally
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        _ = limit; // enforced by the LengthLimitedStream the destination is
+    }
+
+    /// <summary>A write-only view that fails once more than <paramref name="limit"/> bytes were written.</summary>
+    private sealed class LengthLimitedStream(Stream inner, long limit) : Stream
+    {
+        private long written;
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => written;
+
+        public override long Position { get => written; set => throw new NotSupportedException(); }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            Count(buffer.Length);
+            inner.Write(buffer);
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Count(buffer.Length);
+            return inner.WriteAsync(buffer, cancellationToken);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush() => inner.Flush();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        private void Count(int count)
+        {
+            written += count;
+            if (written > limit)
+            {
+                throw new InstanceTooLargeException(limit);
+            }
         }
     }
 }

@@ -105,7 +105,7 @@ public sealed class CliTests
     {
         var port = FreePort();
         var data = Directory.CreateTempSubdirectory("hounsfield-serve-");
-        using var server = CliRunner.Start("serve", "--urls", $"http://127.0.0.1:{port}", "--data", data.FullName);
+        using var server = CliRunner.Start("serve", "--urls", $"http://127.0.0.1:{port}", "--data", data.FullName, "--dicom-port", "0");
         try
         {
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };

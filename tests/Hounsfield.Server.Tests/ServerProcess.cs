@@ -27,7 +27,9 @@ public sealed class ServerProcess : IAsyncDisposable
     {
         data ??= Directory.CreateTempSubdirectory("hounsfield-test-");
         var port = FreePort();
-        var process = CliRunner.Start(["serve", "--urls", $"http://127.0.0.1:{port}", "--data", data.FullName, .. extraArguments]);
+        // The DICOM port is off unless a test asks for one, so that parallel servers do not fight over 11112.
+        string[] dicom = extraArguments.Contains("--dicom-port") ? [] : ["--dicom-port", "0"];
+        var process = CliRunner.Start(["serve", "--urls", $"http://127.0.0.1:{port}", "--data", data.FullName, .. dicom, .. extraArguments]);
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();

@@ -15,7 +15,7 @@ public sealed class FolderBlobStore : IBlobStore
     public ITemporaryBlob CreateTemporary() => new TemporaryFile(this, Path.Combine(root, TemporaryFolder, Guid.NewGuid().ToString("N")));
 
     public Stream OpenRead(string key) =>
-        new FileStream(PathOf(key), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        new FileStream(PathOf(key), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.SequentialScan);
 
     public Func<Stream> Reopener(string key)
     {
@@ -71,7 +71,7 @@ public sealed class FolderBlobStore : IBlobStore
     {
         private bool committed;
 
-        public Stream Content { get; } = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 64 * 1024, FileOptions.Asynchronous);
+        public Stream Content { get; } = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 64 * 1024);
 
         public string Path => path;
 

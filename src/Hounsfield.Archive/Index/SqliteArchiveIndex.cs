@@ -135,7 +135,12 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                 ("$series", seriesPk), ("$uid", record.SopInstanceUid), ("$class", record.SopClassUid), ("$number", record.InstanceNumber),
                 ("$syntax", record.TransferSyntaxUid), ("$key", record.BlobKey), ("$length", record.Length), ("$frames", record.NumberOfFrames),
                 ("$rows", record.Rows), ("$columns", record.Columns), ("$metadata", record.Metadata));
-            await RecountAsync(connection, transaction, seriesPk, studyPk, cancellationToken);
+            // Counts move by one instance; the study's totals come from its few series rows, not from its instances.
+            await ExecuteAsync(connection, transaction, """
+                UPDATE series SET instance_count = instance_count + 1 WHERE pk = $series;
+                UPDATE studies SET series_count = (SELECT count(*) FROM series WHERE study_pk = $study),
+                    instance_count = (SELECT coalesce(sum(instance_count), 0) FROM series WHERE study_pk = $study) WHERE pk = $study;
+                """, cancellationToken, ("$series", seriesPk), ("$study", studyPk));
             await transaction.CommitAsync(cancellationToken);
         }
         finally

@@ -1,6 +1,5 @@
 // The archive behind the DIMSE SCP (PS3.4 Annex B storage, Annex C query/retrieve): C-STORE ingests through the
 // same pipeline as STOW-RS, C-FIND runs the same query engine as QIDO-RS, C-MOVE/C-GET send stored blobs.
-using System.IO.Pipelines;
 using Hounsfield.Archive;
 using Hounsfield.Archive.Ingest;
 using Hounsfield.Archive.Query;
@@ -18,36 +17,14 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
 
     public async ValueTask<DicomStatus> StoreAsync(DicomStoreRequest request, CancellationToken cancellationToken)
     {
-        var pipe = new Pipe();
-        var writing = WriteAsync();
-        IngestResult result;
         try
         {
-            result = await archive.IngestAsync(pipe.Reader.AsStream(), null, cancellationToken);
+            var result = await archive.IngestAsync((destination, ct) => request.WritePart10Async(destination, ct), null, cancellationToken);
+            return result.Stored ? DicomStatus.Success : new DicomStatus(result.FailureReason ?? IngestResult.CannotUnderstand);
         }
-        finally
+        catch (InstanceTooLargeException)
         {
-            await pipe.Reader.CompleteAsync();
-        }
-
-        await writing;
-        return result.Stored ? DicomStatus.Success : new DicomStatus(result.FailureReason ?? IngestResult.CannotUnderstand);
-
-        async Task WriteAsync()
-        {
-            try
-            {
-                await using var writer = pipe.Writer.AsStream();
-                await request.WritePart10Async(writer, cancellationToken);
-            }
-            catch (Exception ex) when (ex is InvalidOperationException or IOException)
-            {
-                // The reader stopped (an ingest failure or the limit); its result says why.
-            }
-            finally
-            {
-                await pipe.Writer.CompleteAsync();
-            }
+            return DicomStatus.OutOfResources;
         }
     }
 

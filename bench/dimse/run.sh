@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# C-STORE ingest benchmark (issue 6): DCMTK storescu of the same files, one association, into Hounsfield and into
+# Orthanc in the same run, with the shared harness's ingest_cstore.py (instances/s, server CPU and memory).
+#   bench/dimse/run.sh [DATASET] [REPS]     defaults: the harness's 1k CT set, 3 repetitions
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+HARNESS=${HARNESS:-$ROOT/../shared/bench}
+export BENCH_TMP=${BENCH_TMP:-$(python3 -c 'import tempfile; print(tempfile.gettempdir())')}
+DATASET=${1:-$BENCH_TMP/bench-data/ct1k}
+REPS=${2:-3}
+DATE=$(date +%F)
+
+[[ -d $DATASET ]] || python3 "$HARNESS/gen_dataset.py" --out "$DATASET" --seed s1k --patients 7 --studies 2 --series 2 \
+  --instances 25 --big-series 300 --rows 256 --cols 256 >/dev/null
+dotnet publish "$ROOT/src/Hounsfield.Server" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+  -o "$ROOT/bench/out/hounsfield-r2r" -nologo -clp:ErrorsOnly >/dev/null
+
+run() { # label reset-command pid-file storage port aet results
+  for rep in $(seq 0 $((REPS - 1))); do
+    eval "$2" >/dev/null
+    (cd "$HARNESS" && SERVER_PID_FILE=$3 STORAGE_DIR=$4 DICOM_HOST=127.0.0.1 DICOM_PORT=$5 CALLED_AET=$6 CALLING_AET=BENCHSCU \
+      RESULTS_FILE=$7 BENCH_LABEL=$1 BENCH_SCALE=1k python3 ingest_cstore.py --dataset "$DATASET" --workload ingest_fresh_cstore --rep "$rep" >/dev/null)
+  done
+}
+
+HOUNSFIELD_ROOT=$BENCH_TMP/hounsfield-bench
+export HOUNSFIELD_ROOT
+run hounsfield-sqlite "$ROOT/bench/dicomweb/hounsfield_ctl.sh reset" "$HOUNSFIELD_ROOT/hounsfield.pid" "$HOUNSFIELD_ROOT/data" 11112 HOUNSFIELD \
+  "$ROOT/bench/results/dimse-hounsfield-$DATE.jsonl"
+"$ROOT/bench/dicomweb/hounsfield_ctl.sh" stop
+
+ORTHANC_ROOT=$BENCH_TMP/orthanc-bench
+export ORTHANC_ROOT
+run orthanc-1.10.1-sqlite "$HARNESS/orthanc/orthanc_ctl.sh reset" "$ORTHANC_ROOT/orthanc.pid" "$ORTHANC_ROOT/storage" 4242 ORTHANC \
+  "$ROOT/bench/results/dimse-orthanc-$DATE.jsonl"
+"$HARNESS/orthanc/orthanc_ctl.sh" stop >/dev/null
+
+python3 "$HARNESS/report.py" "$ROOT/bench/results/dimse-hounsfield-$DATE.jsonl" --title "C-STORE ingest: Hounsfield vs Orthanc ($DATE)" \
+  --compare "$ROOT/bench/results/dimse-orthanc-$DATE.jsonl" > "$ROOT/bench/results/dimse-$DATE.md"
+echo "wrote bench/results/dimse-$DATE.md" >&2
