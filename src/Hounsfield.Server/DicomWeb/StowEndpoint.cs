@@ -39,7 +39,7 @@ internal static class StowEndpoint
         var root = DicomWebEndpoints.Root(context);
         var stored = new DicomSequence(ReferencedSOPSequence);
         var failed = new DicomSequence(FailedSOPSequence);
-        var reader = new MultipartReader(boundary, context.Request.Body)
+        var reader = new MultipartReader(boundary, context.Request.Body, 64 * 1024)
         {
             HeadersCountLimit = 32,
             HeadersLengthLimit = 16 * 1024,
