@@ -72,7 +72,7 @@ public sealed class DcmqrscpTests : IDisposable
         Assert.Equal(sent.Count, received.Count);
         foreach (var dataset in sent)
         {
-            DatasetAssert.Equal(dataset, received[dataset.GetString(DicomTag.SOPInstanceUID)!]);
+            DatasetAssert.Equal(dataset, received[dataset.GetString(DicomTag.SOPInstanceUID)!], DatasetComparison.AsReencoded);
         }
     }
 }

@@ -57,7 +57,7 @@ public sealed partial class StoreScpTests
                         continue;
                     }
 
-                    var differences = DatasetAssert.Differences(original.Dataset, stored.Dataset, compareVRs: false, string.Empty);
+                    var differences = DatasetAssert.Differences(original.Dataset, stored.Dataset, DatasetComparison.AsReencoded);
                     if (differences.Count == 0)
                     {
                         failures.Clear();

@@ -76,7 +76,7 @@ public sealed class StoreScuTests
                 Assert.True(byUid.TryGetValue(original.Dataset.GetString(DicomTag.SOPInstanceUID)!, out var candidates), $"{file.Name}: not received");
                 var differences = candidates!
                     .Select(c => (c.TransferSyntax.Equals(original.TransferSyntax) || (c.TransferSyntax.IsNative && original.TransferSyntax.IsNative) ? new List<string>() : [$"received in {c.TransferSyntax.Name}"])
-                        .Concat(DatasetAssert.Differences(original.Dataset, c.Dataset, compareVRs: false, string.Empty)).ToList())
+                        .Concat(DatasetAssert.Differences(original.Dataset, c.Dataset, DatasetComparison.AsReencoded)).ToList())
                     .OrderBy(d => d.Count)
                     .First();
                 Assert.True(differences.Count == 0, $"{file.Name}:\n{string.Join('\n', differences.Take(8))}");
@@ -104,7 +104,7 @@ public sealed class StoreScuTests
             Assert.True(results.Single().Succeeded, results.Single().ToString());
             var received = DicomFile.Open(Directory.GetFiles(folder).Single());
             Assert.Equal(DicomTransferSyntax.ImplicitVRLittleEndian, received.TransferSyntax);
-            DatasetAssert.Equal(dataset, received.Dataset);
+            DatasetAssert.Equal(dataset, received.Dataset, DatasetComparison.AsReencoded);
         }
         finally
         {
