@@ -130,17 +130,20 @@ public sealed class ImageEncoderTests
     }
 
     [Theory]
-    [InlineData(1, JpegSubsampling.Yuv420, 90, 38)]
-    [InlineData(3, JpegSubsampling.Yuv420, 90, 27)] // saturated colour bars: 4:2:0 loses chroma edges (cjpeg -quality 90 -sample 2x2 scores the same)
-    [InlineData(3, JpegSubsampling.Yuv444, 90, 40)]
-    [InlineData(1, JpegSubsampling.Yuv420, 50, 33)]
-    public void JpegIsReadByDjpegWithinAPsnrBound(int channels, JpegSubsampling subsampling, int quality, double minimumPsnr)
+    [InlineData(1, JpegSubsampling.Yuv420, 90, 38, false)]
+    [InlineData(3, JpegSubsampling.Yuv420, 90, 27, false)] // saturated colour bars: 4:2:0 loses chroma edges (cjpeg -quality 90 -sample 2x2 scores the same)
+    [InlineData(3, JpegSubsampling.Yuv444, 90, 40, false)]
+    [InlineData(1, JpegSubsampling.Yuv420, 50, 33, false)]
+    [InlineData(1, JpegSubsampling.Yuv420, 90, 38, true)]
+    [InlineData(3, JpegSubsampling.Yuv420, 90, 27, true)]
+    [InlineData(3, JpegSubsampling.Yuv444, 90, 40, true)]
+    public void JpegIsReadByDjpegWithinAPsnrBound(int channels, JpegSubsampling subsampling, int quality, double minimumPsnr, bool optimizeCoding)
     {
         Assert.True(TestImages.HasTool("djpeg"), "djpeg is missing: run scripts/install-prerequisites (Debian package libjpeg-turbo-progs)");
         foreach (var (width, height) in new[] { (1, 1), (13, 9), (256, 192), (301, 203) })
         {
             var image = Synthetic(width, height, channels, seed: 4);
-            var jpeg = JpegEncoder.Encode(image, new JpegOptions { Quality = quality, Subsampling = subsampling });
+            var jpeg = JpegEncoder.Encode(image, new JpegOptions { Quality = quality, Subsampling = subsampling, OptimizeCoding = optimizeCoding });
             var decoded = Djpeg(jpeg);
             Assert.Equal((width, height, channels), (decoded.Width, decoded.Height, decoded.Channels));
             if (width >= 64)
@@ -149,6 +152,18 @@ public sealed class ImageEncoderTests
                 Assert.True(psnr >= minimumPsnr, $"{width}x{height}: PSNR {psnr:F1} dB < {minimumPsnr}");
             }
         }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void JpegOptimalHuffmanTablesCodeTheSameCoefficientsInFewerBytes(int channels)
+    {
+        var image = Synthetic(320, 240, channels, seed: 9, noise: true);
+        var typical = JpegEncoder.Encode(image, new JpegOptions { Quality = 80 });
+        var optimal = JpegEncoder.Encode(image, new JpegOptions { Quality = 80, OptimizeCoding = true });
+        Assert.True(optimal.Length < typical.Length, $"optimal {optimal.Length} bytes, typical {typical.Length}");
+        Assert.Equal(Djpeg(typical).Samples, Djpeg(optimal).Samples);
     }
 
     [Fact]
