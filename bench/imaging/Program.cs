@@ -220,9 +220,16 @@ internal static class Program
             var file = DicomFile.Open(path);
             var reader = PixelDataReader.Create(file) ?? throw new InvalidOperationException($"{path}: no pixel data");
             var t1 = ThreadClock.Now();
+#if BASELINE
             var frame = reader.ReadFrame(0);
             var t2 = ThreadClock.Now();
             var image = FrameRenderer.Render(file.Dataset, frame, 0, renderOptions);
+#else
+            // As the rendered endpoint does: pooled frame and image buffers.
+            using var frame = reader.RentFrame(0);
+            var t2 = ThreadClock.Now();
+            using var image = FrameRenderer.RenderPooled(file.Dataset, frame, 0, renderOptions);
+#endif
             var t3 = ThreadClock.Now();
             output.SetLength(0);
             if (options.Format == "png")
@@ -245,7 +252,7 @@ internal static class Program
                 frames++;
                 if (frames <= options.Files.Count)
                 {
-                    hash.AppendData(image.Pixels);
+                    hash.AppendData(image.Pixels, 0, image.Width * image.Height * image.Channels);
                 }
             }
 

@@ -23,6 +23,7 @@ import time
 ROOT = os.environ["ROOT"]
 DATA = os.environ["DATA"]
 RESULTS = os.environ["RESULTS"]
+SERVER_APP = os.environ["SERVER_APP"]    # hounsfield.dll, the server as built from the current tree
 BENCH = os.environ["BENCH_APP"]          # our bench program against the current tree (JIT), for steady-state figures
 COLD = os.environ.get("COLD_APP", BENCH)  # the same, ReadyToRun, for the one-process (cold) runs
 BASELINE = os.environ.get("BASELINE_APP")  # the same program built against BASELINE_REF's library
@@ -196,9 +197,30 @@ def measure_render(tmp, ct):
     return rows
 
 
+def measure_rendered_http(name, base, urls, auth=""):
+    """wrk -t1 -c1 (pinned to core 1) over a list of rendered-image paths, for PNG and JPEG: best of ROUNDS."""
+    rows = []
+    for accept in ["image/png", "image/jpeg"]:
+        log(name, accept)
+        wenv = dict(os.environ, URLS_FILE=urls, ACCEPT=accept, MAX_REQ="0", AUTH_HEADER=auth)
+        cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c1", "-s", WRK_LUA, base]
+        subprocess.run(cmd[:5] + ["-d2s"] + cmd[5:], check=True, env=wenv, capture_output=True)  # warm-up
+        results = []
+        for _ in range(ROUNDS):
+            out = subprocess.run(cmd[:5] + [f"-d{max(5, int(SECONDS))}s"] + cmd[5:], check=True, env=wenv,
+                                 capture_output=True, text=True).stdout
+            record = json.loads(next(l for l in out.splitlines() if l.startswith("WRKJSON "))[8:])
+            assert record["non2xx"] == 0, record
+            results.append(record)
+        best = max(results, key=lambda r: r["requests"] / r["duration_us"])
+        rows.append({"label": f"{name}, Accept {accept} (wrk -t1 -c1, best of {ROUNDS})",
+                     "fps": best["requests"] / (best["duration_us"] / 1e6),
+                     "bytes": best["bytes"] / best["requests"], "p50_ms": best["p50_us"] / 1000})
+    return rows
+
+
 def measure_orthanc(tmp, ct):
     env = dict(os.environ, BENCH_TMP=tmp, ORTHANC_ROOT=os.path.join(tmp, "orthanc"))
-    rows = []
     subprocess.run(PIN + [ORTHANC_CTL, "reset"], check=True, env=env, stdout=subprocess.DEVNULL)
     try:
         ids = []
@@ -209,25 +231,54 @@ def measure_orthanc(tmp, ct):
         urls = os.path.join(tmp, "orthanc-urls.txt")
         with open(urls, "w") as f:
             f.write("".join(f"/instances/{i}/rendered\n" for i in ids))
-        for accept in ["image/png", "image/jpeg"]:
-            log("orthanc", accept)
-            wenv = dict(os.environ, URLS_FILE=urls, ACCEPT=accept, MAX_REQ="0")
-            cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c1", "-s", WRK_LUA, "http://127.0.0.1:8042"]
-            subprocess.run(cmd[:5] + ["-d2s"] + cmd[5:], check=True, env=wenv, capture_output=True)  # warm-up
-            results = []
-            for _ in range(ROUNDS):
-                out = subprocess.run(cmd[:5] + [f"-d{max(5, int(SECONDS))}s"] + cmd[5:], check=True, env=wenv,
-                                     capture_output=True, text=True).stdout
-                record = json.loads(next(l for l in out.splitlines() if l.startswith("WRKJSON "))[8:])
-                assert record["non2xx"] == 0, record
-                results.append(record)
-            best = max(results, key=lambda r: r["requests"] / r["duration_us"])
-            rows.append({"label": f"Orthanc 1.10 /instances/{{id}}/rendered, Accept {accept} (wrk -t1 -c1, best of {ROUNDS})",
-                         "fps": best["requests"] / (best["duration_us"] / 1e6),
-                         "bytes": best["bytes"] / best["requests"], "p50_ms": best["p50_us"] / 1000})
+        return measure_rendered_http("Orthanc 1.10 /instances/{id}/rendered", "http://127.0.0.1:8042", urls)
     finally:
         subprocess.run([ORTHANC_CTL, "stop"], env=env, stdout=subprocess.DEVNULL)
-    return rows
+
+
+def measure_hounsfield_http(tmp, ct):
+    """Our server (hounsfield serve, pinned to core 0 like Orthanc) over the same files: STOW, then /rendered."""
+    import urllib.request
+    port = 18080
+    base = f"http://127.0.0.1:{port}"
+    data = os.path.join(tmp, "hounsfield-data")
+    env = dict(os.environ, HOUNSFIELD_ADMIN_EMAIL="bench@hounsfield.local", HOUNSFIELD_ADMIN_PASSWORD="bench-password-1",
+               DOTNET_TC_CallCountingDelayMs="0")
+    server = subprocess.Popen(PIN + ["dotnet", SERVER_APP, "serve", "--urls", base, "--data", data, "--dicom-port", "0"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(base + "/health/ready", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        auth = ""
+        try:
+            body = json.dumps({"email": env["HOUNSFIELD_ADMIN_EMAIL"], "password": env["HOUNSFIELD_ADMIN_PASSWORD"]}).encode()
+            req = urllib.request.Request(base + "/api/token/", body, {"Content-Type": "application/json"})
+            auth = "Bearer " + json.loads(urllib.request.urlopen(req).read())["access"]
+        except OSError:
+            pass  # a build without accounts: DICOMweb is open on loopback
+        headers = {"Authorization": auth} if auth else {}
+        paths = []
+        for f in ct:
+            boundary = "hounsfieldbench"
+            payload = (f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + open(f, "rb").read()
+                       + f"\r\n--{boundary}--\r\n".encode())
+            req = urllib.request.Request(base + "/dicomweb/studies", payload, dict(headers, **{
+                "Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}',
+                "Accept": "application/dicom+json"}))
+            stored = json.loads(urllib.request.urlopen(req).read())
+            url = stored["00081199"]["Value"][0]["00081190"]["Value"][0]
+            paths.append(url[len(base):] + "/rendered")
+        urls = os.path.join(tmp, "hounsfield-urls.txt")
+        with open(urls, "w") as f:
+            f.write("".join(p + "\n" for p in paths))
+        return measure_rendered_http("hounsfield serve /dicomweb/…/instances/{uid}/rendered", base, urls, auth)
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def read_png_gray(path):
@@ -303,6 +354,7 @@ def main():
         verified = verify_png(tmp, ct)
         render = measure_render(tmp, ct)
         orthanc = measure_orthanc(tmp, ct)
+        served = measure_hounsfield_http(tmp, ct)
         decode = measure_decode(tmp)
         startup = startup_costs(tmp)
     finally:
@@ -342,7 +394,7 @@ def main():
         d["net_fps"] = d["frames"] / net if net > 0 else float("nan")
     w("| renderer | frames/s | ms/frame | mean bytes | vs Orthanc | vs DCMTK | vs DCMTK net of start-up | breakdown ms (open/read/render/encode) |")
     w("|---|---|---|---|---|---|---|---|")
-    for r in render + orthanc:
+    for r in render + served + orthanc:
         is_png = "PNG" in r["label"] or "png" in r["label"]
         o = orthanc_png if is_png else orthanc_jpeg
         d = dcm_png if is_png else dcm_jpeg

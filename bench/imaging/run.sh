@@ -29,6 +29,7 @@ build() { # project output-folder extra-msbuild-arguments...
 build "$root/bench/imaging/Hounsfield.Bench.Imaging.csproj" "$out/imaging-jit"
 dotnet publish "$root/bench/imaging/Hounsfield.Bench.Imaging.csproj" -c Release -r linux-x64 --self-contained false \
   -p:PublishReadyToRun=true -o "$out/imaging" -nologo -clp:ErrorsOnly >/dev/null
+build "$root/src/Hounsfield.Server/Hounsfield.Server.csproj" "$out/server"
 app=$out/imaging-jit/hounsfield-bench-imaging.dll
 cold_app=$out/imaging/hounsfield-bench-imaging.dll
 
@@ -69,5 +70,5 @@ if [[ ! -d $data/j2k ]]; then  # JPEG 2000 lossless (.90): DCMTK 3.6.7 has no co
 fi
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-ROOT=$root DATA=$data BENCH_TMP=$tmp BENCH_APP=$app COLD_APP=$cold_app BASELINE_APP=$baseline_app BASELINE_REF=$baseline_ref \
+SERVER_APP=$out/server/hounsfield.dll ROOT=$root DATA=$data BENCH_TMP=$tmp BENCH_APP=$app COLD_APP=$cold_app BASELINE_APP=$baseline_app BASELINE_REF=$baseline_ref \
   RESULTS=$root/bench/results/imaging-$(date +%F).md python3 "$root/bench/imaging/measure.py"

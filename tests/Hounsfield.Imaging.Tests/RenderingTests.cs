@@ -48,7 +48,15 @@ public sealed class RenderingTests(ITestOutputHelper output)
             : VoiMode.None;
 
         var expected = PngReader.Read(File.ReadAllBytes(Path.Combine(Corpus.Directory!, "oracle", name, oracle)));
-        var image = FrameRenderer.Render(DicomFile.Open(corpusFile.Path), 0, new RenderOptions { Voi = voi });
+        var file = DicomFile.Open(corpusFile.Path);
+        var image = FrameRenderer.Render(file, 0, new RenderOptions { Voi = voi });
+
+        // The server's path (pooled frame and image buffers, possibly longer than the image) gives the same pixels.
+        using (var frame = PixelDataReader.Create(file)!.RentFrame(0))
+        using (var pooled = FrameRenderer.RenderPooled(file.Dataset, frame, 0, new RenderOptions { Voi = voi }))
+        {
+            Assert.True(pooled.Pixels.AsSpan(0, pooled.Length).SequenceEqual(image.Pixels.AsSpan(0, image.Length)), "pooled render differs");
+        }
 
         Assert.Equal((expected.Width, expected.Height, expected.Channels), (image.Width, image.Height, image.Channels));
         var (maxDifference, beyondOne, exact) = Compare(expected.Samples, image.Pixels);

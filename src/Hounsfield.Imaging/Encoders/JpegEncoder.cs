@@ -90,7 +90,7 @@ public static class JpegEncoder
     public static byte[] Encode(RenderedImage image, JpegOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(image);
-        using var memory = new MemoryStream((image.Pixels.Length / 4) + 1024);
+        using var memory = new MemoryStream((image.Length / 4) + 1024);
         Encode(memory, image, options);
         return memory.ToArray();
     }

@@ -44,7 +44,7 @@ public static class PngEncoder
     public static byte[] Encode(RenderedImage image, CompressionLevel level = CompressionLevel.Fastest)
     {
         ArgumentNullException.ThrowIfNull(image);
-        using var memory = new MemoryStream((image.Pixels.Length / 2) + 1024);
+        using var memory = new MemoryStream((image.Length / 2) + 1024);
         Encode(memory, image, level);
         return memory.ToArray();
     }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Hounsfield.Dicom;
 using Hounsfield.Dicom.IO;
 using Hounsfield.Imaging.Codecs;
@@ -88,6 +89,33 @@ public sealed class PixelDataReader
             PixelRepresentation = decodedInfo.PixelRepresentation,
         };
         return new PixelFrame(description, decoded);
+    }
+
+    /// <summary>
+    /// As <see cref="ReadFrame"/>, but a native frame's buffer is rented from <see cref="ArrayPool{T}.Shared"/> and may be
+    /// longer than the frame: dispose the frame when done (the hot path of rendering, where a 512 KiB array per request
+    /// would otherwise cost full garbage collections).
+    /// </summary>
+    public PixelFrame RentFrame(int index)
+    {
+        CheckIndex(index);
+        if (element is not DicomValueElement value || Description.FrameLength > Array.MaxLength)
+        {
+            return ReadFrame(index);
+        }
+
+        var data = ArrayPool<byte>.Shared.Rent((int)Description.FrameLength);
+        try
+        {
+            ReadNativeFrame(value.Buffer, index, data);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(data);
+            throw;
+        }
+
+        return new PixelFrame(Description, data, ArrayPool<byte>.Shared);
     }
 
     /// <summary>The compressed bytes of frame <paramref name="index"/> (its fragments concatenated), for encapsulated pixel data.</summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 
 namespace Hounsfield.Imaging.Frames;
@@ -6,9 +7,17 @@ namespace Hounsfield.Imaging.Frames;
 /// One native frame: samples little-endian, Bits Allocated wide (1-bit frames packed from bit 0 of byte 0, PS3.5 §8.1.1),
 /// laid out as the photometric interpretation and planar configuration say (PS3.3 C.7.6.3.1).
 /// </summary>
-public sealed class PixelFrame
+public sealed class PixelFrame : IDisposable
 {
+    private ArrayPool<byte>? pool;
+
     public PixelFrame(PixelDataDescription description, byte[] data)
+        : this(description, data, null)
+    {
+    }
+
+    /// <summary>A frame whose <paramref name="data"/> was rented from <paramref name="pool"/> and goes back to it on <see cref="Dispose"/>.</summary>
+    internal PixelFrame(PixelDataDescription description, byte[] data, ArrayPool<byte>? pool)
     {
         ArgumentNullException.ThrowIfNull(description);
         ArgumentNullException.ThrowIfNull(data);
@@ -19,6 +28,7 @@ public sealed class PixelFrame
 
         Description = description with { NumberOfFrames = 1 };
         Data = data;
+        this.pool = pool;
     }
 
     /// <summary>The layout of <see cref="Data"/> (Number of Frames is 1).</summary>
@@ -40,6 +50,13 @@ public sealed class PixelFrame
 
     /// <summary>The frame's bytes (at least <see cref="PixelDataDescription.FrameLength"/>).</summary>
     public byte[] Data { get; }
+
+    /// <summary>Returns a rented buffer (see <see cref="PixelDataReader.RentFrame"/>) to its pool; <see cref="Data"/> must not be used after.</summary>
+    public void Dispose()
+    {
+        pool?.Return(Data);
+        pool = null;
+    }
 
     /// <summary>
     /// The same pixels colour-by-pixel with one value per sample: planar configuration 1 is interleaved, and

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -32,7 +33,18 @@ public static class FrameRenderer
     /// Renders <paramref name="frame"/>, frame <paramref name="frameIndex"/> (0-based, for per-frame functional groups and
     /// multi-frame overlays) of <paramref name="dataset"/>, which supplies the LUTs, windows and palettes.
     /// </summary>
-    public static RenderedImage Render(DicomDataset dataset, PixelFrame frame, int frameIndex = 0, RenderOptions? options = null)
+    public static RenderedImage Render(DicomDataset dataset, PixelFrame frame, int frameIndex = 0, RenderOptions? options = null) =>
+        Render(dataset, frame, frameIndex, options, pooled: false);
+
+    /// <summary>
+    /// As <see cref="Render(DicomDataset, PixelFrame, int, RenderOptions?)"/>, but a grayscale image's pixels may be rented
+    /// from <see cref="System.Buffers.ArrayPool{T}.Shared"/> (and be longer than <see cref="RenderedImage.Length"/>):
+    /// dispose the image when done.
+    /// </summary>
+    public static RenderedImage RenderPooled(DicomDataset dataset, PixelFrame frame, int frameIndex = 0, RenderOptions? options = null) =>
+        Render(dataset, frame, frameIndex, options, pooled: true);
+
+    private static RenderedImage Render(DicomDataset dataset, PixelFrame frame, int frameIndex, RenderOptions? options, bool pooled)
     {
         ArgumentNullException.ThrowIfNull(dataset);
         ArgumentNullException.ThrowIfNull(frame);
@@ -49,7 +61,7 @@ public static class FrameRenderer
         }
         else if (d.SamplesPerPixel == 1)
         {
-            image = RenderGray(dataset, normalized, frameIndex, region, options);
+            image = RenderGray(dataset, normalized, frameIndex, region, options, pooled);
         }
         else if (d.SamplesPerPixel == 3 && d.SampleFormat == PixelSampleFormat.Integer && d.BitsAllocated >= 8)
         {
@@ -66,7 +78,15 @@ public static class FrameRenderer
         }
 
         var (width, height) = OutputSize(options, region);
-        return width == image.Width && height == image.Height ? image : Resampler.Resize(image, width, height);
+        if (width == image.Width && height == image.Height)
+        {
+            return image;
+        }
+
+        using (image)
+        {
+            return Resampler.Resize(image, width, height);
+        }
     }
 
     private static PixelRegion Clip(PixelRegion? requested, int columns, int rows)
@@ -96,7 +116,7 @@ public static class FrameRenderer
 
     // ---- grayscale (PS3.4 N.2.1) ----
 
-    private static RenderedImage RenderGray(DicomDataset dataset, PixelFrame frame, int frameIndex, PixelRegion region, RenderOptions options)
+    private static RenderedImage RenderGray(DicomDataset dataset, PixelFrame frame, int frameIndex, PixelRegion region, RenderOptions options, bool pooled)
     {
         var d = frame.Description;
         var modality = d.SampleFormat == PixelSampleFormat.Integer
@@ -105,7 +125,8 @@ public static class FrameRenderer
         var invert = IsInverted(dataset, d.PhotometricInterpretation);
 
         // Every pixel is written below: no need to clear the array first.
-        var output = GC.AllocateUninitializedArray<byte>(region.Width * region.Height);
+        var length = region.Width * region.Height;
+        var output = pooled ? ArrayPool<byte>.Shared.Rent(length) : GC.AllocateUninitializedArray<byte>(length);
         if (d.SampleFormat == PixelSampleFormat.Integer && d.BitsStored <= 16)
         {
             RenderGrayThroughTable(dataset, frame, frameIndex, region, options, modality, invert, output);
@@ -115,7 +136,7 @@ public static class FrameRenderer
             RenderGrayDirect(dataset, frame, frameIndex, region, options, modality, invert, output);
         }
 
-        return new RenderedImage(region.Width, region.Height, 1, output);
+        return new RenderedImage(region.Width, region.Height, 1, output, pooled ? ArrayPool<byte>.Shared : null);
     }
 
     /// <summary>

@@ -101,7 +101,7 @@ internal static class RenderedEndpoint
             return Results.StatusCode(StatusCodes.Status304NotModified);
         }
 
-        var (reader, problem) = Open(archive, stored);
+        var (file, reader, problem) = Open(archive, stored);
         if (reader is null)
         {
             return problem!;
@@ -114,14 +114,24 @@ internal static class RenderedEndpoint
 
         try
         {
-            var dataset = archive.ReadInstance(stored).Dataset;
-            var indices = mediaType == "image/gif" && frame is null && !thumbnail ? Enumerable.Range(0, reader.FrameCount) : [(frame ?? 1) - 1];
-            var images = indices.Select(i => FrameRenderer.Render(dataset, reader.ReadFrame(i), i, FitViewport(options, reader.Description.Columns, reader.Description.Rows))).ToList();
+            var dataset = file!.Dataset;
+            var fitted = FitViewport(options, reader.Description.Columns, reader.Description.Rows);
+            if (mediaType == "image/gif" && frame is null && !thumbnail)
+            {
+                var frames = Enumerable.Range(0, reader.FrameCount).Select(i => FrameRenderer.Render(dataset, reader.ReadFrame(i), i, fitted)).ToList();
+                var delay = Math.Max(1, (int)Math.Round((CineTiming.GetFrameTimeMilliseconds(dataset) ?? 100) / 10));
+                return Results.Bytes(GifEncoder.Encode(frames, new GifOptions { DelayCentiseconds = delay }), mediaType);
+            }
+
+            // One frame: the hot path of viewers, with pooled buffers so that a request allocates no large arrays.
+            var index = (frame ?? 1) - 1;
+            using var pixels = reader.RentFrame(index);
+            using var image = FrameRenderer.RenderPooled(dataset, pixels, index, fitted);
             var bytes = mediaType switch
             {
-                "image/png" => PngEncoder.Encode(images[0]),
-                "image/gif" => GifEncoder.Encode(images, new GifOptions { DelayCentiseconds = Math.Max(1, (int)Math.Round((CineTiming.GetFrameTimeMilliseconds(dataset) ?? 100) / 10)) }),
-                _ => JpegEncoder.Encode(images[0], new JpegOptions { Quality = quality }),
+                "image/png" => PngEncoder.Encode(image),
+                "image/gif" => GifEncoder.Encode([image], new GifOptions()),
+                _ => JpegEncoder.Encode(image, new JpegOptions { Quality = quality }),
             };
             return Results.Bytes(bytes, mediaType);
         }
@@ -135,19 +145,26 @@ internal static class RenderedEndpoint
     {
         var archive = context.RequestServices.GetRequiredService<ArchiveService>();
         var stored = (await archive.ListInstancesAsync(study, series, instance, cancellationToken)).SingleOrDefault();
-        return stored is null ? (null, DicomWebEndpoints.Problem(StatusCodes.Status404NotFound, "No such instance.")) : Open(archive, stored);
+        if (stored is null)
+        {
+            return (null, DicomWebEndpoints.Problem(StatusCodes.Status404NotFound, "No such instance."));
+        }
+
+        var (_, reader, problem) = Open(archive, stored);
+        return (reader, problem);
     }
 
-    private static (PixelDataReader? Reader, IResult? Problem) Open(ArchiveService archive, StoredInstance stored)
+    private static (DicomFile? File, PixelDataReader? Reader, IResult? Problem) Open(ArchiveService archive, StoredInstance stored)
     {
         try
         {
-            var reader = PixelDataReader.Create(archive.ReadInstance(stored));
-            return reader is null ? (null, DicomWebEndpoints.Problem(StatusCodes.Status404NotFound, "The instance has no pixel data.")) : (reader, null);
+            var file = archive.ReadInstance(stored);
+            var reader = PixelDataReader.Create(file);
+            return reader is null ? (file, null, DicomWebEndpoints.Problem(StatusCodes.Status404NotFound, "The instance has no pixel data.")) : (file, reader, null);
         }
         catch (DicomFormatException ex)
         {
-            return (null, DicomWebEndpoints.Problem(StatusCodes.Status500InternalServerError, $"The stored instance cannot be read: {ex.Message}"));
+            return (null, null, DicomWebEndpoints.Problem(StatusCodes.Status500InternalServerError, $"The stored instance cannot be read: {ex.Message}"));
         }
     }
 
