@@ -27,6 +27,13 @@ public sealed class ArchiveOptions
     /// <summary>Largest HTTP request body (a STOW-RS request of several instances), in bytes; a larger Content-Length is refused with 413 before any byte is read. Default 8 GiB.</summary>
     public long MaxRequestLength { get; set; } = 8L * 1024 * 1024 * 1024;
 
+    /// <summary>
+    /// Instances of one STOW-RS request whose commits (fsync of the blob, index insert) may be in flight at once while the
+    /// next part is received. Overlapping the disk flushes is what makes batches fast; each still completes before the
+    /// response acknowledges it. Default 8; 1 commits each part before reading the next.
+    /// </summary>
+    public int MaxConcurrentCommits { get; set; } = 8;
+
     /// <summary>Binary values longer than this are left out of stored metadata as BulkDataURIs. Default 1 KiB.</summary>
     public int BulkDataThreshold { get; set; } = 1024;
 }

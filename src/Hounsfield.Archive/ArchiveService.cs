@@ -38,7 +38,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
 
     /// <summary>Stores one instance streamed from <paramref name="content"/>, as received; the result says why when it is not stored.</summary>
     public Task<IngestResult> IngestAsync(Stream content, string? requiredStudyUid, CancellationToken cancellationToken) =>
-        IngestAsync((destination, ct) => CopyLimitedAsync(content, destination, options.MaxInstanceLength, ct), requiredStudyUid, cancellationToken);
+        IngestAsync(CopyFrom(content), requiredStudyUid, cancellationToken);
 
     /// <summary>
     /// Stores one instance that <paramref name="writeContent"/> writes as Part 10 bytes straight into the blob store
@@ -46,54 +46,106 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     /// </summary>
     public async Task<IngestResult> IngestAsync(Func<Stream, CancellationToken, Task> writeContent, string? requiredStudyUid, CancellationToken cancellationToken)
     {
-        await using var temporary = blobs.CreateTemporary();
-        await writeContent(new LengthLimitedStream(temporary.Content, options.MaxInstanceLength), cancellationToken);
-        await temporary.Content.FlushAsync(cancellationToken);
-        var length = temporary.Content.Length;
+        var received = await ReceiveAsync(writeContent, requiredStudyUid, cancellationToken);
+        return received.Instance is { } instance ? await CommitAsync(instance, cancellationToken) : received.Failure!;
+    }
 
-        DicomFile file;
+    /// <summary>
+    /// A batch of instances received one after the other (the parts of one STOW-RS request) whose durable commits overlap:
+    /// see <see cref="IngestBatch"/>.
+    /// </summary>
+    public IngestBatch BeginBatch() => new(this, options.MaxConcurrentCommits);
+
+    internal static Func<Stream, CancellationToken, Task> CopyFrom(Stream content) =>
+        (destination, ct) => content.CopyToAsync(destination, 81920, ct);
+
+    /// <summary>
+    /// First half of an ingest: streams the bytes to a temporary blob, parses them and checks the identifying UIDs;
+    /// nothing is visible or durable yet. The caller owns the returned instance's temporary blob.
+    /// </summary>
+    internal async Task<(ReceivedInstance? Instance, IngestResult? Failure)> ReceiveAsync(Func<Stream, CancellationToken, Task> writeContent, string? requiredStudyUid, CancellationToken cancellationToken)
+    {
+        var temporary = blobs.CreateTemporary();
         try
         {
-            file = DicomFile.Open(temporary.Path);
-        }
-        catch (DicomFormatException ex)
-        {
-            return IngestResult.Failure(IngestResult.CannotUnderstand, $"Not a readable DICOM instance: {ex.Message}");
-        }
+            await writeContent(new LengthLimitedStream(temporary.Content, options.MaxInstanceLength), cancellationToken);
+            await temporary.Content.FlushAsync(cancellationToken);
+            var length = temporary.Content.Length;
 
-        var dataset = file.Dataset;
-        var sopClass = Uid(dataset, DicomTag.SOPClassUID) ?? Uid(file.Meta, DicomTag.MediaStorageSOPClassUID);
-        var sopInstance = Uid(dataset, DicomTag.SOPInstanceUID) ?? Uid(file.Meta, DicomTag.MediaStorageSOPInstanceUID);
-        var study = Uid(dataset, DicomTag.StudyInstanceUID);
-        var series = Uid(dataset, DicomTag.SeriesInstanceUID);
-        if (sopClass is null || sopInstance is null || study is null || series is null)
-        {
-            var missing = string.Join(", ", new[] { ("SOPClassUID", sopClass), ("SOPInstanceUID", sopInstance), ("StudyInstanceUID", study), ("SeriesInstanceUID", series) }
-                .Where(p => p.Item2 is null).Select(p => p.Item1));
-            return IngestResult.Failure(IngestResult.DataSetDoesNotMatch, $"The instance lacks a valid {missing}.", sopClass, sopInstance);
-        }
+            DicomFile file;
+            try
+            {
+                file = DicomFile.Open(temporary.Path);
+            }
+            catch (DicomFormatException ex)
+            {
+                await temporary.DisposeAsync();
+                return (null, IngestResult.Failure(IngestResult.CannotUnderstand, $"Not a readable DICOM instance: {ex.Message}"));
+            }
 
-        if (requiredStudyUid is not null && requiredStudyUid != study)
-        {
-            return IngestResult.Failure(IngestResult.DataSetDoesNotMatch, $"The instance belongs to study {study}, not to {requiredStudyUid} of the request.", sopClass, sopInstance);
-        }
+            var dataset = file.Dataset;
+            var sopClass = Uid(dataset, DicomTag.SOPClassUID) ?? Uid(file.Meta, DicomTag.MediaStorageSOPClassUID);
+            var sopInstance = Uid(dataset, DicomTag.SOPInstanceUID) ?? Uid(file.Meta, DicomTag.MediaStorageSOPInstanceUID);
+            var study = Uid(dataset, DicomTag.StudyInstanceUID);
+            var series = Uid(dataset, DicomTag.SeriesInstanceUID);
+            IngestResult? failure = null;
+            if (sopClass is null || sopInstance is null || study is null || series is null)
+            {
+                var missing = string.Join(", ", new[] { ("SOPClassUID", sopClass), ("SOPInstanceUID", sopInstance), ("StudyInstanceUID", study), ("SeriesInstanceUID", series) }
+                    .Where(p => p.Item2 is null).Select(p => p.Item1));
+                failure = IngestResult.Failure(IngestResult.DataSetDoesNotMatch, $"The instance lacks a valid {missing}.", sopClass, sopInstance);
+            }
+            else if (requiredStudyUid is not null && requiredStudyUid != study)
+            {
+                failure = IngestResult.Failure(IngestResult.DataSetDoesNotMatch, $"The instance belongs to study {study}, not to {requiredStudyUid} of the request.", sopClass, sopInstance);
+            }
 
-        var existing = await index.FindInstanceAsync(sopInstance, cancellationToken);
+            if (failure is not null)
+            {
+                await temporary.DisposeAsync();
+                return (null, failure);
+            }
+
+            var key = BlobKey(sopInstance!);
+            var metadata = MetadataBuilder.Build(dataset, study!, series!, sopInstance!, options.BulkDataThreshold);
+            // The UIDs as checked above (the file meta's when the data set lacks them), not as the data set spells them.
+            var record = InstanceRecord.FromDataset(dataset, file.TransferSyntax.Uid, key, length, metadata) with
+            {
+                SopClassUid = sopClass!,
+                SopInstanceUid = sopInstance!,
+                StudyInstanceUid = study!,
+                SeriesInstanceUid = series!,
+            };
+            return (new ReceivedInstance(temporary, record), null);
+        }
+        catch
+        {
+            await temporary.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Second half of an ingest: applies the duplicate policy, makes the blob durable under its key, then indexes it.
+    /// Disposes the instance's temporary blob in every case.
+    /// </summary>
+    internal async Task<IngestResult> CommitAsync(ReceivedInstance instance, CancellationToken cancellationToken)
+    {
+        await using var temporary = instance.Temporary;
+        var record = instance.Record;
+        var existing = await index.FindInstanceAsync(record.SopInstanceUid, cancellationToken);
         if (existing is not null)
         {
             switch (options.DuplicatePolicy)
             {
                 case DuplicatePolicy.Reject:
-                    return IngestResult.Failure(IngestResult.DuplicateSopInstance, $"SOP instance {sopInstance} is already stored.", sopClass, sopInstance);
+                    return IngestResult.Failure(IngestResult.DuplicateSopInstance, $"SOP instance {record.SopInstanceUid} is already stored.", record.SopClassUid, record.SopInstanceUid);
                 case DuplicatePolicy.KeepFirst:
-                    return new IngestResult(true, null, sopClass, sopInstance, existing.StudyInstanceUid, existing.SeriesInstanceUid, "Already stored; the stored copy was kept.");
+                    return new IngestResult(true, null, record.SopClassUid, record.SopInstanceUid, existing.StudyInstanceUid, existing.SeriesInstanceUid, "Already stored; the stored copy was kept.");
             }
         }
 
-        var key = BlobKey(sopInstance);
-        var metadata = MetadataBuilder.Build(dataset, study, series, sopInstance, options.BulkDataThreshold);
-        var record = InstanceRecord.FromDataset(dataset, file.TransferSyntax.Uid, key, length, metadata);
-        await temporary.CommitAsync(key, cancellationToken);
+        await temporary.CommitAsync(record.BlobKey, cancellationToken);
         try
         {
             await index.AddInstanceAsync(record, CancellationToken.None);
@@ -102,13 +154,13 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         {
             if (existing is null)
             {
-                blobs.Delete(key);
+                blobs.Delete(record.BlobKey);
             }
 
             throw;
         }
 
-        return new IngestResult(true, null, sopClass, sopInstance, study, series, "Stored.");
+        return new IngestResult(true, null, record.SopClassUid, record.SopInstanceUid, record.StudyInstanceUid, record.SeriesInstanceUid, "Stored.");
     }
 
     public Task<QueryResult> QueryAsync(QidoQuery query, CancellationToken cancellationToken) => index.QueryAsync(query, cancellationToken);
@@ -149,25 +201,6 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     {
         var value = dataset.Find(tag) is DicomValueElement element ? dataset.DecodeString(element).Trim(' ', '\0') : null;
         return value is { Length: > 0 and <= 64 } && value.All(c => char.IsAsciiDigit(c) || c is '.' or ' ') ? value : null;
-    }
-
-    private static async Task CopyLimitedAsync(Stream source, Stream destination, long limit, CancellationToken cancellationToken)
-    {
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(81920);
-        try
-        {
-            int read;
-            while ((read = await source.ReadAsync(buffer, cancellationToken)) > 0)
-            {
-                await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-            }
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        }
-
-        _ = limit; // enforced by the LengthLimitedStream the destination is
     }
 
     /// <summary>A write-only view that fails once more than <paramref name="limit"/> bytes were written.</summary>

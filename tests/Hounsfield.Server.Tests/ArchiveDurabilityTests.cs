@@ -53,6 +53,36 @@ public sealed class ArchiveDurabilityTests
     }
 
     [CorpusFact]
+    public async Task A_batch_whose_commits_overlap_stores_each_instance_once_and_reports_a_repeated_one_as_duplicate()
+    {
+        var data = Directory.CreateTempSubdirectory("hounsfield-batch-");
+        try
+        {
+            await using var server = await ServerProcess.StartAsync(data);
+            var names = new[] { "evrle_ct_small", "mono1_cr_chest", "evrle_ct_small", "ivrle_mr_small" };
+            using var content = DicomWebClient.Multipart(names.Select(n => File.ReadAllBytes(Corpus.Get(n).Path)));
+
+            var response = await server.Client.PostAsync("/dicomweb/studies", content);
+            var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            var storedUids = body.GetProperty("00081199").GetProperty("Value").EnumerateArray().Select(i => i.GetProperty("00081155").GetProperty("Value")[0].GetString()).ToList();
+            var expected = names.Distinct().Select(n => Hounsfield.Dicom.DicomFile.Open(Corpus.Get(n).Path).Dataset.GetString(Hounsfield.Dicom.DicomTag.SOPInstanceUID)).ToList();
+            Assert.Equal(expected, storedUids);
+            var failure = Assert.Single(body.GetProperty("00081198").GetProperty("Value").EnumerateArray());
+            Assert.Equal(expected[0], failure.GetProperty("00081155").GetProperty("Value")[0].GetString());
+            Assert.Equal(0x0111, failure.GetProperty("00081197").GetProperty("Value")[0].GetInt32());
+            var blobs = Path.Combine(data.FullName, "blobs");
+            Assert.Equal(3, Directory.EnumerateFiles(blobs, "*.dcm", SearchOption.AllDirectories).Count(f => !Path.GetRelativePath(blobs, f).StartsWith("tmp", StringComparison.Ordinal)));
+            Assert.Empty(Directory.EnumerateFiles(Path.Combine(data.FullName, "blobs", "tmp")));
+        }
+        finally
+        {
+            data.Delete(recursive: true);
+        }
+    }
+
+    [CorpusFact]
     public async Task Bulk_data_is_served_whole_or_by_range_and_metadata_is_compressed_on_request()
     {
         var data = Directory.CreateTempSubdirectory("hounsfield-bulk-");

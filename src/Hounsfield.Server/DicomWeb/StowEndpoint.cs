@@ -46,6 +46,11 @@ internal static class StowEndpoint
             BodyLengthLimit = archive.Options.MaxInstanceLength,
         };
 
+        // Parts are received one after the other while earlier ones are made durable (IngestBatch); the response, which
+        // acknowledges them, waits for every commit.
+        await using var batch = archive.BeginBatch();
+        var unreadableParts = 0;
+        IResult? problem = null;
         try
         {
             MultipartSection? section;
@@ -54,38 +59,49 @@ internal static class StowEndpoint
                 var partType = section.ContentType is null ? "application/dicom" : MediaTypeHeaderValue.Parse(section.ContentType).MediaType.ToString();
                 if (!partType.Equals("application/dicom", StringComparison.OrdinalIgnoreCase))
                 {
-                    failed.Items.Add(FailureItem(null, null, IngestResult.CannotUnderstand));
+                    unreadableParts++;
                     await section.Body.CopyToAsync(Stream.Null, cancellationToken);
                     continue;
                 }
 
-                var result = await archive.IngestAsync(section.Body, study, cancellationToken);
-                if (result.Stored)
-                {
-                    var item = new DicomDataset()
-                        .AddOrUpdate(DicomTag.ReferencedSOPClassUID, DicomVR.UI, result.SopClassUid!)
-                        .AddOrUpdate(DicomTag.ReferencedSOPInstanceUID, DicomVR.UI, result.SopInstanceUid!)
-                        .AddOrUpdate(RetrieveURL, DicomVR.UR, $"{root}/studies/{result.StudyInstanceUid}/series/{result.SeriesInstanceUid}/instances/{result.SopInstanceUid}");
-                    stored.Items.Add(item);
-                }
-                else
-                {
-                    failed.Items.Add(FailureItem(result.SopClassUid, result.SopInstanceUid, result.FailureReason ?? IngestResult.CannotUnderstand));
-                }
+                await batch.AddAsync(section.Body, study, cancellationToken);
             }
         }
         catch (InstanceTooLargeException ex)
         {
-            return DicomWebEndpoints.Problem(StatusCodes.Status413PayloadTooLarge, ex.Message);
+            unreadableParts++;
+            problem = DicomWebEndpoints.Problem(StatusCodes.Status413PayloadTooLarge, ex.Message);
         }
         catch (Exception ex) when (ex is InvalidDataException or IOException and not BadHttpRequestException && !cancellationToken.IsCancellationRequested)
         {
             // Malformed multipart framing or a part over the body limit; the instances stored before it stay stored and are reported.
-            failed.Items.Add(FailureItem(null, null, IngestResult.CannotUnderstand));
-            if (stored.Items.Count == 0)
+            unreadableParts++;
+            problem = DicomWebEndpoints.Problem(StatusCodes.Status400BadRequest, $"Malformed multipart body: {ex.Message}");
+        }
+
+        foreach (var result in await batch.CompleteAsync())
+        {
+            if (result.Stored)
             {
-                return DicomWebEndpoints.Problem(StatusCodes.Status400BadRequest, $"Malformed multipart body: {ex.Message}");
+                stored.Items.Add(new DicomDataset()
+                    .AddOrUpdate(DicomTag.ReferencedSOPClassUID, DicomVR.UI, result.SopClassUid!)
+                    .AddOrUpdate(DicomTag.ReferencedSOPInstanceUID, DicomVR.UI, result.SopInstanceUid!)
+                    .AddOrUpdate(RetrieveURL, DicomVR.UR, $"{root}/studies/{result.StudyInstanceUid}/series/{result.SeriesInstanceUid}/instances/{result.SopInstanceUid}"));
             }
+            else
+            {
+                failed.Items.Add(FailureItem(result.SopClassUid, result.SopInstanceUid, result.FailureReason ?? IngestResult.CannotUnderstand));
+            }
+        }
+
+        for (var i = 0; i < unreadableParts; i++)
+        {
+            failed.Items.Add(FailureItem(null, null, IngestResult.CannotUnderstand));
+        }
+
+        if (problem is not null && stored.Items.Count == 0)
+        {
+            return problem;
         }
 
         var response = new DicomDataset();

@@ -1,0 +1,93 @@
+namespace Hounsfield.Archive.Ingest;
+
+/// <summary>
+/// Ingests the instances of one request in order, overlapping their commits: while instance n is made durable (an fsync
+/// costs milliseconds, and concurrent ones share the disk's flush) and indexed, instance n+1 is already being received.
+/// At most a bounded number of commits are in flight. Instances with the same SOP Instance UID commit one after the
+/// other, so the duplicate policy sees the earlier one. Nothing is acknowledged before <see cref="CompleteAsync"/>.
+/// </summary>
+public sealed class IngestBatch : IAsyncDisposable
+{
+    private readonly ArchiveService archive;
+    private readonly int maxInFlight;
+    private readonly List<Task<IngestResult>> results = [];
+    private readonly Queue<Task> inFlight = new();
+    private readonly Dictionary<string, Task> lastCommitOfInstance = new(StringComparer.Ordinal);
+
+    internal IngestBatch(ArchiveService archive, int maxInFlight)
+    {
+        this.archive = archive;
+        this.maxInFlight = Math.Max(1, maxInFlight);
+    }
+
+    /// <summary>Receives one instance from <paramref name="content"/> (read to its end before this returns) and starts its commit.</summary>
+    public Task AddAsync(Stream content, string? requiredStudyUid, CancellationToken cancellationToken) =>
+        AddAsync(ArchiveService.CopyFrom(content), requiredStudyUid, cancellationToken);
+
+    public async Task AddAsync(Func<Stream, CancellationToken, Task> writeContent, string? requiredStudyUid, CancellationToken cancellationToken)
+    {
+        while (inFlight.Count >= maxInFlight)
+        {
+            await inFlight.Dequeue().ConfigureAwait(false);
+        }
+
+        var (instance, failure) = await archive.ReceiveAsync(writeContent, requiredStudyUid, cancellationToken);
+        if (instance is null)
+        {
+            results.Add(Task.FromResult(failure!));
+            return;
+        }
+
+        var uid = instance.Record.SopInstanceUid;
+        var previous = lastCommitOfInstance.GetValueOrDefault(uid);
+        var commit = CommitAfterAsync(previous, instance);
+        lastCommitOfInstance[uid] = commit;
+        results.Add(commit);
+        inFlight.Enqueue(commit);
+    }
+
+    /// <summary>Waits for every commit; the results are in the order the instances were added.</summary>
+    public async Task<IReadOnlyList<IngestResult>> CompleteAsync() => await Task.WhenAll(results);
+
+    /// <summary>Waits for commits still in flight (after a failed request too), so no temporary blob outlives the batch.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var task in results)
+        {
+            try
+            {
+                await task.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Reported by CompleteAsync to a caller that still wants the results; here only the clean-up matters.
+            }
+        }
+    }
+
+    private async Task<IngestResult> CommitAfterAsync(Task? previous, ReceivedInstance instance)
+    {
+        if (previous is not null)
+        {
+            try
+            {
+                await previous.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // The earlier copy's failure is its own result; this copy commits on its own merits.
+            }
+        }
+
+        // Off the request's thread: the commit blocks in fsync.
+        await Task.Yield();
+        try
+        {
+            return await archive.CommitAsync(instance, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            return IngestResult.Failure(IngestResult.OutOfResources, $"The instance could not be stored: {ex.Message}", instance.Record.SopClassUid, instance.Record.SopInstanceUid);
+        }
+    }
+}
