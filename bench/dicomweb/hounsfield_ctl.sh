@@ -6,7 +6,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 BENCH_TMP=${BENCH_TMP:-${TMPDIR:-$(dirname "$(mktemp -u)")}}
 HOUNSFIELD_ROOT=${HOUNSFIELD_ROOT:-$BENCH_TMP/hounsfield-bench}
-APP=${HOUNSFIELD_APP:-$HERE/../out/hounsfield-r2r/hounsfield.dll}
+APP=${HOUNSFIELD_APP:-$HERE/../out/hounsfield/hounsfield.dll}
 PORT=${HOUNSFIELD_PORT:-8080}
 PIDFILE=$HOUNSFIELD_ROOT/hounsfield.pid
 
