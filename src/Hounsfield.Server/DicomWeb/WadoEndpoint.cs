@@ -40,7 +40,21 @@ internal static class WadoEndpoint
         {
             var syntax = requested.AsStored ? stored.TransferSyntaxUid : target?.Uid ?? DefaultTransferSyntax(stored.TransferSyntaxUid);
 
-            // A conversion happens before its part starts, so that a codec failure never leaves half a part behind.
+            if (syntax != stored.TransferSyntaxUid && IsStreamedConversion(stored.TransferSyntaxUid, syntax))
+            {
+                // No codec runs between little-endian native syntaxes: the writer streams the lazily read Pixel Data.
+                await body.WriteAsync(Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Type: application/dicom; transfer-syntax={syntax}\r\n\r\n"), cancellationToken);
+                if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpBodyControlFeature>() is { } bodyControl)
+                {
+                    bodyControl.AllowSynchronousIO = true; // the toolkit's writer is synchronous
+                }
+
+                Transcoder.Transcode(archive.ReadInstance(stored), DicomTransferSyntax.Lookup(syntax)).Write(body);
+                await body.WriteAsync("\r\n"u8.ToArray(), cancellationToken);
+                continue;
+            }
+
+            // Any other conversion happens before its part starts, so that a codec failure never leaves half a part behind.
             var converted = syntax == stored.TransferSyntaxUid ? null : new MemoryStream();
             if (converted is not null)
             {
@@ -135,12 +149,18 @@ internal static class WadoEndpoint
         return deleted == 0 ? DicomWebEndpoints.Problem(StatusCodes.Status404NotFound, "No such study, series or instance.") : Results.NoContent();
     }
 
+    /// <summary>Between native little-endian syntaxes values are read lazily and written as they are, so nothing is held whole.</summary>
+    private static bool IsStreamedConversion(string storedUid, string targetUid) =>
+        DicomTransferSyntax.TryLookup(storedUid, out var stored) && DicomTransferSyntax.TryLookup(targetUid, out var target)
+        && stored.IsNative && !stored.IsBigEndian && !stored.IsDeflated
+        && target.IsNative && !target.IsBigEndian && !target.IsDeflated;
+
     /// <summary>
     /// The transfer syntax an instance is sent in when the request names none: Explicit VR Little Endian, except for
     /// lossy compressed pixel data, which goes as received (PS3.18 §8.7.3.4), and syntaxes this server does not know.
     /// </summary>
     internal static string DefaultTransferSyntax(string storedUid) =>
-        DicomTransferSyntax.TryLookup(storedUid, out var stored) && stored.IsKnown && !stored.IsLossy
+        DicomTransferSyntax.TryLookup(storedUid, out var stored) && !stored.IsLossy
             ? DicomTransferSyntax.ExplicitVRLittleEndian.Uid
             : storedUid;
 
