@@ -76,6 +76,16 @@ public sealed class LargeInstanceTests(ITestOutputHelper output)
             FillFrame(999, expectedFrame);
             Assert.True(expectedFrame.AsSpan().SequenceEqual(frame), "frame 1000 differs from the generated one");
 
+            // 1500 frames (750 MB; as many as fit Kestrel's 8 KB request line) stream out one at a time.
+            using (var framesResponse = await client.GetAsync($"{instanceUrl}/frames/{string.Join(',', Enumerable.Range(1, 1500))}", HttpCompletionOption.ResponseHeadersRead))
+            {
+                Assert.Equal(HttpStatusCode.OK, framesResponse.StatusCode);
+                var (frameParts, lastFrameHash) = await HashPartsAsync(framesResponse);
+                Assert.Equal(1500, frameParts);
+                FillFrame(1499, expectedFrame);
+                Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(expectedFrame)), lastFrameHash);
+            }
+
             using var request = new HttpRequestMessage(HttpMethod.Get, instanceUrl);
             request.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"application/dicom\"; transfer-syntax=*");
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
@@ -85,7 +95,7 @@ public sealed class LargeInstanceTests(ITestOutputHelper output)
             Assert.Equal(fileHash, retrievedHash);
 
             var peakAfterRetrieve = server.PeakResidentBytes();
-            output.WriteLine($"frame and instance retrieved in {stopwatch.Elapsed.TotalSeconds:F1} s; server peak RSS {peakAfterRetrieve >> 20} MB");
+            output.WriteLine($"frames and instance retrieved in {stopwatch.Elapsed.TotalSeconds:F1} s; server peak RSS {peakAfterRetrieve >> 20} MB");
             Assert.True(peakAfterRetrieve < PeakResidentBudget, $"the server's peak RSS reached {peakAfterRetrieve >> 20} MB while serving the instance (budget {PeakResidentBudget >> 20} MB)");
 
             // Converted to Implicit VR Little Endian on the way out: still streamed, and the Pixel Data still ends with the last frame.

@@ -37,13 +37,14 @@ internal static class RenderedEndpoint
         }
 
         var (asStored, mediaType) = NegotiateFrameMediaType(context.Request.Headers.Accept, reader);
-        var parts = new List<byte[]>(numbers.Count);
+        byte[] Read(int number) => asStored ? reader.ReadCompressedFrame(number - 1) : reader.ReadFrame(number - 1).Data;
+
+        // The first frame is read before the response starts, so that a codec we lack answers 406; the others stream one at a
+        // time (a failure among them aborts the response, which leaves the multipart visibly unterminated, never silently short).
+        byte[] part;
         try
         {
-            foreach (var number in numbers)
-            {
-                parts.Add(asStored ? reader.ReadCompressedFrame(number - 1) : reader.ReadFrame(number - 1).Data);
-            }
+            part = Read(numbers[0]);
         }
         catch (Exception ex) when (ex is NotSupportedException or ImageCodecException)
         {
@@ -53,8 +54,9 @@ internal static class RenderedEndpoint
         var boundary = Guid.NewGuid().ToString("N");
         context.Response.ContentType = $"multipart/related; type=\"{mediaType}\"; boundary={boundary}";
         var syntax = asStored ? $"; transfer-syntax={reader.TransferSyntax.Uid}" : string.Empty;
-        foreach (var part in parts)
+        for (var i = 0; i < numbers.Count; i++)
         {
+            part = i == 0 ? part : Read(numbers[i]);
             await context.Response.Body.WriteAsync(Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Type: {mediaType}{syntax}\r\nContent-Length: {part.Length}\r\n\r\n"), cancellationToken);
             await context.Response.Body.WriteAsync(part, cancellationToken);
             await context.Response.Body.WriteAsync("\r\n"u8.ToArray(), cancellationToken);
