@@ -354,6 +354,28 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     }
 
     [CorpusFact]
+    public async Task A_compressed_instance_over_the_conversion_limit_goes_as_stored_when_no_syntax_is_named()
+    {
+        // Decoding to the default syntax is done in memory: past the limit the instance is sent as stored rather than buffered.
+        await using var server = await ServerProcess.StartAsync(null, "--Archive:MaxDefaultConversionLength", "1000");
+        try
+        {
+            var file = Corpus.Get("jpeg_lossless_sv1_u8");
+            using var content = DicomWebClient.Multipart([File.ReadAllBytes(file.Path)]);
+            Assert.Equal(HttpStatusCode.OK, (await server.Client.PostAsync("/dicomweb/studies", content)).StatusCode);
+            var (_, _, oracle) = fixture.Files.First(f => f.Name == file.Name);
+
+            var response = await server.Client.GetAsync(InstanceUrl(oracle));
+
+            Assert.Equal(File.ReadAllBytes(file.Path), Assert.Single(await DicomWebClient.ReadMultipartAsync(response)));
+        }
+        finally
+        {
+            server.Data.Delete(recursive: true);
+        }
+    }
+
+    [CorpusFact]
     public async Task Frames_come_as_stored_when_their_media_type_and_transfer_syntax_are_asked_for()
     {
         // dicomweb-client asks for compressed frames as multipart/related; type="image/jls"; transfer-syntax=…; before, they came decoded.

@@ -39,6 +39,10 @@ internal static class WadoEndpoint
         foreach (var stored in instances)
         {
             var syntax = requested.AsStored ? stored.TransferSyntaxUid : target?.Uid ?? DefaultTransferSyntax(stored.TransferSyntaxUid);
+            if (target is null && !IsStreamedConversion(stored.TransferSyntaxUid, syntax) && stored.Length > archive.Options.MaxDefaultConversionLength)
+            {
+                syntax = stored.TransferSyntaxUid;
+            }
 
             if (syntax != stored.TransferSyntaxUid && IsStreamedConversion(stored.TransferSyntaxUid, syntax))
             {
