@@ -36,4 +36,11 @@ public sealed class ArchiveOptions
 
     /// <summary>Binary values longer than this are left out of stored metadata as BulkDataURIs. Default 1 KiB.</summary>
     public int BulkDataThreshold { get; set; } = 1024;
+
+    /// <summary>
+    /// Largest stored instance that a WADO-RS retrieve naming no transfer syntax decodes into Explicit VR Little Endian,
+    /// which is done in memory; a larger compressed one goes as stored, as PS3.18 §8.7.3.4 permits for lossless data too
+    /// long to convert. Default 256 MiB.
+    /// </summary>
+    public long MaxDefaultConversionLength { get; set; } = 256L * 1024 * 1024;
 }

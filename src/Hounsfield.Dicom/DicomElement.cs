@@ -93,6 +93,9 @@ public sealed class DicomFragmentSequence : DicomElement
 
     public List<DicomBuffer> Fragments { get; }
 
+    /// <summary>The length of <see cref="GetEncodedItems"/>, known without reading a fragment.</summary>
+    public long EncodedItemsLength => 8 + BasicOffsetTable.Length + Fragments.Sum(f => 8 + f.Length);
+
     /// <summary>The value as its items are encoded (offset table item, then fragment items, without the delimiter), for InlineBinary.</summary>
     public byte[] GetEncodedItems()
     {

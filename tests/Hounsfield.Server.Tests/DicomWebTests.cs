@@ -333,6 +333,102 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     }
 
     [CorpusFact]
+    public async Task Wado_without_a_transfer_syntax_sends_explicit_vr_little_endian_unless_stored_lossy()
+    {
+        // PS3.18 §8.7.3.4; dicomweb-client's retrieveInstance asks this way. Before: every instance went as stored.
+        foreach (var (name, expected) in new[] { ("ivrle_mr_small", "1.2.840.10008.1.2.1"), ("jpeg_lossless_sv1_u8", "1.2.840.10008.1.2.1"), ("jpeg_baseline_mono8", "1.2.840.10008.1.2.4.50") })
+        {
+            var (_, path, oracle) = fixture.Files.First(f => f.Name == name);
+            using var request = new HttpRequestMessage(HttpMethod.Get, InstanceUrl(oracle));
+            request.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"application/dicom\"");
+            var response = await Client.SendAsync(request);
+
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{name}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            var file = Hounsfield.Dicom.DicomFile.Read(Assert.Single(await DicomWebClient.ReadMultipartAsync(response)));
+            Assert.Equal(expected, file.TransferSyntax.Uid);
+            var original = Hounsfield.Dicom.DicomFile.Open(path);
+            Assert.Equal(
+                Hounsfield.Imaging.Frames.PixelDataReader.Create(original)!.ReadFrame(0).Data,
+                Hounsfield.Imaging.Frames.PixelDataReader.Create(file)!.ReadFrame(0).Data);
+        }
+    }
+
+    [CorpusFact]
+    public async Task A_compressed_instance_over_the_conversion_limit_goes_as_stored_when_no_syntax_is_named()
+    {
+        // Decoding to the default syntax is done in memory: past the limit the instance is sent as stored rather than buffered.
+        await using var server = await ServerProcess.StartAsync(null, "--Archive:MaxDefaultConversionLength", "1000");
+        try
+        {
+            var file = Corpus.Get("jpeg_lossless_sv1_u8");
+            using var content = DicomWebClient.Multipart([File.ReadAllBytes(file.Path)]);
+            Assert.Equal(HttpStatusCode.OK, (await server.Client.PostAsync("/dicomweb/studies", content)).StatusCode);
+            var (_, _, oracle) = fixture.Files.First(f => f.Name == file.Name);
+
+            var response = await server.Client.GetAsync(InstanceUrl(oracle));
+
+            Assert.Equal(File.ReadAllBytes(file.Path), Assert.Single(await DicomWebClient.ReadMultipartAsync(response)));
+        }
+        finally
+        {
+            server.Data.Delete(recursive: true);
+        }
+    }
+
+    [CorpusFact]
+    public async Task Frames_come_as_stored_when_their_media_type_and_transfer_syntax_are_asked_for()
+    {
+        // dicomweb-client asks for compressed frames as multipart/related; type="image/jls"; transfer-syntax=…; before, they came decoded.
+        var (name, path, oracle) = fixture.Files.First(f => f.Name == "jpeg_lossless_sv1_u8");
+        var stored = Hounsfield.Imaging.Frames.PixelDataReader.Create(Hounsfield.Dicom.DicomFile.Open(path))!.ReadCompressedFrame(0);
+        foreach (var accept in new[]
+        {
+            "multipart/related; type=\"image/jpeg\"; transfer-syntax=1.2.840.10008.1.2.4.70",
+            "multipart/related; type=\"image/jpeg\"",
+            "multipart/related; type=\"image/*\"; transfer-syntax=*",
+            "multipart/related; type=application/octet-stream; transfer-syntax=*",
+        })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"{InstanceUrl(oracle)}/frames/1");
+            request.Headers.TryAddWithoutValidation("Accept", accept);
+            var response = await Client.SendAsync(request);
+
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{accept}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            Assert.Contains("type=\"image/jpeg\"", response.Content.Headers.ContentType!.ToString(), StringComparison.Ordinal);
+            Assert.Equal(stored, Assert.Single(await DicomWebClient.ReadMultipartAsync(response)));
+        }
+
+        // A compressed type the instance is not stored in falls back to the default, decoded frames (PS3.18 §8.7.3.3).
+        using var other = new HttpRequestMessage(HttpMethod.Get, $"{InstanceUrl(oracle)}/frames/1");
+        other.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"image/jls\"; transfer-syntax=1.2.840.10008.1.2.4.80");
+        var decoded = await Client.SendAsync(other);
+        Assert.Contains("type=\"application/octet-stream\"", decoded.Content.Headers.ContentType!.ToString(), StringComparison.Ordinal);
+        Assert.Equal(Corpus.Get(name).FrameHashes()![0], Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Assert.Single(await DicomWebClient.ReadMultipartAsync(decoded)))));
+    }
+
+    [CorpusFact]
+    public async Task A_byte_range_of_multipart_bulk_data_is_a_206_part_with_only_that_range()
+    {
+        // dicomweb-client's retrieveBulkData({ byteRange }) sends Range with a multipart Accept; before, the whole value came back.
+        var (_, _, oracle) = fixture.Files.First(f => f.Name == "evrle_ct_small");
+        var uri = Assert.Single(await JsonArrayAsync($"{InstanceUrl(oracle)}/metadata")).GetProperty("7FE00010").GetProperty("BulkDataURI").GetString()!;
+        var whole = await Client.GetByteArrayAsync(uri);
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+        request.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"application/octet-stream\"");
+        request.Headers.Range = new RangeHeaderValue(10, 109);
+        var response = await Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.PartialContent, response.StatusCode);
+        Assert.Equal(whole.AsSpan(10, 100).ToArray(), Assert.Single(await DicomWebClient.ReadMultipartAsync(response)));
+
+        using var outside = new HttpRequestMessage(HttpMethod.Get, uri);
+        outside.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"application/octet-stream\"");
+        outside.Headers.Range = new RangeHeaderValue(whole.Length, whole.Length + 10);
+        Assert.Equal(HttpStatusCode.RequestedRangeNotSatisfiable, (await Client.SendAsync(outside)).StatusCode);
+    }
+
+    [CorpusFact]
     public async Task Rendered_images_and_thumbnails_decode_with_the_expected_size()
     {
         var (_, _, oracle) = fixture.Files.First(f => f.Name == "evrle_ct_small");

@@ -23,6 +23,16 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public HttpClient Client { get; }
 
+    /// <summary>The id of the server's process (the `dotnet hounsfield.dll` host runs the app itself).</summary>
+    public int ProcessId => process.Id;
+
+    /// <summary>The peak resident set size of the server process so far, in bytes (VmHWM of /proc/PID/status; Linux only).</summary>
+    public long PeakResidentBytes()
+    {
+        var line = File.ReadLines($"/proc/{process.Id}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+    }
+
     public static async Task<ServerProcess> StartAsync(DirectoryInfo? data = null, params string[] extraArguments)
     {
         data ??= Directory.CreateTempSubdirectory("hounsfield-test-");

@@ -63,7 +63,8 @@ public static class DicomJsonWriter
             element.Tag.Value.TryFormat(key, out _, "X8", CultureInfo.InvariantCulture);
             writer.WritePropertyName(key);
             writer.WriteStartObject();
-            writer.WriteString("vr"u8, element.VR == DicomVR.None ? "UN" : element.VR.ToCode());
+            // Encapsulated Pixel Data is OB whatever a file says (PS3.5 §A.4).
+            writer.WriteString("vr"u8, element is DicomFragmentSequence ? "OB" : element.VR == DicomVR.None ? "UN" : element.VR.ToCode());
             switch (element)
             {
                 case DicomSequence sequence:
@@ -82,7 +83,7 @@ public static class DicomJsonWriter
 
                     break;
                 case DicomFragmentSequence fragments:
-                    WriteBinary(writer, element, fragments.GetEncodedItems(), options, path);
+                    WriteBinary(writer, element, fragments.EncodedItemsLength, () => fragments.GetEncodedItems(), options, path);
                     break;
                 case DicomValueElement value:
                     WriteValue(writer, dataset, value, options, path);
@@ -105,7 +106,7 @@ public static class DicomJsonWriter
         var vr = element.VR;
         if (vr.IsBulk() || vr == DicomVR.None)
         {
-            WriteBinary(writer, element, null, options, path);
+            WriteBinary(writer, element, element.Length, () => element.Buffer.GetMemory(), options, path);
             return;
         }
 
@@ -345,9 +346,9 @@ public static class DicomJsonWriter
         writer.WriteEndObject();
     }
 
-    private static void WriteBinary(Utf8JsonWriter writer, DicomElement element, byte[]? bytes, DicomJsonOptions options, List<(DicomTag, int)> path)
+    /// <summary>A BulkDataURI when the value is over the threshold, without reading it; else the value read now as InlineBinary.</summary>
+    private static void WriteBinary(Utf8JsonWriter writer, DicomElement element, long length, Func<ReadOnlyMemory<byte>> read, DicomJsonOptions options, List<(DicomTag, int)> path)
     {
-        var length = bytes?.LongLength ?? ((DicomValueElement)element).Length;
         if (options.BulkDataUri is { } makeUri && length > options.BulkDataThreshold
             && makeUri(new DicomElementPath([.. path], element.Tag), element) is { } uri)
         {
@@ -355,6 +356,6 @@ public static class DicomJsonWriter
             return;
         }
 
-        writer.WriteBase64String("InlineBinary"u8, bytes ?? ((DicomValueElement)element).Buffer.GetMemory().Span);
+        writer.WriteBase64String("InlineBinary"u8, read().Span);
     }
 }

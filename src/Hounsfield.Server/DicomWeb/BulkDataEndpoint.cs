@@ -28,31 +28,97 @@ internal static class BulkDataEndpoint
             return DicomWebEndpoints.Problem(StatusCodes.Status500InternalServerError, $"The stored instance cannot be read: {ex.Message}");
         }
 
-        var element = Resolve(file.Dataset, path);
-        var buffer = element switch
+        // Compressed Pixel Data is its fragments' octets without the item delimiters (PS3.18 §8.7.3.3.2).
+        IReadOnlyList<DicomBuffer>? pieces = Resolve(file.Dataset, path) switch
         {
-            DicomValueElement value => value.Buffer,
-            DicomFragmentSequence fragments => DicomBuffer.FromBytes(ConcatenateFragments(fragments)),
+            DicomValueElement value => [value.Buffer],
+            DicomFragmentSequence fragments => fragments.Fragments,
             _ => null,
         };
-        if (buffer is null)
+        if (pieces is null)
         {
             return DicomWebEndpoints.Problem(StatusCodes.Status404NotFound, $"'{path}' names no bulk data value of this instance.");
         }
 
-        var accept = context.Request.Headers.Accept.ToString();
-        if (accept.Contains("multipart/related", StringComparison.OrdinalIgnoreCase))
+        var content = new ConcatenatedBuffersStream(pieces);
+        if (!context.Request.Headers.Accept.ToString().Contains("multipart/related", StringComparison.OrdinalIgnoreCase))
         {
-            var boundary = Guid.NewGuid().ToString("N");
-            context.Response.ContentType = $"multipart/related; type=\"application/octet-stream\"; boundary={boundary}";
-            context.Response.ContentLength = null;
-            await context.Response.Body.WriteAsync(Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Type: application/octet-stream\r\nContent-Length: {buffer.Length.ToString(CultureInfo.InvariantCulture)}\r\n\r\n"), cancellationToken);
-            await buffer.CopyToAsync(context.Response.Body, cancellationToken);
-            await context.Response.Body.WriteAsync(Encoding.ASCII.GetBytes($"\r\n--{boundary}--\r\n"), cancellationToken);
-            return Results.Empty;
+            return Results.Stream(content, "application/octet-stream", enableRangeProcessing: true);
         }
 
-        return Results.Stream(new DicomBufferStream(buffer), "application/octet-stream", enableRangeProcessing: true);
+        await using (content)
+        {
+            return await WriteMultipartAsync(context, content, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The value as one multipart/related part (what dicomweb-client asks for), or the byte range the Range header
+    /// names with 206 and the part's Content-Range (RFC 9110 §14); a range outside the value is 416.
+    /// </summary>
+    private static async Task<IResult> WriteMultipartAsync(HttpContext context, ConcatenatedBuffersStream content, CancellationToken cancellationToken)
+    {
+        var length = content.Length;
+        var (start, count) = (0L, length);
+        string? contentRange = null;
+        var range = context.Request.GetTypedHeaders().Range;
+        if (range is not null)
+        {
+            if (!range.Unit.Equals("bytes", StringComparison.OrdinalIgnoreCase) || range.Ranges.Count != 1)
+            {
+                return DicomWebEndpoints.Problem(StatusCodes.Status416RangeNotSatisfiable, "Only a single byte range is supported on a multipart bulk data request.");
+            }
+
+            var (from, to) = (range.Ranges.First().From, range.Ranges.First().To);
+            (start, var end) = from is { } f ? (f, Math.Min(to ?? length - 1, length - 1)) : (Math.Max(0, length - (to ?? 0)), length - 1);
+            if (start >= length || end < start)
+            {
+                context.Response.Headers.ContentRange = $"bytes */{length.ToString(CultureInfo.InvariantCulture)}";
+                return DicomWebEndpoints.Problem(StatusCodes.Status416RangeNotSatisfiable, $"The value has {length} bytes.");
+            }
+
+            count = end - start + 1;
+            contentRange = $"bytes {start.ToString(CultureInfo.InvariantCulture)}-{end.ToString(CultureInfo.InvariantCulture)}/{length.ToString(CultureInfo.InvariantCulture)}";
+        }
+
+        var boundary = Guid.NewGuid().ToString("N");
+        context.Response.StatusCode = contentRange is null ? StatusCodes.Status200OK : StatusCodes.Status206PartialContent;
+        context.Response.ContentType = $"multipart/related; type=\"application/octet-stream\"; boundary={boundary}";
+        var partHeaders = new StringBuilder($"--{boundary}\r\nContent-Type: application/octet-stream\r\n");
+        if (contentRange is not null)
+        {
+            partHeaders.Append(CultureInfo.InvariantCulture, $"Content-Range: {contentRange}\r\n");
+        }
+
+        partHeaders.Append(CultureInfo.InvariantCulture, $"Content-Length: {count}\r\n\r\n");
+        await context.Response.Body.WriteAsync(Encoding.ASCII.GetBytes(partHeaders.ToString()), cancellationToken);
+        content.Position = start;
+        await CopyExactlyAsync(content, context.Response.Body, count, cancellationToken);
+        await context.Response.Body.WriteAsync(Encoding.ASCII.GetBytes($"\r\n--{boundary}--\r\n"), cancellationToken);
+        return Results.Empty;
+    }
+
+    private static async Task CopyExactlyAsync(Stream source, Stream destination, long count, CancellationToken cancellationToken)
+    {
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(81920);
+        try
+        {
+            while (count > 0)
+            {
+                var read = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, count)), cancellationToken);
+                if (read == 0)
+                {
+                    throw new IOException($"The stored value ended {count} bytes early.");
+                }
+
+                await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                count -= read;
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>Follows "gggggggg[/item/gggggggg]..." through sequences; null when any step is missing.</summary>
@@ -86,19 +152,8 @@ internal static class BulkDataEndpoint
         return null;
     }
 
-    private static byte[] ConcatenateFragments(DicomFragmentSequence fragments)
-    {
-        using var memory = new MemoryStream();
-        foreach (var fragment in fragments.Fragments)
-        {
-            fragment.CopyTo(memory);
-        }
-
-        return memory.ToArray();
-    }
-
-    /// <summary>A read-only seekable view of a value, so that HTTP Range requests read only the range.</summary>
-    private sealed class DicomBufferStream(DicomBuffer buffer) : Stream
+    /// <summary>A read-only seekable view of values laid end to end, so that a range request reads only the range and nothing is held whole.</summary>
+    private sealed class ConcatenatedBuffersStream(IReadOnlyList<DicomBuffer> pieces) : Stream
     {
         public override bool CanRead => true;
 
@@ -106,7 +161,7 @@ internal static class BulkDataEndpoint
 
         public override bool CanWrite => false;
 
-        public override long Length => buffer.Length;
+        public override long Length { get; } = pieces.Sum(p => p.Length);
 
         public override long Position { get; set; }
 
@@ -114,9 +169,20 @@ internal static class BulkDataEndpoint
 
         public override int Read(Span<byte> destination)
         {
-            var read = buffer.Read(Position, destination);
-            Position += read;
-            return read;
+            var start = 0L;
+            foreach (var piece in pieces)
+            {
+                if (Position < start + piece.Length)
+                {
+                    var read = piece.Read(Position - start, destination[..(int)Math.Min(destination.Length, start + piece.Length - Position)]);
+                    Position += read;
+                    return read;
+                }
+
+                start += piece.Length;
+            }
+
+            return 0;
         }
 
         public override long Seek(long offset, SeekOrigin origin) => Position = origin switch

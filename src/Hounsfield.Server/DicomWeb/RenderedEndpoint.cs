@@ -36,15 +36,15 @@ internal static class RenderedEndpoint
             return DicomWebEndpoints.Problem(StatusCodes.Status404NotFound, $"The instance has {reader.FrameCount} frame(s).");
         }
 
-        var asStored = context.Request.Headers.Accept.ToString().Contains("transfer-syntax=*", StringComparison.Ordinal) && reader.IsEncapsulated;
-        var mediaType = asStored ? CompressedMediaType(reader.TransferSyntax) : "application/octet-stream";
-        var parts = new List<byte[]>(numbers.Count);
+        var (asStored, mediaType) = NegotiateFrameMediaType(context.Request.Headers.Accept, reader);
+        byte[] Read(int number) => asStored ? reader.ReadCompressedFrame(number - 1) : reader.ReadFrame(number - 1).Data;
+
+        // The first frame is read before the response starts, so that a codec we lack answers 406; the others stream one at a
+        // time (a failure among them aborts the response, which leaves the multipart visibly unterminated, never silently short).
+        byte[] part;
         try
         {
-            foreach (var number in numbers)
-            {
-                parts.Add(asStored ? reader.ReadCompressedFrame(number - 1) : reader.ReadFrame(number - 1).Data);
-            }
+            part = Read(numbers[0]);
         }
         catch (Exception ex) when (ex is NotSupportedException or ImageCodecException)
         {
@@ -54,8 +54,9 @@ internal static class RenderedEndpoint
         var boundary = Guid.NewGuid().ToString("N");
         context.Response.ContentType = $"multipart/related; type=\"{mediaType}\"; boundary={boundary}";
         var syntax = asStored ? $"; transfer-syntax={reader.TransferSyntax.Uid}" : string.Empty;
-        foreach (var part in parts)
+        for (var i = 0; i < numbers.Count; i++)
         {
+            part = i == 0 ? part : Read(numbers[i]);
             await context.Response.Body.WriteAsync(Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Type: {mediaType}{syntax}\r\nContent-Length: {part.Length}\r\n\r\n"), cancellationToken);
             await context.Response.Body.WriteAsync(part, cancellationToken);
             await context.Response.Body.WriteAsync("\r\n"u8.ToArray(), cancellationToken);
@@ -260,13 +261,63 @@ internal static class RenderedEndpoint
         return options with { OutputWidth = Math.Max(1, (int)Math.Round(columns * scale)), OutputHeight = Math.Max(1, (int)Math.Round(rows * scale)) };
     }
 
-    private static string CompressedMediaType(DicomTransferSyntax syntax) => syntax.Uid switch
+    /// <summary>PS3.18 Table 8.7.3-5: the media types of compressed frames (the standard name first) and their transfer syntaxes (the default first).</summary>
+    private static readonly (string[] MediaTypes, string[] Syntaxes)[] CompressedFrameTypes =
+    [
+        (["image/jpeg"], [FrameCodecs.JpegLosslessSV1, FrameCodecs.JpegBaseline, FrameCodecs.JpegExtended, FrameCodecs.JpegLossless]),
+        (["image/dicom-rle", "image/x-dicom-rle"], [FrameCodecs.RleLossless]),
+        (["image/jls", "image/x-jls"], [FrameCodecs.JpegLSLossless, FrameCodecs.JpegLSNearLossless]),
+        (["image/jp2"], [FrameCodecs.Jpeg2000Lossless, FrameCodecs.Jpeg2000]),
+        (["image/jphc", "image/jhc"], [FrameCodecs.HtJpeg2000Lossless, FrameCodecs.HtJpeg2000LosslessRpcl, FrameCodecs.HtJpeg2000]),
+    ];
+
+    /// <summary>
+    /// How frames are sent (PS3.18 §8.7.3.3, §8.7.8): as stored when a media range names the stored compression — its media type
+    /// with the stored transfer syntax, its default one, or '*' — else decoded as application/octet-stream, the default the
+    /// standard falls back to when no acceptable media type is supported.
+    /// </summary>
+    private static (bool AsStored, string MediaType) NegotiateFrameMediaType(Microsoft.Extensions.Primitives.StringValues accept, PixelDataReader reader)
     {
-        FrameCodecs.JpegBaseline or FrameCodecs.JpegExtended or FrameCodecs.JpegLossless or FrameCodecs.JpegLosslessSV1 => "image/jpeg",
-        FrameCodecs.JpegLSLossless or FrameCodecs.JpegLSNearLossless => "image/jls",
-        FrameCodecs.Jpeg2000Lossless or FrameCodecs.Jpeg2000 => "image/jp2",
-        FrameCodecs.HtJpeg2000Lossless or FrameCodecs.HtJpeg2000LosslessRpcl or FrameCodecs.HtJpeg2000 => "image/jphc",
-        FrameCodecs.RleLossless => "image/x-dicom-rle",
-        _ => "application/octet-stream",
-    };
+        const string Decoded = "application/octet-stream";
+        var stored = reader.TransferSyntax.Uid;
+        var storedType = reader.IsEncapsulated ? Array.Find(CompressedFrameTypes, t => t.Syntaxes.Contains(stored)) : default;
+        if (accept.Count == 0 || !Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParseList(accept, out var ranges))
+        {
+            return (false, Decoded);
+        }
+
+        foreach (var range in ranges.OrderByDescending(r => r.Quality ?? 1))
+        {
+            var media = range.MediaType.ToString();
+            var inner = media.Equals("multipart/related", StringComparison.OrdinalIgnoreCase) ? Parameter(range, "type") : media;
+            var syntax = Parameter(range, "transfer-syntax");
+            if (inner.Equals(Decoded, StringComparison.OrdinalIgnoreCase) || inner == "*/*")
+            {
+                if (syntax == "*" && storedType.MediaTypes is not null)
+                {
+                    return (true, storedType.MediaTypes[0]);
+                }
+
+                if (syntax.Length == 0 || syntax == "*" || syntax == DicomTransferSyntax.ExplicitVRLittleEndian.Uid)
+                {
+                    return (false, Decoded);
+                }
+            }
+            else if (storedType.MediaTypes is not null)
+            {
+                var named = Array.Find(storedType.MediaTypes, t => t.Equals(inner, StringComparison.OrdinalIgnoreCase));
+                var wildcard = inner.Equals("image/*", StringComparison.OrdinalIgnoreCase);
+                if ((named is not null && (syntax == "*" || syntax == stored || (syntax.Length == 0 && storedType.Syntaxes[0] == stored)))
+                    || (wildcard && (syntax is "*" or "" || syntax == stored)))
+                {
+                    return (true, named ?? storedType.MediaTypes[0]);
+                }
+            }
+        }
+
+        return (false, Decoded);
+    }
+
+    private static string Parameter(Microsoft.Net.Http.Headers.MediaTypeHeaderValue range, string name) =>
+        Microsoft.Net.Http.Headers.HeaderUtilities.RemoveQuotes(range.Parameters.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))?.Value ?? default).ToString();
 }

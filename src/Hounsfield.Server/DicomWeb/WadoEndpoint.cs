@@ -38,16 +38,41 @@ internal static class WadoEndpoint
         var body = context.Response.Body;
         foreach (var stored in instances)
         {
-            var syntax = target?.Uid ?? stored.TransferSyntaxUid;
+            var syntax = requested.AsStored ? stored.TransferSyntaxUid : target?.Uid ?? DefaultTransferSyntax(stored.TransferSyntaxUid);
+            if (target is null && !IsStreamedConversion(stored.TransferSyntaxUid, syntax) && stored.Length > archive.Options.MaxDefaultConversionLength)
+            {
+                syntax = stored.TransferSyntaxUid;
+            }
 
-            // A conversion happens before its part starts, so that a codec failure never leaves half a part behind.
-            using var converted = syntax == stored.TransferSyntaxUid ? null : new MemoryStream();
+            if (syntax != stored.TransferSyntaxUid && IsStreamedConversion(stored.TransferSyntaxUid, syntax))
+            {
+                // No codec runs between little-endian native syntaxes: the writer streams the lazily read Pixel Data.
+                await body.WriteAsync(Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Type: application/dicom; transfer-syntax={syntax}\r\n\r\n"), cancellationToken);
+                if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpBodyControlFeature>() is { } bodyControl)
+                {
+                    bodyControl.AllowSynchronousIO = true; // the toolkit's writer is synchronous
+                }
+
+                Transcoder.Transcode(archive.ReadInstance(stored), DicomTransferSyntax.Lookup(syntax)).Write(body);
+                await body.WriteAsync("\r\n"u8.ToArray(), cancellationToken);
+                continue;
+            }
+
+            // Any other conversion happens before its part starts, so that a codec failure never leaves half a part behind.
+            var converted = syntax == stored.TransferSyntaxUid ? null : new MemoryStream();
             if (converted is not null)
             {
                 try
                 {
                     Transcoder.Transcode(archive.ReadInstance(stored), DicomTransferSyntax.Lookup(syntax)).Write(converted);
                     converted.Position = 0;
+                }
+                catch (Exception ex) when (ex is NotSupportedException or ImageCodecException && target is null)
+                {
+                    // The default syntax was not asked for: an instance we cannot decode goes as stored rather than not at all.
+                    await converted.DisposeAsync();
+                    converted = null;
+                    syntax = stored.TransferSyntaxUid;
                 }
                 catch (Exception ex) when ((ex is NotSupportedException or ImageCodecException) && !context.Response.HasStarted)
                 {
@@ -63,7 +88,10 @@ internal static class WadoEndpoint
             }
             else
             {
-                await converted.CopyToAsync(body, cancellationToken);
+                await using (converted)
+                {
+                    await converted.CopyToAsync(body, cancellationToken);
+                }
             }
 
             await body.WriteAsync("\r\n"u8.ToArray(), cancellationToken);
@@ -125,12 +153,30 @@ internal static class WadoEndpoint
         return deleted == 0 ? DicomWebEndpoints.Problem(StatusCodes.Status404NotFound, "No such study, series or instance.") : Results.NoContent();
     }
 
-    /// <summary>The transfer-syntax of an Accept header: null syntax = as stored ('*' or none).</summary>
-    private static (DicomTransferSyntax? Syntax, string? Error) RequestedTransferSyntax(Microsoft.Extensions.Primitives.StringValues accept)
+    /// <summary>Between native little-endian syntaxes values are read lazily and written as they are, so nothing is held whole.</summary>
+    private static bool IsStreamedConversion(string storedUid, string targetUid) =>
+        DicomTransferSyntax.TryLookup(storedUid, out var stored) && DicomTransferSyntax.TryLookup(targetUid, out var target)
+        && stored.IsNative && !stored.IsBigEndian && !stored.IsDeflated
+        && target.IsNative && !target.IsBigEndian && !target.IsDeflated;
+
+    /// <summary>
+    /// The transfer syntax an instance is sent in when the request names none: Explicit VR Little Endian, except for
+    /// lossy compressed pixel data, which goes as received (PS3.18 §8.7.3.4), and syntaxes this server does not know.
+    /// </summary>
+    internal static string DefaultTransferSyntax(string storedUid) =>
+        DicomTransferSyntax.TryLookup(storedUid, out var stored) && !stored.IsLossy
+            ? DicomTransferSyntax.ExplicitVRLittleEndian.Uid
+            : storedUid;
+
+    /// <summary>
+    /// The transfer syntax an Accept header asks for (PS3.18 §8.7.8.2): a syntax, '*' (as stored), or neither
+    /// (the default, <see cref="DefaultTransferSyntax"/>).
+    /// </summary>
+    private static (DicomTransferSyntax? Syntax, bool AsStored, string? Error) RequestedTransferSyntax(Microsoft.Extensions.Primitives.StringValues accept)
     {
         if (accept.Count == 0 || !MediaTypeHeaderValue.TryParseList(accept, out var types))
         {
-            return (null, null);
+            return (null, false, null);
         }
 
         string? unsupported = null;
@@ -146,19 +192,24 @@ internal static class WadoEndpoint
             }
 
             var syntax = HeaderUtilities.RemoveQuotes(type.Parameters.FirstOrDefault(p => p.Name.Equals("transfer-syntax", StringComparison.OrdinalIgnoreCase))?.Value ?? default).ToString();
-            if (string.IsNullOrEmpty(syntax) || syntax == "*")
+            if (string.IsNullOrEmpty(syntax))
             {
-                return (null, null);
+                return (null, false, null);
+            }
+
+            if (syntax == "*")
+            {
+                return (null, true, null);
             }
 
             if (DicomTransferSyntax.TryLookup(syntax, out var known))
             {
-                return (known, null);
+                return (known, false, null);
             }
 
             unsupported = $"transfer-syntax={syntax}";
         }
 
-        return (null, $"Not acceptable: {unsupported}. This resource is served as multipart/related; type=\"application/dicom\".");
+        return (null, false, $"Not acceptable: {unsupported}. This resource is served as multipart/related; type=\"application/dicom\".");
     }
 }
