@@ -40,8 +40,8 @@ public sealed class ServerProcess : IAsyncDisposable
         this.process = process;
         Port = port;
         Data = data;
-        Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
-        Anonymous = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
+        Client = NewClient(new Uri($"http://127.0.0.1:{port}"));
+        Anonymous = NewClient(new Uri($"http://127.0.0.1:{port}"));
     }
 
     public int Port { get; }
@@ -136,7 +136,7 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>A client that sends the given Authorization header value on every request.</summary>
     public HttpClient ClientWith(string scheme, string credential)
     {
-        var client = new HttpClient { BaseAddress = Anonymous.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        var client = NewClient(Anonymous.BaseAddress!);
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(scheme, credential);
         return client;
     }
@@ -159,6 +159,10 @@ public sealed class ServerProcess : IAsyncDisposable
         Anonymous.Dispose();
         process.Dispose();
     }
+
+    /// <summary>Without a cookie jar: the refresh cookie of one sign-in must not ride along on another test's requests.</summary>
+    private static HttpClient NewClient(Uri baseAddress) =>
+        new(new HttpClientHandler { UseCookies = false }) { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
 
     private static int FreePort()
     {

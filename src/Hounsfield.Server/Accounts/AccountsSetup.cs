@@ -19,7 +19,7 @@ internal static class AccountsSetup
         var options = builder.Configuration.GetSection("Auth").Get<AccountOptions>() ?? new AccountOptions();
         if (!Roles.All.Contains(options.RegistrationRole, StringComparer.Ordinal) || options.RegistrationRole == Roles.Admin)
         {
-            throw new InvalidOperationException($"Auth:RegistrationRole must be one of none, readonly, user (not '{options.RegistrationRole}').");
+            throw new AccountSettingsException($"Auth:RegistrationRole must be one of none, readonly, user (not '{options.RegistrationRole}').");
         }
 
         var quota = builder.Configuration.GetSection("Developer").Get<QuotaOptions>() ?? new QuotaOptions();
@@ -69,7 +69,7 @@ internal static class AccountsSetup
         var email = AccountEndpoints.NormalizeEmail(Environment.GetEnvironmentVariable(AdminEmailVariable) is { Length: > 0 } configured ? configured : DefaultAdminEmail);
         if (!AccountEndpoints.IsValidEmail(email))
         {
-            throw new InvalidOperationException($"{AdminEmailVariable} is not a valid email address.");
+            throw new AccountSettingsException($"{AdminEmailVariable} is not a valid email address.");
         }
 
         var password = Environment.GetEnvironmentVariable(AdminPasswordVariable);
@@ -80,7 +80,7 @@ internal static class AccountsSetup
         }
         else if (password!.Length < 8)
         {
-            throw new InvalidOperationException($"{AdminPasswordVariable} must be at least 8 characters long.");
+            throw new AccountSettingsException($"{AdminPasswordVariable} must be at least 8 characters long.");
         }
 
         var hash = app.Services.GetRequiredService<PasswordHasher>().Hash(password!);

@@ -15,7 +15,7 @@ internal static class SigningKey
             var configured = Encoding.UTF8.GetBytes(options.SigningKey);
             return configured.Length >= 32
                 ? configured
-                : throw new InvalidOperationException("Auth:SigningKey must be at least 32 bytes long.");
+                : throw new AccountSettingsException("Auth:SigningKey must be at least 32 bytes long.");
         }
 
         var path = Path.Combine(dataDirectory, FileName);
@@ -71,9 +71,9 @@ internal static class SigningKey
         }
         catch (FormatException)
         {
-            throw new InvalidOperationException($"{path} does not hold a base64 signing key; remove it to generate a new one (every issued token becomes invalid).");
+            throw new AccountSettingsException($"{path} does not hold a base64 signing key; remove it to generate a new one (every issued token becomes invalid).");
         }
 
-        return key.Length >= 32 ? key : throw new InvalidOperationException($"{path} holds a signing key shorter than 32 bytes.");
+        return key.Length >= 32 ? key : throw new AccountSettingsException($"{path} holds a signing key shorter than 32 bytes.");
     }
 }
