@@ -112,6 +112,26 @@ public sealed class AccountsFlowTests(AccountsServerFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task An_operator_sets_roles_and_quotas_with_the_users_command_and_the_running_server_applies_them_at_once()
+    {
+        var access = await AccountAsync(Server, "operated@example.com", Roles.None, developer: true);
+        using var client = Server.ClientWith("Bearer", access);
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.GetAsync("/dicomweb/studies")).StatusCode);
+
+        var role = CliRunner.Run("users", "role", "Operated@example.com", "readonly", "--data", Server.Data.FullName);
+        var quota = CliRunner.Run("users", "quota", "operated@example.com", "5", "--data", Server.Data.FullName);
+
+        Assert.Equal((0, "operated@example.com: role readonly"), (role.ExitCode, role.Stdout.Trim()));
+        Assert.Equal(0, quota.ExitCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/dicomweb/studies")).StatusCode);
+        Assert.Equal(5, (await JsonAsync(await client.GetAsync("/api/developer/profiles/"))).GetProperty("monthly_quota").GetInt32());
+        Assert.Equal(0, CliRunner.Run("users", "quota", "operated@example.com", "default", "--data", Server.Data.FullName).ExitCode);
+        Assert.Equal(1000, (await JsonAsync(await client.GetAsync("/api/developer/profiles/"))).GetProperty("monthly_quota").GetInt32());
+        Assert.Equal(2, CliRunner.Run("users", "role", "operated@example.com", "root", "--data", Server.Data.FullName).ExitCode);
+        Assert.Equal(1, CliRunner.Run("users", "role", "nobody@example.com", "user", "--data", Server.Data.FullName).ExitCode);
+    }
+
+    [Fact]
     public async Task A_key_cannot_be_deleted_by_another_account()
     {
         var owner = await AccountAsync(Server, "owner@example.com", Roles.None, developer: true);
