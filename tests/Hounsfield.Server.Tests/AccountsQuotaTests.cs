@@ -56,12 +56,13 @@ public sealed class AccountsQuotaTests : IDisposable
             Assert.True((await first.TryConsumeAsync(developer, ReadPath, 1000, November, CancellationToken.None)).Allowed);
         }
 
+        // Fifty threads of their own, released at once, so that the calls truly overlap.
         using var start = new ManualResetEventSlim();
-        var calls = Enumerable.Range(0, 50).Select(i => Task.Run(async () =>
+        var calls = Enumerable.Range(0, 50).Select(i => Task.Factory.StartNew(() =>
         {
             start.Wait();
-            return await (i % 2 == 0 ? first : second).TryConsumeAsync(developer, ReadPath, 1000, November, CancellationToken.None);
-        })).ToArray();
+            return (i % 2 == 0 ? first : second).TryConsumeAsync(developer, ReadPath, 1000, November, CancellationToken.None).GetAwaiter().GetResult();
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
         start.Set();
         var decisions = await Task.WhenAll(calls);
 
