@@ -132,6 +132,25 @@ public sealed class AccountsFlowTests(AccountsServerFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task The_openapi_document_lists_the_account_endpoints_at_their_documented_paths_with_both_schemes()
+    {
+        var document = JsonDocument.Parse(await Server.Anonymous.GetStringAsync("/api/openapi.json")).RootElement;
+        var paths = document.GetProperty("paths");
+
+        foreach (var path in new[] { "/api/auth/register/", "/api/token/", "/api/token/refresh/", "/api/token/logout/", "/api/developer/profiles/",
+            "/api/developer/profiles/activity-summary/", "/api-keys/", "/api-keys/delete/{id}/", "/api/developer/auth/api-keys/", "/api/developer/auth/api-keys/delete/{id}/" })
+        {
+            Assert.True(paths.TryGetProperty(path, out _), path);
+        }
+
+        Assert.Equal(["ApiKey", "Bearer"], document.GetProperty("components").GetProperty("securitySchemes").EnumerateObject().Select(p => p.Name).Order());
+        Assert.Equal(0, paths.GetProperty("/api/token/").GetProperty("post").GetProperty("security").GetArrayLength());
+        Assert.False(paths.GetProperty("/api-keys/").GetProperty("get").TryGetProperty("security", out _)); // inherits the document's: Bearer or ApiKey
+        Assert.Equal(2, document.GetProperty("security").GetArrayLength());
+        Assert.Equal("ObtainToken", paths.GetProperty("/api/token/").GetProperty("post").GetProperty("operationId").GetString());
+    }
+
+    [Fact]
     public async Task A_key_cannot_be_deleted_by_another_account()
     {
         var owner = await AccountAsync(Server, "owner@example.com", Roles.None, developer: true);
