@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
-using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.OpenApi;
 
 namespace Hounsfield.Server.Accounts;
@@ -40,10 +39,11 @@ internal static class AccountsSetup
             openApi.AddOperationTransformer<AccountsOpenApi>();
         });
 
-        // Authentication brings ASP.NET's data protection along; we sign nothing with it, but its key ring belongs in the
-        // data folder rather than in the service account's home.
-        services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDirectory, "data-protection-keys")));
-        services.AddAuthentication(AccountAuthenticationHandler.SchemeName)
+        // The authentication core without AddAuthentication's data protection, which we would never use (no cookies or
+        // antiforgery tokens) and which would create and keep a key ring at every start.
+        services.AddAuthenticationCore(authentication => authentication.DefaultScheme = AccountAuthenticationHandler.SchemeName);
+        services.AddWebEncoders();
+        new AuthenticationBuilder(services)
             .AddScheme<AuthenticationSchemeOptions, AccountAuthenticationHandler>(AccountAuthenticationHandler.SchemeName, null);
         services.AddAuthorizationBuilder()
             .AddPolicy(AuthorizationPolicies.Read, policy => policy.RequireAuthenticatedUser().RequireRole(Roles.Admin, Roles.User, Roles.ReadOnly))
