@@ -31,16 +31,18 @@ suite() {
 
 # Hounsfield
 export HOUNSFIELD_ROOT=$BENCH_TMP/hounsfield-bench
-export BASE_URL=http://127.0.0.1:8080/dicomweb AUTH="" SERVER_PID_FILE=$HOUNSFIELD_ROOT/hounsfield.pid
+export BASE_URL=http://127.0.0.1:8080/dicomweb SERVER_PID_FILE=$HOUNSFIELD_ROOT/hounsfield.pid
 export STORAGE_DIR=$HOUNSFIELD_ROOT/data RESET_CMD="$HERE/hounsfield_ctl.sh reset"
 export RESULTS_FILE=$ROOT/bench/results/hounsfield-$DATE.jsonl BENCH_LABEL=hounsfield-sqlite
 "$HERE/hounsfield_ctl.sh" start
+AUTH="Bearer $("$HERE/hounsfield_ctl.sh" token)"
+export AUTH
 suite
 "$HERE/hounsfield_ctl.sh" stop
 
 # Orthanc, the anchor, measured in the same run
 export ORTHANC_ROOT=$BENCH_TMP/orthanc-bench
-export BASE_URL=http://127.0.0.1:8042/dicom-web SERVER_PID_FILE=$ORTHANC_ROOT/orthanc.pid
+export BASE_URL=http://127.0.0.1:8042/dicom-web SERVER_PID_FILE=$ORTHANC_ROOT/orthanc.pid AUTH=""
 export STORAGE_DIR=$ORTHANC_ROOT/storage RESET_CMD="$HARNESS/orthanc/orthanc_ctl.sh reset"
 export RESULTS_FILE=$ROOT/bench/results/orthanc-$DATE.jsonl BENCH_LABEL=orthanc-1.10.1+dicomweb-1.7-sqlite
 "$HARNESS/orthanc/orthanc_ctl.sh" start >/dev/null

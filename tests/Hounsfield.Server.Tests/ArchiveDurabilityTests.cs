@@ -27,7 +27,7 @@ public sealed class ArchiveDurabilityTests
                 var stream = socket.GetStream();
                 var head = $"--b\r\nContent-Type: application/dicom\r\n\r\n";
                 await stream.WriteAsync(Encoding.ASCII.GetBytes(
-                    $"POST /dicomweb/studies HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/related; type=\"application/dicom\"; boundary=b\r\n" +
+                    $"POST /dicomweb/studies HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.AccessToken}\r\nContent-Type: multipart/related; type=\"application/dicom\"; boundary=b\r\n" +
                     $"Content-Length: {head.Length + interrupted.Length + 8}\r\n\r\n{head}"));
                 await stream.WriteAsync(interrupted.AsMemory(0, interrupted.Length / 2));
                 await stream.FlushAsync();

@@ -29,8 +29,7 @@ public sealed class DicomWebClientConformanceTests
         await using var server = await ServerProcess.StartAsync();
         try
         {
-            // Credentials go in this way once DICOMweb requires them (the accounts issue).
-            var headers = new Dictionary<string, string> { ["X-Conformance-Run"] = "dicomweb-client" };
+            var headers = new Dictionary<string, string> { ["Authorization"] = $"Bearer {server.AccessToken}" };
 
             var (exitCode, output) = await RunAsync(server, headers, files.Select(f => f.Name));
 

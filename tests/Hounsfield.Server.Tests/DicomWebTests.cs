@@ -269,7 +269,8 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         await socket.ConnectAsync(System.Net.IPAddress.Loopback, fixture.Server.Port);
         var stream = socket.GetStream();
         await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
-            "POST /dicomweb/studies HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/related; type=\"application/dicom\"; boundary=b\r\nContent-Length: 10737418240\r\n\r\n--b\r\n"));
+            "POST /dicomweb/studies HTTP/1.1\r\nHost: 127.0.0.1\r\n" + $"Authorization: Bearer {fixture.Server.AccessToken}\r\n" +
+            "Content-Type: multipart/related; type=\"application/dicom\"; boundary=b\r\nContent-Length: 10737418240\r\n\r\n--b\r\n"));
         var buffer = new byte[512];
         var read = await stream.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.StartsWith("HTTP/1.1 413", System.Text.Encoding.ASCII.GetString(buffer, 0, read));

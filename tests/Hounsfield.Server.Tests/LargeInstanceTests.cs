@@ -49,6 +49,7 @@ public sealed class LargeInstanceTests(ITestOutputHelper output)
 
             await using var server = await ServerProcess.StartAsync(directory.CreateSubdirectory("data"));
             using var client = new HttpClient { BaseAddress = server.Client.BaseAddress, Timeout = TimeSpan.FromMinutes(5) };
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", server.AccessToken);
             stopwatch.Restart();
             using (var content = new MultipartContent("related", "large-instance-boundary"))
             {

@@ -1,26 +1,54 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Net.Sockets;
+using System.Text.Json;
 
 namespace Hounsfield.Server.Tests;
 
-/// <summary>A real `hounsfield serve` process on a free loopback port with its own data folder, removed at the end.</summary>
+/// <summary>How to start a test server: the admin account of the environment, sign-in, extra arguments.</summary>
+public sealed record ServerStart
+{
+    public DirectoryInfo? Data { get; init; }
+
+    public string[] Arguments { get; init; } = [];
+
+    /// <summary>HOUNSFIELD_ADMIN_EMAIL / HOUNSFIELD_ADMIN_PASSWORD; null leaves them unset (the server then generates a password).</summary>
+    public (string Email, string Password)? Admin { get; init; } = (ServerProcess.AdminEmail, ServerProcess.AdminPassword);
+
+    /// <summary>Whether <see cref="ServerProcess.Client"/> signs in as the admin and carries its Bearer token.</summary>
+    public bool SignIn { get; init; } = true;
+}
+
+/// <summary>
+/// A real `hounsfield serve` process on a free loopback port with its own data folder, removed at the end. It starts with a
+/// known admin account (environment), signs in through `POST /api/token/`, and gives <see cref="Client"/> the admin's Bearer
+/// token (valid for hours: `--Auth:AccessTokenLifetime`); <see cref="Anonymous"/> sends no credentials.
+/// </summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
+    public const string AdminEmail = "admin@hounsfield.test";
+    public const string AdminPassword = "correct horse battery staple";
+
     private readonly Process process;
+    private readonly ConcurrentQueue<string> output = new();
 
     private ServerProcess(Process process, int port, DirectoryInfo data)
     {
         this.process = process;
         Port = port;
         Data = data;
-        Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
+        Client = NewClient(new Uri($"http://127.0.0.1:{port}"));
+        Anonymous = NewClient(new Uri($"http://127.0.0.1:{port}"));
     }
 
     public int Port { get; }
 
     public DirectoryInfo Data { get; }
 
+    /// <summary>Signed in as the admin (unless started with SignIn = false).</summary>
     public HttpClient Client { get; }
 
     /// <summary>The id of the server's process (the `dotnet hounsfield.dll` host runs the app itself).</summary>
@@ -33,26 +61,53 @@ public sealed class ServerProcess : IAsyncDisposable
         return long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
     }
 
-    public static async Task<ServerProcess> StartAsync(DirectoryInfo? data = null, params string[] extraArguments)
+
+    /// <summary>No Authorization header.</summary>
+    public HttpClient Anonymous { get; }
+
+    /// <summary>The admin's access token, for requests written by hand.</summary>
+    public string AccessToken { get; private set; } = string.Empty;
+
+    public string DatabasePath => Path.Combine(Data.FullName, "index.db");
+
+    /// <summary>Lines the process wrote to stdout so far.</summary>
+    public IReadOnlyCollection<string> Output => output;
+
+    public static Task<ServerProcess> StartAsync(DirectoryInfo? data = null, params string[] extraArguments) =>
+        StartAsync(new ServerStart { Data = data, Arguments = extraArguments });
+
+    public static async Task<ServerProcess> StartAsync(ServerStart start)
     {
-        data ??= Directory.CreateTempSubdirectory("hounsfield-test-");
+        var data = start.Data ?? Directory.CreateTempSubdirectory("hounsfield-test-");
         var port = FreePort();
         // The DICOM port is off unless a test asks for one, so that parallel servers do not fight over 11112.
-        string[] dicom = extraArguments.Contains("--dicom-port") ? [] : ["--dicom-port", "0"];
-        var process = CliRunner.Start(["serve", "--urls", $"http://127.0.0.1:{port}", "--data", data.FullName, .. dicom, .. extraArguments]);
-        process.OutputDataReceived += (_, _) => { };
+        string[] dicom = start.Arguments.Contains("--dicom-port") ? [] : ["--dicom-port", "0"];
+        var environment = new Dictionary<string, string?>
+        {
+            ["HOUNSFIELD_ADMIN_EMAIL"] = start.Admin?.Email,
+            ["HOUNSFIELD_ADMIN_PASSWORD"] = start.Admin?.Password,
+        };
+        var process = CliRunner.Start(environment,
+            ["serve", "--urls", $"http://127.0.0.1:{port}", "--data", data.FullName, "--Auth:AccessTokenLifetime", "04:00:00", .. dicom, .. start.Arguments]);
+        var server = new ServerProcess(process, port, data);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                server.output.Enqueue(e.Data);
+            }
+        };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new ServerProcess(process, port, data);
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
             try
             {
-                if ((await server.Client.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK)
+                if ((await server.Anonymous.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK)
                 {
-                    return server;
+                    break;
                 }
             }
             catch (HttpRequestException) when (DateTime.UtcNow < deadline && !process.HasExited)
@@ -66,6 +121,35 @@ public sealed class ServerProcess : IAsyncDisposable
 
             await Task.Delay(100);
         }
+
+        if (start.SignIn && start.Admin is { } admin)
+        {
+            server.AccessToken = await server.SignInAsync(admin.Email, admin.Password);
+            server.Client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", server.AccessToken);
+        }
+
+        return server;
+    }
+
+    /// <summary>The access token of a sign-in through `POST /api/token/`.</summary>
+    public async Task<string> SignInAsync(string email, string password)
+    {
+        var response = await Anonymous.PostAsJsonAsync("/api/token/", new { email, password });
+        var body = await response.Content.ReadAsStringAsync();
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            throw new InvalidOperationException($"sign-in as {email} failed: {(int)response.StatusCode} {body}");
+        }
+
+        return JsonDocument.Parse(body).RootElement.GetProperty("access").GetString()!;
+    }
+
+    /// <summary>A client that sends the given Authorization header value on every request.</summary>
+    public HttpClient ClientWith(string scheme, string credential)
+    {
+        var client = NewClient(Anonymous.BaseAddress!);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(scheme, credential);
+        return client;
     }
 
     /// <summary>Kills the process at once (kill -9), leaving the data folder for a restart.</summary>
@@ -83,8 +167,13 @@ public sealed class ServerProcess : IAsyncDisposable
         }
 
         Client.Dispose();
+        Anonymous.Dispose();
         process.Dispose();
     }
+
+    /// <summary>Without a cookie jar: the refresh cookie of one sign-in must not ride along on another test's requests.</summary>
+    private static HttpClient NewClient(Uri baseAddress) =>
+        new(new HttpClientHandler { UseCookies = false }) { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
 
     private static int FreePort()
     {

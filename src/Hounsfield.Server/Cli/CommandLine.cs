@@ -17,7 +17,7 @@ internal static class CommandLine
           render FILE [--frame N|all] --output OUT.{png,jpg,gif} [--window C,W|first|minmax|none|auto]
                  [--region X,Y,W,H] [--size W[xH]] [--quality Q]   frame N through the display pipeline
           transcode FILE --transfer-syntax UID --output OUT.dcm   the file in another transfer syntax
-        """ + "\n" + DimseCommands.UsageLines;
+        """ + "\n" + DimseCommands.UsageLines + "\n" + UsersCommand.UsageLines;
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -40,11 +40,16 @@ internal static class CommandLine
                 "pixels" => PixelsCommand.Run(rest),
                 "render" => RenderCommand.Run(rest),
                 "transcode" => TranscodeCommand.Run(rest),
+                "users" => await UsersCommand.RunAsync(rest),
                 "echo" or "store" or "find" or "move" or "get" => await DimseCommands.RunAsync(args[0], rest),
                 _ => Fail($"unknown command '{args[0]}'\n{Usage}", 2),
             };
         }
         catch (DicomFormatException ex)
+        {
+            return Fail(ex.Message, 1);
+        }
+        catch (Accounts.AccountSettingsException ex)
         {
             return Fail(ex.Message, 1);
         }

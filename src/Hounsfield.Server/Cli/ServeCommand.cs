@@ -1,6 +1,7 @@
 using Hounsfield.Archive;
 using Hounsfield.Archive.Blobs;
 using Hounsfield.Archive.Index;
+using Hounsfield.Server.Accounts;
 using Hounsfield.Server.DicomWeb;
 using Hounsfield.Server.Dimse;
 
@@ -29,6 +30,7 @@ internal static class ServeCommand
         var dimseOptions = builder.Configuration.GetSection("Dimse").Get<DimseOptions>() ?? new DimseOptions();
         builder.Services.AddSingleton(dimseOptions);
         builder.Services.AddHostedService<DimseService>();
+        builder.AddAccounts(dataDirectory);
         builder.Services.AddOpenApi();
         builder.Services.AddResponseCompression(compression =>
         {
@@ -44,16 +46,20 @@ internal static class ServeCommand
             app.Logger.LogWarning("Removed {OrphanCount} blobs that no index row referred to (an interrupted ingest)", orphans);
         }
 
+        await app.InitializeAccountsAsync(CancellationToken.None);
+
         app.UseResponseCompression();
-        app.MapOpenApi("/api/openapi.json");
+        app.MapOpenApi("/api/openapi.json").AllowAnonymous();
         app.UseSwaggerUI(ui =>
         {
             ui.SwaggerEndpoint("/api/openapi.json", "Hounsfield");
             ui.RoutePrefix = "api/docs";
             ui.DocumentTitle = "Hounsfield API";
         });
+        app.UseAccounts();
+        app.MapAccounts();
         app.MapDicomWeb();
-        app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
+        app.MapGet("/health/live", () => Results.Ok(new { status = "live" })).AllowAnonymous();
         app.MapGet("/health/ready", async (ArchiveService archive, CancellationToken ct) =>
         {
             try
@@ -67,7 +73,7 @@ internal static class ServeCommand
             {
                 return Results.Json(new { status = "index unavailable" }, statusCode: 503);
             }
-        });
+        }).AllowAnonymous();
         app.Logger.LogInformation("Data directory {DataDirectory}", dataDirectory);
         await app.RunAsync();
         return 0;

@@ -1,5 +1,5 @@
 // DICOMweb, PS3.18: STOW-RS (§10.5), QIDO-RS (§10.6), WADO-RS (§10.4). Thin adapters over ArchiveService.
-using System.Net;
+using Hounsfield.Server.Accounts;
 
 namespace Hounsfield.Server.DicomWeb;
 
@@ -10,9 +10,11 @@ internal static class DicomWebEndpoints
     {
         foreach (var prefix in new[] { "/dicomweb", "/qidors", "/wadors" })
         {
-            var group = app.MapGroup(prefix).AddEndpointFilter(LoopbackOnly);
-            group.MapPost("/studies", (HttpContext context, CancellationToken ct) => StowEndpoint.HandleAsync(context, null, ct)).DisableAntiforgery();
-            group.MapPost("/studies/{study}", (HttpContext context, string study, CancellationToken ct) => StowEndpoint.HandleAsync(context, study, ct)).DisableAntiforgery();
+            // Retrieve and query need Read (readonly, user, admin); store and delete need Write (user, admin).
+            var group = app.MapGroup(prefix).RequireAuthorization(AuthorizationPolicies.Read);
+            var write = app.MapGroup(prefix).RequireAuthorization(AuthorizationPolicies.Write);
+            write.MapPost("/studies", (HttpContext context, CancellationToken ct) => StowEndpoint.HandleAsync(context, null, ct)).DisableAntiforgery();
+            write.MapPost("/studies/{study}", (HttpContext context, string study, CancellationToken ct) => StowEndpoint.HandleAsync(context, study, ct)).DisableAntiforgery();
 
             group.MapGet("/studies", (HttpContext context, CancellationToken ct) => QidoEndpoint.HandleAsync(context, Archive.Query.QueryLevel.Study, null, null, ct));
             group.MapGet("/series", (HttpContext context, CancellationToken ct) => QidoEndpoint.HandleAsync(context, Archive.Query.QueryLevel.Series, null, null, ct));
@@ -40,22 +42,10 @@ internal static class DicomWebEndpoints
             group.MapGet("/studies/{study}/series/{series}/instances/{instance}/thumbnail", (HttpContext context, string study, string series, string instance, CancellationToken ct) => RenderedEndpoint.RenderedAsync(context, study, series, instance, null, true, ct));
             group.MapGet("/studies/{study}/series/{series}/instances/{instance}/frames/{frame:int}/thumbnail", (HttpContext context, string study, string series, string instance, int frame, CancellationToken ct) => RenderedEndpoint.RenderedAsync(context, study, series, instance, frame, true, ct));
 
-            group.MapDelete("/studies/{study}", (HttpContext context, string study, CancellationToken ct) => WadoEndpoint.DeleteAsync(context, study, null, null, ct));
-            group.MapDelete("/studies/{study}/series/{series}", (HttpContext context, string study, string series, CancellationToken ct) => WadoEndpoint.DeleteAsync(context, study, series, null, ct));
-            group.MapDelete("/studies/{study}/series/{series}/instances/{instance}", (HttpContext context, string study, string series, string instance, CancellationToken ct) => WadoEndpoint.DeleteAsync(context, study, series, instance, ct));
+            write.MapDelete("/studies/{study}", (HttpContext context, string study, CancellationToken ct) => WadoEndpoint.DeleteAsync(context, study, null, null, ct));
+            write.MapDelete("/studies/{study}/series/{series}", (HttpContext context, string study, string series, CancellationToken ct) => WadoEndpoint.DeleteAsync(context, study, series, null, ct));
+            write.MapDelete("/studies/{study}/series/{series}/instances/{instance}", (HttpContext context, string study, string series, string instance, CancellationToken ct) => WadoEndpoint.DeleteAsync(context, study, series, instance, ct));
         }
-    }
-
-    /// <summary>Until accounts exist, DICOMweb answers loopback clients only (issue 4: no endpoint open that was not asked for).</summary>
-    private static async ValueTask<object?> LoopbackOnly(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-    {
-        var remote = context.HttpContext.Connection.RemoteIpAddress;
-        if (remote is not null && !IPAddress.IsLoopback(remote))
-        {
-            return Results.Json(new { detail = "DICOMweb is only open to loopback clients until authentication is configured." }, statusCode: StatusCodes.Status403Forbidden);
-        }
-
-        return await next(context);
     }
 
     /// <summary>The DICOMweb root of this request, e.g. http://host:8080/dicomweb, for RetrieveURLs and BulkDataURIs.</summary>
