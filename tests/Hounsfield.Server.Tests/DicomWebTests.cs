@@ -430,6 +430,63 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     }
 
     [CorpusFact]
+    public async Task Wado_uri_serves_the_instance_and_rendered_images_and_rejects_bad_requests()
+    {
+        var (_, path, oracle) = fixture.Files.First(f => f.Name == "evrle_ct_small");
+        var uids = $"studyUID={CorpusServerFixture.Text(oracle, "0020000D")}&seriesUID={CorpusServerFixture.Text(oracle, "0020000E")}&objectUID={CorpusServerFixture.Text(oracle, "00080018")}";
+        var stored = Hounsfield.Dicom.DicomFile.Open(path);
+
+        var asStored = await Client.GetAsync($"/wado?requestType=WADO&{uids}&contentType=application/dicom&transferSyntax={stored.TransferSyntax.Uid}");
+        Assert.Equal("application/dicom", asStored.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(File.ReadAllBytes(path), await asStored.Content.ReadAsByteArrayAsync());
+
+        var converted = Hounsfield.Dicom.DicomFile.Read(await Client.GetByteArrayAsync($"/dicomweb/wado?requestType=WADO&{uids}&contentType=application/dicom&transferSyntax=1.2.840.10008.1.2"));
+        Assert.Equal("1.2.840.10008.1.2", converted.TransferSyntax.Uid);
+        Assert.Equal(CorpusServerFixture.Text(oracle, "00080018"), converted.Dataset.GetString(Hounsfield.Dicom.DicomTag.SOPInstanceUID));
+
+        var jpeg = await Client.GetAsync($"/wado?requestType=WADO&{uids}");
+        Assert.Equal("image/jpeg", jpeg.Content.Headers.ContentType?.MediaType);
+        Assert.Equal((128, 128), JpegSize(await jpeg.Content.ReadAsByteArrayAsync()));
+        var png = await Client.GetAsync($"/wado?requestType=WADO&{uids}&contentType=image/png&windowCenter=40&windowWidth=400&rows=64");
+        Assert.Equal((64, 64), PngSize(await png.Content.ReadAsByteArrayAsync()));
+
+        Assert.Equal(HttpStatusCode.BadRequest, (await Client.GetAsync($"/wado?requestType=WADO&studyUID=1.2&seriesUID=1.3")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Client.GetAsync($"/wado?requestType=RETRIEVE&{uids}")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Client.GetAsync($"/wado?requestType=WADO&{uids}&windowCenter=40")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Client.GetAsync($"/wado?requestType=WADO&{uids}&contentType=application/dicom&transferSyntax=1.2.3.4")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotAcceptable, (await Client.GetAsync($"/wado?requestType=WADO&{uids}&contentType=text/html")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync("/wado?requestType=WADO&studyUID=1.2&seriesUID=1.3&objectUID=1.4")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await fixture.Server.Anonymous.GetAsync($"/wado?requestType=WADO&{uids}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Cross_origin_viewers_are_served_only_from_configured_origins()
+    {
+        Assert.Equal("same-origin", (await fixture.Server.Anonymous.GetAsync("/health/live")).Headers.GetValues("Cross-Origin-Resource-Policy").Single());
+
+        await using var server = await ServerProcess.StartAsync(null, "--Cors:Origins:0", "https://viewer.example");
+        using var preflight = new HttpRequestMessage(HttpMethod.Options, "/dicomweb/studies");
+        preflight.Headers.Add("Origin", "https://viewer.example");
+        preflight.Headers.Add("Access-Control-Request-Method", "GET");
+        preflight.Headers.Add("Access-Control-Request-Headers", "authorization");
+        var answer = await server.Anonymous.SendAsync(preflight);
+        Assert.True(answer.IsSuccessStatusCode, $"{(int)answer.StatusCode}");
+        Assert.Equal("https://viewer.example", answer.Headers.GetValues("Access-Control-Allow-Origin").Single());
+
+        using var get = new HttpRequestMessage(HttpMethod.Get, "/dicomweb/studies");
+        get.Headers.Add("Origin", "https://viewer.example");
+        var response = await server.Client.SendAsync(get);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("https://viewer.example", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Equal("cross-origin", response.Headers.GetValues("Cross-Origin-Resource-Policy").Single());
+
+        using var other = new HttpRequestMessage(HttpMethod.Get, "/dicomweb/studies");
+        other.Headers.Add("Origin", "https://elsewhere.example");
+        Assert.False((await server.Client.SendAsync(other)).Headers.Contains("Access-Control-Allow-Origin"));
+        server.Data.Delete(recursive: true);
+    }
+
+    [CorpusFact]
     public async Task Rendered_images_and_thumbnails_decode_with_the_expected_size()
     {
         var (_, _, oracle) = fixture.Files.First(f => f.Name == "evrle_ct_small");

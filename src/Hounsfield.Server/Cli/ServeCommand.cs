@@ -31,6 +31,7 @@ internal static class ServeCommand
         builder.Services.AddSingleton(dimseOptions);
         builder.Services.AddHostedService<DimseService>();
         builder.AddAccounts(dataDirectory);
+        builder.AddCrossOrigin();
         builder.Services.AddOpenApi();
         builder.Services.AddResponseCompression(compression =>
         {
@@ -49,6 +50,7 @@ internal static class ServeCommand
         await app.InitializeAccountsAsync(CancellationToken.None);
 
         app.UseResponseCompression();
+        app.UseCrossOrigin();
         app.MapOpenApi("/api/openapi.json").AllowAnonymous();
         app.UseSwaggerUI(ui =>
         {

@@ -16,6 +16,7 @@ internal static class DicomWebEndpoints
             write.MapPost("/studies", (HttpContext context, CancellationToken ct) => StowEndpoint.HandleAsync(context, null, ct)).DisableAntiforgery();
             write.MapPost("/studies/{study}", (HttpContext context, string study, CancellationToken ct) => StowEndpoint.HandleAsync(context, study, ct)).DisableAntiforgery();
 
+            group.MapGet("/wado", (HttpContext context, CancellationToken ct) => WadoUriEndpoint.HandleAsync(context, ct));
             group.MapGet("/studies", (HttpContext context, CancellationToken ct) => QidoEndpoint.HandleAsync(context, Archive.Query.QueryLevel.Study, null, null, ct));
             group.MapGet("/series", (HttpContext context, CancellationToken ct) => QidoEndpoint.HandleAsync(context, Archive.Query.QueryLevel.Series, null, null, ct));
             group.MapGet("/instances", (HttpContext context, CancellationToken ct) => QidoEndpoint.HandleAsync(context, Archive.Query.QueryLevel.Instance, null, null, ct));
@@ -46,6 +47,9 @@ internal static class DicomWebEndpoints
             write.MapDelete("/studies/{study}/series/{series}", (HttpContext context, string study, string series, CancellationToken ct) => WadoEndpoint.DeleteAsync(context, study, series, null, ct));
             write.MapDelete("/studies/{study}/series/{series}/instances/{instance}", (HttpContext context, string study, string series, string instance, CancellationToken ct) => WadoEndpoint.DeleteAsync(context, study, series, instance, ct));
         }
+
+        // WADO-URI also at the root, where most of its clients (and Orthanc) have it.
+        app.MapGet("/wado", (HttpContext context, CancellationToken ct) => WadoUriEndpoint.HandleAsync(context, ct)).RequireAuthorization(AuthorizationPolicies.Read);
     }
 
     /// <summary>The DICOMweb root of this request, e.g. http://host:8080/dicomweb, for RetrieveURLs and BulkDataURIs.</summary>

@@ -67,7 +67,14 @@ internal static class RenderedEndpoint
     }
 
     /// <summary>A rendered image of a frame (frame null: the first, or every frame for an animated GIF).</summary>
-    public static async Task<IResult> RenderedAsync(HttpContext context, string study, string? series, string? instance, int? frame, bool thumbnail, CancellationToken cancellationToken)
+    public static Task<IResult> RenderedAsync(HttpContext context, string study, string? series, string? instance, int? frame, bool thumbnail, CancellationToken cancellationToken) =>
+        RenderAsync(context, study, series, instance, frame, thumbnail, ChooseMediaType(context.Request.Headers.Accept.ToString()), context.Request.Query, cancellationToken);
+
+    /// <summary>
+    /// Renders with an explicit media type (null: not acceptable) and rendering parameters in the DICOMweb form
+    /// (window, viewport, quality), for WADO-RS and the WADO-URI adapter alike.
+    /// </summary>
+    internal static async Task<IResult> RenderAsync(HttpContext context, string study, string? series, string? instance, int? frame, bool thumbnail, string? mediaType, IQueryCollection parameters, CancellationToken cancellationToken)
     {
         var archive = context.RequestServices.GetRequiredService<ArchiveService>();
         var instances = await archive.ListInstancesAsync(study, series, instance, cancellationToken);
@@ -78,7 +85,6 @@ internal static class RenderedEndpoint
 
         // A study or series is represented by its middle instance, as viewers pick a representative slice.
         var stored = instance is not null ? instances[0] : instances[instances.Count / 2];
-        var mediaType = ChooseMediaType(context.Request.Headers.Accept.ToString());
         if (mediaType is null)
         {
             return DicomWebEndpoints.Problem(StatusCodes.Status406NotAcceptable, "Rendered resources are image/jpeg, image/png or image/gif.");
@@ -88,14 +94,14 @@ internal static class RenderedEndpoint
         int quality;
         try
         {
-            (options, quality) = ParseRenderParameters(context.Request.Query, thumbnail);
+            (options, quality) = ParseRenderParameters(parameters, thumbnail);
         }
         catch (FormatException ex)
         {
             return DicomWebEndpoints.Problem(StatusCodes.Status400BadRequest, ex.Message);
         }
 
-        var etag = $"\"{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{stored.SopInstanceUid}:{stored.Length}:{frame}:{thumbnail}:{mediaType}:{context.Request.QueryString}")))[..32]}\"";
+        var etag = $"\"{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{stored.SopInstanceUid}:{stored.Length}:{frame}:{thumbnail}:{mediaType}:{string.Join('&', parameters.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"))}")))[..32]}\"";
         context.Response.Headers.ETag = etag;
         if (context.Request.Headers.IfNoneMatch.Any(v => v == etag || v == "*"))
         {
