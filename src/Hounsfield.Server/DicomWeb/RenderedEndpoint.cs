@@ -120,7 +120,7 @@ internal static class RenderedEndpoint
             var bytes = mediaType switch
             {
                 "image/png" => PngEncoder.Encode(images[0]),
-                "image/gif" => GifEncoder.Encode(images, new GifOptions { DelayCentiseconds = Math.Max(1, (int)Math.Round((CineTiming.GetFrameTimeMilliseconds(dataset) ?? 100) / 10)) }),
+                "image/gif" => GifEncoder.Encode(images, new GifOptions { DelayCentiseconds = CineTiming.GetGifDelayCentiseconds(dataset) }),
                 _ => JpegEncoder.Encode(images[0], new JpegOptions { Quality = quality }),
             };
             return Results.Bytes(bytes, mediaType);
