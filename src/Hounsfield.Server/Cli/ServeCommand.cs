@@ -2,6 +2,7 @@ using Hounsfield.Archive;
 using Hounsfield.Archive.Blobs;
 using Hounsfield.Archive.Index;
 using Hounsfield.Server.DicomWeb;
+using Hounsfield.Server.Developer;
 using Hounsfield.Server.Dimse;
 
 namespace Hounsfield.Server.Cli;
@@ -29,6 +30,7 @@ internal static class ServeCommand
         var dimseOptions = builder.Configuration.GetSection("Dimse").Get<DimseOptions>() ?? new DimseOptions();
         builder.Services.AddSingleton(dimseOptions);
         builder.Services.AddHostedService<DimseService>();
+        builder.Services.AddDeveloperServices(builder.Configuration);
         builder.Services.AddOpenApi();
         builder.Services.AddResponseCompression(compression =>
         {
@@ -53,6 +55,7 @@ internal static class ServeCommand
             ui.DocumentTitle = "Hounsfield API";
         });
         app.MapDicomWeb();
+        app.MapDeveloperServices();
         app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
         app.MapGet("/health/ready", async (ArchiveService archive, CancellationToken ct) =>
         {

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Hounsfield.Imaging.Tests;
+namespace Hounsfield.Testing;
 
 /// <summary>The CRC-32 of PNG computed bit by bit: an independent check of the encoder's table-driven one.</summary>
 public static class BitwiseCrc
