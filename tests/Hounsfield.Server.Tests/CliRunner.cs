@@ -21,7 +21,10 @@ internal static class CliRunner
         return (process.ExitCode, stdout.Result, stderr.Result);
     }
 
-    public static Process Start(params string[] args)
+    public static Process Start(params string[] args) => Start(null, args);
+
+    /// <summary>Starts the app host with these environment variables set (or overridden) for it.</summary>
+    public static Process Start(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -29,6 +32,11 @@ internal static class CliRunner
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         info.ArgumentList.Add(AppPath);
         foreach (var arg in args)
         {

@@ -23,13 +23,16 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public HttpClient Client { get; }
 
-    public static async Task<ServerProcess> StartAsync(DirectoryInfo? data = null, params string[] extraArguments)
+    public static Task<ServerProcess> StartAsync(DirectoryInfo? data = null, params string[] extraArguments) => StartAsync(data, null, extraArguments);
+
+    /// <summary>Starts the server with these environment variables set for its process (TMPDIR, HOUNSFIELD__...).</summary>
+    public static async Task<ServerProcess> StartAsync(DirectoryInfo? data, IReadOnlyDictionary<string, string>? environment, params string[] extraArguments)
     {
         data ??= Directory.CreateTempSubdirectory("hounsfield-test-");
         var port = FreePort();
         // The DICOM port is off unless a test asks for one, so that parallel servers do not fight over 11112.
         string[] dicom = extraArguments.Contains("--dicom-port") ? [] : ["--dicom-port", "0"];
-        var process = CliRunner.Start(["serve", "--urls", $"http://127.0.0.1:{port}", "--data", data.FullName, .. dicom, .. extraArguments]);
+        var process = CliRunner.Start(environment, ["serve", "--urls", $"http://127.0.0.1:{port}", "--data", data.FullName, .. dicom, .. extraArguments]);
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
