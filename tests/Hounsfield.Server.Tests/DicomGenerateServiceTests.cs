@@ -102,7 +102,7 @@ public sealed class DicomGenerateServiceTests
                 ("PatientBirthDate", "1980-01-31"), ("Rows", "512"), ("NotAKeyword", "x"), ("PixelSpacing", "0.5"),
                 ("SmallestImagePixelValue", "70000"), ("StudyInstanceUID", "1.2.03"), ("PatientSex", "male"), ("PatientID", "A\u0001B"),
                 ("ReferencedImageSequence", ""), ("TransferSyntaxUID", "1.2.840.10008.1.2"), ("PatientName", "a"), ("PatientName", "b"),
-                ("StudyTime", "25"), ("PatientAge", "45"), ("InstanceNumber", "1.5"), ("Modality", new string('A', 17)),
+                ("StudyTime", "25"), ("PatientAge", "45"), ("InstanceNumber", "1.5"), ("Modality", new string('A', 17)), ("SeriesInstanceUID", string.Empty),
             ],
             png));
 
@@ -111,7 +111,7 @@ public sealed class DicomGenerateServiceTests
         string[] expected =
         [
             "InstanceNumber", "Modality", "NotAKeyword", "PatientAge", "PatientBirthDate", "PatientID", "PatientName", "PatientSex", "PixelSpacing",
-            "ReferencedImageSequence", "Rows", "SmallestImagePixelValue", "StudyInstanceUID", "StudyTime", "TransferSyntaxUID",
+            "ReferencedImageSequence", "Rows", "SeriesInstanceUID", "SmallestImagePixelValue", "StudyInstanceUID", "StudyTime", "TransferSyntaxUID",
         ];
         Assert.Equal(expected, fields.Keys.Order(StringComparer.Ordinal));
         Assert.Contains("YYYYMMDD", fields["PatientBirthDate"][0], StringComparison.Ordinal);

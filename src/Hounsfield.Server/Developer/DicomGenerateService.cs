@@ -30,6 +30,12 @@ internal sealed class DicomGenerateService(DicomServicesOptions options, ILogger
         "FloatPixelData", "DoubleFloatPixelData", "PixelDataProviderURL", "ExtendedOffsetTable", "ExtendedOffsetTableLengths",
     };
 
+    /// <summary>Type 1 attributes of the IOD that a form may set, but not to an empty value.</summary>
+    private static readonly HashSet<string> RequiredValues = new(StringComparer.Ordinal)
+    {
+        "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality", "ConversionType",
+    };
+
     /// <summary>
     /// Generates the instance from the form's text fields (file_name and DICOM keywords) and its file parts (image).
     /// Throws <see cref="DicomServiceException"/> with an error per field.
@@ -95,6 +101,10 @@ internal sealed class DicomGenerateService(DicomServicesOptions options, ILogger
             else if (entry.Tag.Group is 0x0000 or 0x0002 || entry.Tag.Group >= 0xFFFA)
             {
                 errors[name] = ["Command, file meta information and delimiter elements are written by the generator; they cannot be given."];
+            }
+            else if (text.Length == 0 && RequiredValues.Contains(name))
+            {
+                errors[name] = ["A type 1 attribute of the Secondary Capture IOD: it cannot be empty."];
             }
             else
             {
