@@ -1,3 +1,4 @@
+using Hounsfield.Imaging.Decoders;
 using Hounsfield.Imaging.Encoders;
 
 namespace Hounsfield.Imaging.Tests;
@@ -53,7 +54,7 @@ public sealed class EncoderKernelTests
         var image = ImageEncoderTests.Synthetic(333, 77, 3, seed: 5);
         foreach (var level in new[] { System.IO.Compression.CompressionLevel.Fastest, System.IO.Compression.CompressionLevel.Optimal, System.IO.Compression.CompressionLevel.SmallestSize })
         {
-            Assert.Equal(image.Pixels, PngReader.Read(PngEncoder.Encode(image, level)).Samples);
+            Assert.Equal(image.Pixels, PngDecoder.Decode(PngEncoder.Encode(image, level)).Samples);
         }
     }
 

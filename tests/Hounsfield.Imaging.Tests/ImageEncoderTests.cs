@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Hounsfield.Imaging.Decoders;
 using Hounsfield.Imaging.Encoders;
 using Hounsfield.Imaging.Rendering;
 
@@ -17,8 +18,8 @@ public sealed class ImageEncoderTests
         var random = new Random(7);
         var data = new byte[1031];
         random.NextBytes(data);
-        Assert.Equal(PngReader.BitwiseCrc(data), Crc32.Compute(data));
-        Assert.Equal(PngReader.BitwiseCrc(data), Crc32.Append(Crc32.Compute(data.AsSpan(0, 500)), data.AsSpan(500)));
+        Assert.Equal(BitwiseCrc.Compute(data), Crc32.Compute(data));
+        Assert.Equal(BitwiseCrc.Compute(data), Crc32.Append(Crc32.Compute(data.AsSpan(0, 500)), data.AsSpan(500)));
     }
 
     [Theory]
@@ -28,7 +29,7 @@ public sealed class ImageEncoderTests
         foreach (var channels in new[] { 1, 3 })
         {
             var image = Synthetic(width, height, channels, seed: width + channels);
-            var decoded = PngReader.Read(PngEncoder.Encode(image));
+            var decoded = PngDecoder.Decode(PngEncoder.Encode(image));
             Assert.Equal((width, height, channels, 8), (decoded.Width, decoded.Height, decoded.Channels, decoded.BitDepth));
             Assert.Equal(image.Pixels, decoded.Samples);
         }
@@ -48,12 +49,9 @@ public sealed class ImageEncoderTests
         var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(samples.AsSpan()).ToArray();
         using var memory = new MemoryStream();
         PngEncoder.Encode(memory, width, height, PngPixelFormat.Gray16, bytes);
-        var decoded = PngReader.Read(memory.ToArray());
+        var decoded = PngDecoder.Decode(memory.ToArray());
         Assert.Equal((1, 16), (decoded.Channels, decoded.BitDepth));
-        for (var i = 0; i < samples.Length; i++)
-        {
-            Assert.Equal(samples[i], (decoded.Samples[2 * i] << 8) | decoded.Samples[(2 * i) + 1]);
-        }
+        Assert.Equal(bytes, decoded.Samples); // the decoder reads PNG's big-endian samples back to little-endian
     }
 
     [Fact]
@@ -62,7 +60,7 @@ public sealed class ImageEncoderTests
         var image = Synthetic(700, 500, 3, seed: 3, noise: true);
         var png = PngEncoder.Encode(image, System.IO.Compression.CompressionLevel.NoCompression);
         Assert.True(CountChunks(png, "IDAT") > 1);
-        Assert.Equal(image.Pixels, PngReader.Read(png).Samples);
+        Assert.Equal(image.Pixels, PngDecoder.Decode(png).Samples);
     }
 
     [Theory]

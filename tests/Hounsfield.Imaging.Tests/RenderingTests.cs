@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Hounsfield.Dicom;
+using Hounsfield.Imaging.Decoders;
 using Hounsfield.Imaging.Frames;
 using Hounsfield.Imaging.Rendering;
 using Xunit.Abstractions;
@@ -47,7 +48,7 @@ public sealed class RenderingTests(ITestOutputHelper output)
             : command.Contains("+Wm", StringComparison.Ordinal) ? VoiMode.MinMax
             : VoiMode.None;
 
-        var expected = PngReader.Read(File.ReadAllBytes(Path.Combine(Corpus.Directory!, "oracle", name, oracle)));
+        var expected = PngDecoder.Decode(File.ReadAllBytes(Path.Combine(Corpus.Directory!, "oracle", name, oracle)));
         var file = DicomFile.Open(corpusFile.Path);
         var image = FrameRenderer.Render(file, 0, new RenderOptions { Voi = voi });
 
@@ -80,7 +81,7 @@ public sealed class RenderingTests(ITestOutputHelper output)
                     continue;
                 }
 
-                var decoded = PngReader.Read(File.ReadAllBytes(Path.Combine(Corpus.Directory!, "oracle", file.Name, png)));
+                var decoded = PngDecoder.Decode(File.ReadAllBytes(Path.Combine(Corpus.Directory!, "oracle", file.Name, png)));
                 Assert.Equal(hash.GetString(), TestImages.Sha256(decoded.Samples));
                 checkedCount++;
             }

@@ -20,6 +20,9 @@ public sealed record ServerStart
 
     /// <summary>Whether <see cref="ServerProcess.Client"/> signs in as the admin and carries its Bearer token.</summary>
     public bool SignIn { get; init; } = true;
+
+    /// <summary>More environment variables for the process (TMPDIR, HOUNSFIELD__...).</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>
@@ -87,6 +90,11 @@ public sealed class ServerProcess : IAsyncDisposable
             ["HOUNSFIELD_ADMIN_EMAIL"] = start.Admin?.Email,
             ["HOUNSFIELD_ADMIN_PASSWORD"] = start.Admin?.Password,
         };
+        foreach (var (name, value) in start.Environment)
+        {
+            environment[name] = value;
+        }
+
         var process = CliRunner.Start(environment,
             ["serve", "--urls", $"http://127.0.0.1:{port}", "--data", data.FullName, "--Auth:AccessTokenLifetime", "04:00:00", .. dicom, .. start.Arguments]);
         var server = new ServerProcess(process, port, data);

@@ -39,4 +39,11 @@ public static class CineTiming
 
         return null;
     }
+
+    /// <summary>The delay between animated GIF frames for this data set's frame time, in hundredths of a second (1 to 65535; 10 when it has none).</summary>
+    public static int GetGifDelayCentiseconds(DicomDataset dataset)
+    {
+        var milliseconds = GetFrameTimeMilliseconds(dataset) ?? 100;
+        return (int)Math.Clamp(Math.Round(milliseconds / 10), 1, ushort.MaxValue);
+    }
 }

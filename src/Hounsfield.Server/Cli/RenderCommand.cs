@@ -144,9 +144,7 @@ internal static class RenderCommand
                     JpegEncoder.Encode(stream, images[0], new JpegOptions { Quality = quality });
                     break;
                 default:
-                    var milliseconds = CineTiming.GetFrameTimeMilliseconds(file.Dataset) ?? 100;
-                    var delay = (int)Math.Clamp(Math.Round(milliseconds / 10), 1, ushort.MaxValue);
-                    GifEncoder.Encode(stream, images, new GifOptions { DelayCentiseconds = delay });
+                    GifEncoder.Encode(stream, images, new GifOptions { DelayCentiseconds = CineTiming.GetGifDelayCentiseconds(file.Dataset) });
                     break;
             }
 

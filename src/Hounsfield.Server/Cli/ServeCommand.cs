@@ -3,6 +3,7 @@ using Hounsfield.Archive.Blobs;
 using Hounsfield.Archive.Index;
 using Hounsfield.Server.Accounts;
 using Hounsfield.Server.DicomWeb;
+using Hounsfield.Server.Developer;
 using Hounsfield.Server.Dimse;
 
 namespace Hounsfield.Server.Cli;
@@ -32,6 +33,7 @@ internal static class ServeCommand
         builder.Services.AddHostedService<DimseService>();
         builder.AddAccounts(dataDirectory);
         builder.AddCrossOrigin();
+        builder.Services.AddDeveloperServices(builder.Configuration);
         builder.Services.AddOpenApi();
         builder.Services.AddResponseCompression(compression =>
         {
@@ -61,6 +63,7 @@ internal static class ServeCommand
         app.UseAccounts();
         app.MapAccounts();
         app.MapDicomWeb();
+        app.MapDeveloperServices();
         app.MapGet("/health/live", () => Results.Ok(new { status = "live" })).AllowAnonymous();
         app.MapGet("/health/ready", async (ArchiveService archive, CancellationToken ct) =>
         {

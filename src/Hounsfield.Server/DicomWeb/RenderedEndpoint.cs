@@ -126,7 +126,7 @@ internal static class RenderedEndpoint
             if (mediaType == "image/gif" && frame is null && !thumbnail)
             {
                 var frames = Enumerable.Range(0, reader.FrameCount).Select(i => FrameRenderer.Render(dataset, reader.ReadFrame(i), i, fitted)).ToList();
-                var delay = Math.Max(1, (int)Math.Round((CineTiming.GetFrameTimeMilliseconds(dataset) ?? 100) / 10));
+                var delay = CineTiming.GetGifDelayCentiseconds(dataset);
                 return Results.Bytes(GifEncoder.Encode(frames, new GifOptions { DelayCentiseconds = delay }), mediaType);
             }
 
