@@ -12,7 +12,8 @@ public sealed class AccountsAuthorizationTests
     private static readonly string[] Callers = ["anonymous", "readonly", "user", "developer", "admin", "apikey", "expired", "tampered", "revoked key"];
 
     // Expected status per caller, in the order of Callers. Writers sending STOW a JSON body get 415 (authorized, then refused
-    // by STOW itself); 404 and 400 likewise mean "let through to the endpoint".
+    // by STOW itself), as do developers sending read/generate JSON instead of a form; 404 and 400 likewise mean "let through
+    // to the endpoint".
     private static readonly (string Method, string Path, string? Json, int[] Expected)[] Table =
     [
         ("GET", "/dicomweb/studies", null, [401, 200, 200, 403, 200, 200, 401, 401, 401]),
@@ -29,6 +30,12 @@ public sealed class AccountsAuthorizationTests
         ("POST", "/api-keys/", $$"""{"name":"{{new string('n', 101)}}"}""", [401, 403, 403, 400, 403, 403, 401, 401, 401]),
         ("DELETE", "/api-keys/delete/999999/", null, [401, 404, 404, 404, 404, 403, 401, 401, 401]),
         ("DELETE", "/api/developer/auth/api-keys/delete/999999/", null, [401, 404, 404, 404, 404, 403, 401, 401, 401]),
+        ("GET", "/wado?requestType=WADO&studyUID=1.2&seriesUID=3.4&objectUID=5.6", null, [401, 404, 404, 403, 404, 404, 401, 401, 401]),
+        ("POST", "/api/dicom/read/file/", "{}", [401, 403, 403, 415, 403, 415, 401, 401, 401]),
+        ("POST", "/api/dicom/generate/", "{}", [401, 403, 403, 415, 403, 415, 401, 401, 401]),
+        ("POST", "/api/dicom/write/upload_content/", "{}", [401, 403, 403, 415, 403, 415, 401, 401, 401]),
+        ("GET", "/api/dicom-format/allowed-fields/", null, [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        ("GET", "/api/dicom-format/required-field-type/", null, [200, 200, 200, 200, 200, 200, 200, 200, 200]),
         ("GET", "/no/such/endpoint", null, [401, 404, 404, 403, 404, 404, 401, 401, 401]),
         ("GET", "/health/live", null, [200, 200, 200, 200, 200, 200, 200, 200, 200]),
         ("GET", "/health/ready", null, [200, 200, 200, 200, 200, 200, 200, 200, 200]),

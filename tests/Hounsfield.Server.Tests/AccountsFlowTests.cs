@@ -28,7 +28,7 @@ public sealed class AccountsFlowTests(AccountsServerFixture fixture) : IClassFix
     private ServerProcess Server => fixture.Server;
 
     [Fact]
-    public async Task The_documented_flow_register_token_refresh_profile_key_use_summary_delete_works_end_to_end()
+    public async Task The_documented_flow_register_token_refresh_profile_key_read_generate_summary_delete_works_end_to_end()
     {
         var register = await Server.Anonymous.PostAsJsonAsync("/api/auth/register/", new { email = "Flow@Example.com", first_name = "Grace", last_name = "Hopper", password = "s3cret-enough" });
         Assert.Equal(HttpStatusCode.Created, register.StatusCode);
@@ -87,18 +87,43 @@ public sealed class AccountsFlowTests(AccountsServerFixture fixture) : IClassFix
         var afterUse = JsonDocument.Parse(await user.GetStringAsync("/api-keys/")).RootElement[0];
         Assert.NotEqual(JsonValueKind.Null, afterUse.GetProperty("last_used").ValueKind);
 
-        // Metered calls (counted by another store on the same database, as another node would) show in the summary.
-        var userId = (await store.FindUserByEmailAsync("flow@example.com", CancellationToken.None))!.Id;
-        for (var i = 0; i < 3; i++)
+        // The developer services with the key: read a file (images through the display pipeline), generate one.
+        if (Corpus.Directory is not null)
         {
-            Assert.True((await store.TryConsumeAsync(userId, "/api/dicom/read/file/", 1000, DateTimeOffset.UtcNow, CancellationToken.None)).Allowed);
+            var dicom = File.ReadAllBytes(Corpus.Get("evrle_ct_small").Path);
+            using var readForm = new MultipartFormDataContent { { new ByteArrayContent(dicom), "file", "ct.dcm" } };
+            var read = await withKey.PostAsync("/api/dicom/read/file/?fields=Modality,Rows", readForm);
+            Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+            var readBody = await JsonAsync(read);
+            Assert.Equal("CT", readBody.GetProperty("Modality").GetString());
+            Assert.Equal("png", readBody.GetProperty("ImageFormat").GetString()?.ToLowerInvariant());
+            Assert.StartsWith("iVBORw0KGgo", readBody.GetProperty("Images")[0].GetString(), StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.True((await store.TryConsumeAsync((await store.FindUserByEmailAsync("flow@example.com", CancellationToken.None))!.Id, "/api/dicom/read/file/", 1000, DateTimeOffset.UtcNow, CancellationToken.None)).Allowed);
         }
 
+        var picture = Hounsfield.Imaging.Encoders.PngEncoder.Encode(new Hounsfield.Imaging.Rendering.RenderedImage(3, 2, 1, [0, 50, 100, 150, 200, 250]));
+        using var generateForm = new MultipartFormDataContent
+        {
+            { new StringContent("flow"), "file_name" },
+            { new StringContent("Hopper^Grace"), "PatientName" },
+            { new ByteArrayContent(picture), "image", "picture.png" },
+        };
+        var generated = await withKey.PostAsync("/api/dicom/generate/", generateForm);
+        Assert.Equal(HttpStatusCode.OK, generated.StatusCode);
+        Assert.Equal("application/dicom", generated.Content.Headers.ContentType?.MediaType);
+        var generatedFile = Hounsfield.Dicom.DicomFile.Read(await generated.Content.ReadAsByteArrayAsync());
+        Assert.Equal("Hopper^Grace", generatedFile.Dataset.GetString(Hounsfield.Dicom.DicomTag.PatientName));
+        var pixels = new byte[6];
+        Assert.Equal(6, ((Hounsfield.Dicom.DicomValueElement)generatedFile.Dataset.Find(Hounsfield.Dicom.DicomTag.PixelData)!).Buffer.Read(0, pixels));
+        Assert.Equal(new byte[] { 0, 50, 100, 150, 200, 250 }, pixels);
         var summary = await JsonAsync(await withKey.GetAsync("/api/developer/profiles/activity-summary/"));
-        Assert.Equal(3, summary.GetProperty("monthly_total").GetInt64());
+        Assert.Equal(2, summary.GetProperty("monthly_total").GetInt64()); // the read and the generate above
         var today = Assert.Single(summary.GetProperty("daily_activity").EnumerateArray());
         Assert.Equal(DateTime.UtcNow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), today.GetProperty("day").GetString());
-        Assert.Equal(3, today.GetProperty("count").GetInt64());
+        Assert.Equal(2, today.GetProperty("count").GetInt64());
         var lastYear = await JsonAsync(await user.GetAsync($"/api/developer/profiles/activity-summary/?year={DateTime.UtcNow.Year - 1}&month=1"));
         Assert.Equal(0, lastYear.GetProperty("monthly_total").GetInt64());
         Assert.Equal(HttpStatusCode.BadRequest, (await user.GetAsync("/api/developer/profiles/activity-summary/?month=13")).StatusCode);

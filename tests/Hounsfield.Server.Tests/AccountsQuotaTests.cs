@@ -22,6 +22,44 @@ public sealed class AccountsQuotaTests : IDisposable
         folder.Delete(recursive: true);
     }
 
+    [CorpusFact]
+    public async Task Over_http_concurrent_calls_at_the_quota_edge_never_overshoot_and_a_refused_call_does_no_work()
+    {
+        const int quota = 20;
+        await using var server = await ServerProcess.StartAsync(new ServerStart { Arguments = ["--Developer:MonthlyQuota", $"{quota}"] });
+        try
+        {
+            using var developer = server.ClientWith("Bearer", await DeveloperServicesServerTests.DeveloperAccessTokenAsync(server.Anonymous));
+            var dicom = File.ReadAllBytes(Corpus.Get("evrle_ct_small").Path);
+
+            var responses = await Task.WhenAll(Enumerable.Range(0, 50).Select(async _ =>
+            {
+                using var form = new System.Net.Http.MultipartFormDataContent { { new System.Net.Http.ByteArrayContent(dicom), "file", "ct.dcm" } };
+                using var response = await developer.PostAsync(ReadPath, form);
+                return (int)response.StatusCode;
+            }));
+            Assert.Equal(quota, responses.Count(status => status == 200));
+            Assert.Equal(50 - quota, responses.Count(status => status == 429));
+
+            // Not DICOM: doing the work would answer 400; over quota the answer is 429, so the check came first.
+            using var junk = new System.Net.Http.MultipartFormDataContent { { new System.Net.Http.ByteArrayContent("not a DICOM file"u8.ToArray()), "file", "junk.dcm" } };
+            using var refused = await developer.PostAsync(ReadPath, junk);
+            Assert.Equal(429, (int)refused.StatusCode);
+            var body = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement;
+            Assert.Equal($"Monthly API request for '{ReadPath}' limit exceeded.", body.GetProperty("error").GetString());
+            Assert.Equal(quota, body.GetProperty("quota").GetInt32());
+            Assert.True(body.GetProperty("requests_used").GetInt32() > quota);
+
+            var summary = JsonDocument.Parse(await developer.GetStringAsync("/api/developer/profiles/activity-summary/")).RootElement;
+            Assert.Equal(quota, summary.GetProperty("monthly_total").GetInt64());
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            server.Data.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_thousand_calls_pass_and_the_1001st_is_refused_with_the_documented_counts()
     {

@@ -68,7 +68,7 @@ public sealed class DeveloperServicesServerTests
     }
 
     /// <summary>A new account made a developer through the documented flow: register, token, developer profile.</summary>
-    private static async Task<string> DeveloperAccessTokenAsync(HttpClient client)
+    internal static async Task<string> DeveloperAccessTokenAsync(HttpClient client)
     {
         var email = $"dev-{Guid.NewGuid():N}@example.com";
         const string password = "a long test password 1";
