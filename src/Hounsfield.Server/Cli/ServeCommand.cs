@@ -4,6 +4,7 @@ using Hounsfield.Archive.Index;
 using Hounsfield.Server.Accounts;
 using Hounsfield.Server.DicomWeb;
 using Hounsfield.Server.Dimse;
+using Hounsfield.Server.Nodes;
 
 namespace Hounsfield.Server.Cli;
 
@@ -31,6 +32,7 @@ internal static class ServeCommand
         builder.Services.AddSingleton(dimseOptions);
         builder.Services.AddHostedService<DimseService>();
         builder.AddAccounts(dataDirectory);
+        builder.AddDicomNodes(dataDirectory);
         builder.Services.AddOpenApi();
         builder.Services.AddResponseCompression(compression =>
         {
@@ -47,6 +49,7 @@ internal static class ServeCommand
         }
 
         await app.InitializeAccountsAsync(CancellationToken.None);
+        await app.InitializeDicomNodesAsync(CancellationToken.None);
 
         app.UseResponseCompression();
         app.MapOpenApi("/api/openapi.json").AllowAnonymous();
@@ -59,6 +62,7 @@ internal static class ServeCommand
         app.UseAccounts();
         app.MapAccounts();
         app.MapDicomWeb();
+        app.MapDicomNodes();
         app.MapGet("/health/live", () => Results.Ok(new { status = "live" })).AllowAnonymous();
         app.MapGet("/health/ready", async (ArchiveService archive, CancellationToken ct) =>
         {
