@@ -143,14 +143,22 @@ public sealed class DicomNodesTests
     }
 
     [CorpusFact]
-    public async Task Store_sends_a_study_of_the_archive_to_storescp_as_a_job()
+    public async Task Store_sends_a_study_of_the_archive_to_storescp_as_a_job_and_api_nodes_are_move_destinations_of_our_scp()
     {
         var storescpPort = DimseTests.FreePort();
+        var dicomPort = DimseTests.FreePort();
         var received = Directory.CreateTempSubdirectory("hounsfield-nodes-store-");
         using var storescp = await DimseTests.StartPeerAsync(storescpPort, "storescp", "-aet", "STORESCP", "-od", received.FullName, Text(storescpPort));
-        await using var server = await ServerProcess.StartAsync();
+        await using var server = await ServerProcess.StartAsync(null, "--dicom-port", Text(dicomPort),
+            "--Dimse:Nodes:0:AETitle", "CONFIGURED", "--Dimse:Nodes:0:Host", "192.0.2.1", "--Dimse:Nodes:0:Port", "4242");
         try
         {
+            // A node of the configuration is listed (and usable) like one created through the API.
+            var configured = Assert.Single((await JsonAsync(await server.Client.GetAsync("/api/dicom_nodes"))).EnumerateArray());
+            Assert.Equal(("CONFIGURED", "192.0.2.1", 4242, "HOUNSFIELD"),
+                (configured.GetProperty("peer_aet_title").GetString(), configured.GetProperty("peer_host").GetString(), configured.GetProperty("peer_port").GetInt32(),
+                 configured.GetProperty("aet_title").GetString()));
+
             var original = DicomFile.Open(Corpus.Get("evrle_ct_small").Path).Dataset;
             using (var stow = DicomWebClient.Multipart([File.ReadAllBytes(Corpus.Get("evrle_ct_small").Path), File.ReadAllBytes(Corpus.Get("ivrle_mr_small").Path)]))
             {
@@ -169,6 +177,14 @@ public sealed class DicomNodesTests
             Assert.Equal(original.GetString(DicomTag.SOPInstanceUID), stored.GetString(DicomTag.SOPInstanceUID));
             Assert.Equal(original.GetValues<short>(DicomTag.PixelData), stored.GetValues<short>(DicomTag.PixelData));
             DatasetAssert.Equal(original, stored, DatasetComparison.AsReencoded);
+
+            // The node exists only in the database, yet DCMTK may call us as it and C-MOVE to it through our SCP.
+            var mr = DicomFile.Open(Corpus.Get("ivrle_mr_small").Path).Dataset;
+            var move = DimseTests.Run("movescu", "-S", "-aet", "STORESCP", "-aec", "HOUNSFIELD", "-aem", "STORESCP",
+                "-k", "QueryRetrieveLevel=STUDY", "-k", $"StudyInstanceUID={mr.GetString(DicomTag.StudyInstanceUID)}", "127.0.0.1", Text(dicomPort));
+            Assert.True(move.ExitCode == 0, move.Output);
+            var sops = Directory.GetFiles(received.FullName).Select(f => DicomFile.Open(f).Dataset.GetString(DicomTag.SOPInstanceUID)).ToHashSet();
+            Assert.True(sops.SetEquals([original.GetString(DicomTag.SOPInstanceUID), mr.GetString(DicomTag.SOPInstanceUID)]), string.Join(", ", sops));
         }
         finally
         {
