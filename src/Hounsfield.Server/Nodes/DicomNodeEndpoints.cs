@@ -138,7 +138,7 @@ internal static class DicomNodeEndpoints
     private static async Task<IResult> UpdateAsync(string id, HttpRequest request, SqliteDicomNodeStore store, DimseOptions dimse, DicomNodeOptions options,
         TimeProvider time, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        if (!TryParseId(id, out var key))
+        if (await FindAsync(id, store, cancellationToken) is not { Id: var key })
         {
             return NotFound(id);
         }
