@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
 
 namespace Hounsfield.Server.Nodes;
 
@@ -26,13 +28,17 @@ internal sealed class DicomNodeJobProgress(string jobId, SqliteDicomNodeStore st
 /// <summary>
 /// Runs store, move and get jobs in this process, at most <see cref="DicomNodeOptions.MaxConcurrentJobs"/> at once, and
 /// records their progress in the database so that any process sharing it can report them. A process marks its jobs alive
-/// every <see cref="DicomNodeOptions.JobHeartbeatInterval"/>; jobs nobody marked alive for <see cref="DicomNodeOptions.JobStaleAfter"/>
-/// (their process died) are failed at start and when read. Stopping the server fails the jobs it was running.
+/// every <see cref="DicomNodeOptions.JobHeartbeatInterval"/>. Jobs whose process is gone are failed: at start, those of
+/// processes of this machine that no longer run; at start and when read, those nobody marked alive for
+/// <see cref="DicomNodeOptions.JobStaleAfter"/> (another machine's process died). Stopping the server fails the jobs it was running.
 /// </summary>
 internal sealed class DicomNodeJobRunner(SqliteDicomNodeStore store, DicomNodeOptions options, TimeProvider time, ILogger<DicomNodeJobRunner> logger)
     : IHostedService, IDisposable
 {
     public const string InterruptedMessage = "Interrupted: the server running this job stopped before it finished.";
+
+    /// <summary>This process: machine/pid/start time (ticks), so that a later process with the same pid is not mistaken for it.</summary>
+    public static readonly string CurrentRunner = RunnerOf(Environment.MachineName, Environment.ProcessId, Process.GetCurrentProcess().StartTime.ToUniversalTime().Ticks);
 
     private readonly ConcurrentDictionary<string, Task> jobs = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource stopping = new();
@@ -42,6 +48,15 @@ internal sealed class DicomNodeJobRunner(SqliteDicomNodeStore store, DicomNodeOp
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var failed = await FailStaleAsync(cancellationToken);
+        foreach (var (id, runner) in await store.ListUnfinishedJobsAsync(cancellationToken))
+        {
+            if (IsGoneFromThisMachine(runner))
+            {
+                await store.FailJobAsync(id, InterruptedMessage, time.GetUtcNow(), cancellationToken);
+                failed++;
+            }
+        }
+
         if (failed > 0)
         {
             logger.LogWarning("Marked {JobCount} interrupted DICOM node jobs as failed", failed);
@@ -60,13 +75,43 @@ internal sealed class DicomNodeJobRunner(SqliteDicomNodeStore store, DicomNodeOp
     public async Task<DicomNodeJob> EnqueueAsync(
         DicomNode node, string kind, int remaining, Func<DicomNodeJobProgress, CancellationToken, Task<DicomNodeJobOutcome>> work, CancellationToken cancellationToken)
     {
-        var job = await store.CreateJobAsync(node.Id, kind, remaining, time.GetUtcNow(), cancellationToken);
+        var job = await store.CreateJobAsync(node.Id, kind, remaining, CurrentRunner, time.GetUtcNow(), cancellationToken);
         var progress = new DicomNodeJobProgress(job.Id, store, time);
         // Registered before it starts, so that its own removal at the end cannot come first.
         var run = new Task<Task>(() => RunAsync(job, node, progress, work));
         jobs[job.Id] = run.Unwrap();
         run.Start(TaskScheduler.Default);
         return job;
+    }
+
+    public static string RunnerOf(string machine, int processId, long startTicks) =>
+        string.Create(CultureInfo.InvariantCulture, $"{machine}/{processId}/{startTicks}");
+
+    /// <summary>Whether a runner was a process of this machine that has ended.</summary>
+    private static bool IsGoneFromThisMachine(string runner)
+    {
+        var parts = runner.Split('/');
+        if (parts.Length != 3 || parts[0] != Environment.MachineName || runner == CurrentRunner
+            || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+            || !long.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks))
+        {
+            return false;
+        }
+
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            // Linux derives the start time from the boot time, which can come out a little different at each reading.
+            return process.HasExited || Math.Abs(process.StartTime.ToUniversalTime().Ticks - ticks) > TimeSpan.TicksPerSecond;
+        }
+        catch (ArgumentException)
+        {
+            return true; // no process with that id
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception or NotSupportedException)
+        {
+            return false; // cannot tell: leave it to the heartbeat
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

@@ -48,7 +48,8 @@ internal sealed class SqliteDicomNodeStore
             error TEXT,
             created_at INTEGER NOT NULL,
             updated_at INTEGER NOT NULL,
-            heartbeat_at INTEGER NOT NULL);
+            heartbeat_at INTEGER NOT NULL,
+            runner TEXT NOT NULL);
         CREATE INDEX IF NOT EXISTS dicom_node_jobs_state ON dicom_node_jobs(state);
         """;
 
@@ -143,16 +144,17 @@ internal sealed class SqliteDicomNodeStore
         return await ExecuteAsync(connection, "DELETE FROM dicom_nodes WHERE id = $id", cancellationToken, ("$id", id)) == 1;
     }
 
-    public async Task<DicomNodeJob> CreateJobAsync(long nodeId, string kind, int remaining, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>Records a pending job of <paramref name="runner"/>, the process that will run it (machine/pid/start time).</summary>
+    public async Task<DicomNodeJob> CreateJobAsync(long nodeId, string kind, int remaining, string runner, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var id = Guid.NewGuid().ToString("N");
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = Command(connection, $"""
-            INSERT INTO dicom_node_jobs (id, node_id, kind, state, completed, failed, remaining, error, created_at, updated_at, heartbeat_at)
-            VALUES ($id, $node, $kind, $state, 0, 0, $remaining, NULL, $now, $now, $now)
+            INSERT INTO dicom_node_jobs (id, node_id, kind, state, completed, failed, remaining, error, created_at, updated_at, heartbeat_at, runner)
+            VALUES ($id, $node, $kind, $state, 0, 0, $remaining, NULL, $now, $now, $now, $runner)
             RETURNING {JobColumns}
             """, ("$id", id), ("$node", nodeId), ("$kind", kind), ("$state", DicomNodeJobStates.Pending), ("$remaining", remaining),
-            ("$now", now.ToUnixTimeMilliseconds()));
+            ("$runner", runner), ("$now", now.ToUnixTimeMilliseconds()));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         return ReadJob(reader);
@@ -193,6 +195,29 @@ internal sealed class SqliteDicomNodeStore
             UPDATE dicom_node_jobs SET state = 'failed', error = $error, updated_at = $now
             WHERE state IN ('pending', 'running') AND heartbeat_at < $stale
             """, cancellationToken, ("$error", error), ("$now", now.ToUnixTimeMilliseconds()), ("$stale", staleBefore.ToUnixTimeMilliseconds()));
+    }
+
+    /// <summary>The runners of the pending and running jobs, by job id.</summary>
+    public async Task<IReadOnlyList<(string Id, string Runner)>> ListUnfinishedJobsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, "SELECT id, runner FROM dicom_node_jobs WHERE state IN ('pending', 'running')");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var jobs = new List<(string, string)>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            jobs.Add((reader.GetString(0), reader.GetString(1)));
+        }
+
+        return jobs;
+    }
+
+    /// <summary>Fails one job if it is still pending or running.</summary>
+    public async Task FailJobAsync(string id, string error, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, "UPDATE dicom_node_jobs SET state = 'failed', error = $error, updated_at = $now WHERE id = $id AND state IN ('pending', 'running')",
+            cancellationToken, ("$id", id), ("$error", error), ("$now", now.ToUnixTimeMilliseconds()));
     }
 
     public async Task<DicomNodeJob?> FindJobAsync(string id, CancellationToken cancellationToken)
