@@ -38,7 +38,7 @@ internal sealed class DicomNodeJobRunner(SqliteDicomNodeStore store, DicomNodeOp
     public const string InterruptedMessage = "Interrupted: the server running this job stopped before it finished.";
 
     /// <summary>This process: machine/pid/start time (ticks), so that a later process with the same pid is not mistaken for it.</summary>
-    public static readonly string CurrentRunner = RunnerOf(Environment.MachineName, Environment.ProcessId, Process.GetCurrentProcess().StartTime.ToUniversalTime().Ticks);
+    public static readonly string CurrentRunner = DescribeCurrentProcess();
 
     private readonly ConcurrentDictionary<string, Task> jobs = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource stopping = new();
@@ -86,6 +86,12 @@ internal sealed class DicomNodeJobRunner(SqliteDicomNodeStore store, DicomNodeOp
 
     public static string RunnerOf(string machine, int processId, long startTicks) =>
         string.Create(CultureInfo.InvariantCulture, $"{machine}/{processId}/{startTicks}");
+
+    private static string DescribeCurrentProcess()
+    {
+        using var process = Process.GetCurrentProcess();
+        return RunnerOf(Environment.MachineName, process.Id, process.StartTime.ToUniversalTime().Ticks);
+    }
 
     /// <summary>Whether a runner was a process of this machine that has ended.</summary>
     private static bool IsGoneFromThisMachine(string runner)
