@@ -75,7 +75,8 @@ public sealed class DimseTests
         }
     }
 
-    private static (int ExitCode, string Output) Run(params string[] command)
+    /// <summary>Runs a DCMTK tool to its end (at most 60 s): exit code and output.</summary>
+    internal static (int ExitCode, string Output) Run(params string[] command)
     {
         using var process = StartTool(command);
         var output = process.StandardOutput.ReadToEndAsync();
@@ -89,7 +90,32 @@ public sealed class DimseTests
         return (process.ExitCode, output.Result + error.Result);
     }
 
-    private static Process StartTool(params string[] command)
+    /// <summary>Starts a DCMTK peer (storescp, dcmqrscp) and waits until it accepts connections on <paramref name="port"/>.</summary>
+    internal static async Task<Process> StartPeerAsync(int port, params string[] command)
+    {
+        var process = StartTool(command);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync(IPAddress.Loopback, port);
+                return process;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline && !process.HasExited)
+            {
+                await Task.Delay(50);
+            }
+            catch (SocketException)
+            {
+                process.Kill(entireProcessTree: true);
+                throw new InvalidOperationException($"{command[0]} did not listen on port {port}: {process.StandardError.ReadToEnd()}");
+            }
+        }
+    }
+
+    internal static Process StartTool(params string[] command)
     {
         var info = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in command[1..])
@@ -100,7 +126,7 @@ public sealed class DimseTests
         return Process.Start(info)!;
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

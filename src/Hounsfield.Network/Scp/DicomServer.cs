@@ -241,7 +241,7 @@ public sealed class DicomServer : IAsyncDisposable
             return new DicomAssociationReject(DicomRejectResult.Permanent, DicomRejectSource.ServiceUser, DicomRejectReason.CalledAENotRecognized);
         }
 
-        if (options.AcceptedCallingAETitles is { } accepted && !accepted.Contains(request.CallingAE))
+        if (options.AcceptedCallingAETitles is { } accepted && !accepted.Contains(request.CallingAE) && options.IsCallingAETitleAccepted?.Invoke(request.CallingAE) != true)
         {
             return new DicomAssociationReject(DicomRejectResult.Permanent, DicomRejectSource.ServiceUser, DicomRejectReason.CallingAENotRecognized);
         }

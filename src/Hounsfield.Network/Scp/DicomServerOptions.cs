@@ -22,6 +22,9 @@ public sealed class DicomServerOptions
     /// <summary>Calling AE titles accepted; null accepts any (open). Default null.</summary>
     public IReadOnlyCollection<string>? AcceptedCallingAETitles { get; init; }
 
+    /// <summary>Accepts further calling AE titles beyond <see cref="AcceptedCallingAETitles"/> (peers configured at run time). Default none.</summary>
+    public Func<string, bool>? IsCallingAETitleAccepted { get; init; }
+
     /// <summary>Most associations served at once; more are rejected (transient, local limit exceeded). Default 64.</summary>
     public int MaxAssociations { get; init; } = 64;
 

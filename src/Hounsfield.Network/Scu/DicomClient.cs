@@ -91,6 +91,11 @@ public sealed class DicomClient
     public Task<IReadOnlyList<DicomStoreResult>> StoreAsync(IEnumerable<DicomInstanceSource> instances, CancellationToken cancellationToken = default) =>
         StoreCoreAsync(instances, null, cancellationToken);
 
+    /// <summary>C-STORE of instances, as above, handing each result to <paramref name="onResult"/> as it comes (progress of long transfers).</summary>
+    public Task<IReadOnlyList<DicomStoreResult>> StoreAsync(
+        IEnumerable<DicomInstanceSource> instances, Func<DicomStoreResult, ValueTask> onResult, CancellationToken cancellationToken = default) =>
+        StoreCoreAsync(instances, new DicomStoreSession { OnResult = onResult }, cancellationToken);
+
     internal async Task<IReadOnlyList<DicomStoreResult>> StoreCoreAsync(IEnumerable<DicomInstanceSource> instances, DicomStoreSession? session, CancellationToken cancellationToken)
     {
         session ??= new DicomStoreSession();

@@ -5,6 +5,7 @@ using Hounsfield.Server.Accounts;
 using Hounsfield.Server.DicomWeb;
 using Hounsfield.Server.Developer;
 using Hounsfield.Server.Dimse;
+using Hounsfield.Server.Nodes;
 
 namespace Hounsfield.Server.Cli;
 
@@ -34,6 +35,7 @@ internal static class ServeCommand
         builder.AddAccounts(dataDirectory);
         builder.AddCrossOrigin();
         builder.Services.AddDeveloperServices(builder.Configuration);
+        builder.AddDicomNodes(dataDirectory);
         builder.Services.AddOpenApi();
         builder.Services.AddResponseCompression(compression =>
         {
@@ -50,6 +52,7 @@ internal static class ServeCommand
         }
 
         await app.InitializeAccountsAsync(CancellationToken.None);
+        await app.InitializeDicomNodesAsync(CancellationToken.None);
 
         app.UseResponseCompression();
         app.UseCrossOrigin();
@@ -64,6 +67,7 @@ internal static class ServeCommand
         app.MapAccounts();
         app.MapDicomWeb();
         app.MapDeveloperServices();
+        app.MapDicomNodes();
         app.MapGet("/health/live", () => Results.Ok(new { status = "live" })).AllowAnonymous();
         app.MapGet("/health/ready", async (ArchiveService archive, CancellationToken ct) =>
         {

@@ -6,10 +6,11 @@ using Hounsfield.Archive.Query;
 using Hounsfield.Dicom;
 using Hounsfield.Network;
 using Hounsfield.Network.Association;
+using Hounsfield.Server.Nodes;
 
 namespace Hounsfield.Server.Dimse;
 
-internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions options) : ICEchoProvider, ICStoreProvider, ICFindProvider, ICMoveProvider, ICGetProvider
+internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions options, SqliteDicomNodeStore nodes) : ICEchoProvider, ICStoreProvider, ICFindProvider, ICMoveProvider, ICGetProvider
 {
     private const int FindPageSize = 1000;
 
@@ -54,10 +55,16 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
         }
     }
 
-    public ValueTask<DicomRemoteNode?> ResolveDestinationAsync(string destinationAE, DicomAssociationInfo association, CancellationToken cancellationToken)
+    /// <summary>A C-MOVE destination: a DICOM node of the database (managed through /api/dicom_nodes), else of the configuration.</summary>
+    public async ValueTask<DicomRemoteNode?> ResolveDestinationAsync(string destinationAE, DicomAssociationInfo association, CancellationToken cancellationToken)
     {
+        if (await nodes.FindByPeerAETitleAsync(destinationAE, cancellationToken) is { } stored)
+        {
+            return new DicomRemoteNode(stored.PeerHost, stored.PeerPort, stored.PeerAETitle);
+        }
+
         var node = options.Nodes.FirstOrDefault(n => string.Equals(n.AETitle.Trim(), destinationAE.Trim(), StringComparison.Ordinal));
-        return ValueTask.FromResult(node is null ? null : new DicomRemoteNode(node.Host, node.Port, node.AETitle));
+        return node is null ? null : new DicomRemoteNode(node.Host, node.Port, node.AETitle);
     }
 
     public async ValueTask<IReadOnlyList<DicomInstanceSource>> GetInstancesAsync(DicomRetrieveRequest request, CancellationToken cancellationToken)
@@ -79,18 +86,22 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
             {
                 if ((series.Count == 0 || series.Contains(stored.SeriesInstanceUid)) && (sops.Count == 0 || sops.Contains(stored.SopInstanceUid)))
                 {
-                    sources.Add(DicomInstanceSource.FromStream(
-                        _ => ValueTask.FromResult(archive.OpenInstance(stored)),
-                        stored.SopInstanceUid,
-                        stored.SopClassUid,
-                        stored.SopInstanceUid,
-                        DicomTransferSyntax.Lookup(stored.TransferSyntaxUid)));
+                    sources.Add(Source(archive, stored));
                 }
             }
         }
 
         return sources;
     }
+
+    /// <summary>A stored instance to send as stored (C-MOVE, C-GET, or a store to a DICOM node); the blob opens when it is sent.</summary>
+    public static DicomInstanceSource Source(ArchiveService archive, Hounsfield.Archive.Index.StoredInstance stored) =>
+        DicomInstanceSource.FromStream(
+            _ => ValueTask.FromResult(archive.OpenInstance(stored)),
+            stored.SopInstanceUid,
+            stored.SopClassUid,
+            stored.SopInstanceUid,
+            DicomTransferSyntax.Lookup(stored.TransferSyntaxUid));
 
     /// <summary>The identifier's keys as a query: values are match keys, empty values are return keys (PS3.4 C.2.2.1).</summary>
     private static QidoQuery ToQuery(DicomDataset identifier, DicomQueryRetrieveLevel level)
