@@ -75,7 +75,7 @@ public sealed class DimseTests
         }
     }
 
-    private static (int ExitCode, string Output) Run(params string[] command)
+    internal static (int ExitCode, string Output) Run(params string[] command)
     {
         using var process = StartTool(command);
         var output = process.StandardOutput.ReadToEndAsync();
@@ -100,7 +100,7 @@ public sealed class DimseTests
         return Process.Start(info)!;
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

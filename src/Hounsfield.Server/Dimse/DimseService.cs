@@ -3,22 +3,57 @@ using Hounsfield.Network;
 
 namespace Hounsfield.Server.Dimse;
 
-/// <summary>Runs the DIMSE SCP for the lifetime of the web host.</summary>
-internal sealed class DimseService(ArchiveService archive, DimseOptions options, ILogger<DimseService> logger) : IHostedService, IAsyncDisposable
+/// <summary>Runs the DIMSE SCP for the lifetime of the web host: on the plain port, and on the TLS port when configured.</summary>
+internal sealed class DimseService(ArchiveService archive, DimseOptions options, DimseTlsSettings tls, ILogger<DimseService> logger) : IHostedService, IAsyncDisposable
 {
-    private DicomServer? server;
+    private readonly List<DicomServer> servers = [];
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (options.Port == 0)
+        if (options.Port == 0 && tls.Server is null)
         {
             return;
         }
 
         var provider = new ArchiveDimseProvider(archive, options);
-        server = new DicomServer(new DicomServerOptions
+        var access = options.Open ? "open to any AE" : $"{options.Nodes.Count} known node(s)";
+        if (options.Port != 0)
         {
-            Port = options.Port,
+            var server = await StartServerAsync(provider, options.Port, null, cancellationToken);
+            logger.LogInformation("DICOM SCP {AETitle} listening on port {Port} ({Access})", options.AETitle, server.Port, access);
+        }
+
+        if (tls.Server is { } tlsOptions)
+        {
+            var server = await StartServerAsync(provider, tls.Port, tlsOptions, cancellationToken);
+            logger.LogInformation(
+                "DICOM TLS SCP {AETitle} listening on port {Port} ({Access}), certificate {Subject} valid until {NotAfter:u}{ClientCertificates}",
+                options.AETitle, server.Port, access, tlsOptions.Certificate.Subject, tlsOptions.Certificate.NotAfter,
+                tlsOptions.RequireClientCertificate ? ", client certificate required" : string.Empty);
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        foreach (var server in servers)
+        {
+            await server.StopAsync(cancellationToken);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var server in servers)
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    private async Task<DicomServer> StartServerAsync(ArchiveDimseProvider provider, int port, DicomTlsServerOptions? tlsOptions, CancellationToken cancellationToken)
+    {
+        var server = new DicomServer(new DicomServerOptions
+        {
+            Port = port,
             AETitle = options.AETitle,
             AcceptedCallingAETitles = options.Open ? null : options.Nodes.Select(n => n.AETitle.Trim()).ToArray(),
             MaxAssociations = options.MaxAssociations,
@@ -28,25 +63,11 @@ internal sealed class DimseService(ArchiveService archive, DimseOptions options,
             Move = provider,
             Get = provider,
             MoveCallingAETitle = options.AETitle,
+            Tls = tlsOptions,
             Log = message => logger.LogInformation("DIMSE {Message}", message),
         });
         await server.StartAsync(cancellationToken);
-        logger.LogInformation("DICOM SCP {AETitle} listening on port {Port} ({Access})", options.AETitle, server.Port, options.Open ? "open to any AE" : $"{options.Nodes.Count} known node(s)");
-    }
-
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        if (server is not null)
-        {
-            await server.StopAsync(cancellationToken);
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (server is not null)
-        {
-            await server.DisposeAsync();
-        }
+        servers.Add(server);
+        return server;
     }
 }
