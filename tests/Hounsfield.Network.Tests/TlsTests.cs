@@ -39,6 +39,55 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_c_get_over_tls_receives_every_instance_on_the_same_association_while_several_stores_run_at_once()
+    {
+        var folder = TestEnvironment.CreateTempDirectory("tls-get");
+        try
+        {
+            var sources = new List<string>();
+            for (var i = 0; i < 6; i++)
+            {
+                var path = Path.Combine(folder, $"source{i}.dcm");
+                new DicomFile(SampleInstances.Create($"1.2.826.0.1.3680043.10.1000.70.{i + 1}", "GET^TLS", "1.2.826.0.1.3680043.10.1000.70", 1, size: 200 + i), DicomTransferSyntax.ExplicitVRLittleEndian).Save(path);
+                sources.Add(path);
+            }
+
+            var stored = Directory.CreateDirectory(Path.Combine(folder, "stored")).FullName;
+            var retrieve = new FileRetrieveProvider(sources, new Dictionary<string, DicomRemoteNode>());
+            await using var server = await StartTlsServerAsync(store: new FolderStoreProvider(stored), get: retrieve);
+
+            // C-GET: the SCP sends C-STORE sub-operations while it still reads this association (concurrent TLS reads and writes).
+            var received = Directory.CreateDirectory(Path.Combine(folder, "received")).FullName;
+            var query = new DicomDataset();
+            query.AddOrUpdate(DicomTag.StudyInstanceUID, DicomVR.UI, "1.2.826.0.1.3680043.10.1000.70");
+            var get = TlsClient(server).GetAsync(DicomQueryRetrieveLevel.Study, query, new FolderStoreProvider(received));
+            var stores = Enumerable.Range(0, 4).Select(n => TlsClient(server).StoreAsync([new DicomFile(
+                SampleInstances.Create($"1.2.826.0.1.3680043.10.1000.71.{n + 1}", "STORE^TLS", "1.2.826.0.1.3680043.10.1000.71", 1, size: 300), DicomTransferSyntax.ExplicitVRLittleEndian)])).ToList();
+
+            var result = await get;
+            Assert.Equal(DicomStatus.Success, result.Status);
+            Assert.Equal(6, result.Completed);
+            foreach (var source in sources)
+            {
+                var original = DicomFile.Open(source).Dataset;
+                var copy = DicomFile.Open(Path.Combine(received, original.GetString(DicomTag.SOPInstanceUID) + ".dcm")).Dataset;
+                DatasetAssert.Equal(original, copy, DatasetComparison.AsReencoded);
+            }
+
+            foreach (var store in stores)
+            {
+                Assert.True((await store).Single().Succeeded, server.Dump());
+            }
+
+            Assert.Equal(4, Directory.GetFiles(stored, "*.dcm").Length);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_client_that_does_not_trust_the_ca_fails_with_a_tls_exception_naming_the_trust_failure()
     {
         await using var server = await StartTlsServerAsync();
@@ -194,10 +243,10 @@ public sealed class TlsTests : IDisposable
         }
     }
 
-    private Task<TestServer> StartTlsServerAsync(ICStoreProvider? store = null, TimeSpan? handshakeTimeout = null, bool requireClientCertificate = false) =>
+    private Task<TestServer> StartTlsServerAsync(ICStoreProvider? store = null, TimeSpan? handshakeTimeout = null, bool requireClientCertificate = false, ICGetProvider? get = null) =>
         TestServer.StartAsync(o => new DicomServerOptions
         {
-            Port = o.Port, BindAddress = o.BindAddress, AETitle = o.AETitle, Log = o.Log, Association = o.Association, Store = store,
+            Port = o.Port, BindAddress = o.BindAddress, AETitle = o.AETitle, Log = o.Log, Association = o.Association, Store = store, Get = get,
             Tls = new DicomTlsServerOptions
             {
                 Certificate = pki.Server,
