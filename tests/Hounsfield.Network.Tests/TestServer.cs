@@ -67,5 +67,6 @@ internal static class DicomServerOptionsExtensions
             Find = find ?? options.Find,
             Move = move ?? options.Move,
             Get = get ?? options.Get,
+            Tls = options.Tls,
         };
 }

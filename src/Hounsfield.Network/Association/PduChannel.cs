@@ -3,6 +3,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using Hounsfield.Network.Pdu;
 
@@ -15,7 +16,7 @@ internal readonly record struct RawPdu(DicomPduType Type, ReadOnlyMemory<byte> B
 internal sealed class PduChannel : IDisposable
 {
     private readonly Socket socket;
-    private readonly NetworkStream stream;
+    private readonly Stream stream;
     private readonly DicomAssociationOptions options;
     private readonly CancellationTokenSource lifetime = new();
     private readonly byte[] header = new byte[PduCodec.HeaderLength];
@@ -25,6 +26,12 @@ internal sealed class PduChannel : IDisposable
     private int closed;
 
     public PduChannel(Socket socket, DicomAssociationOptions options)
+        : this(socket, null, options)
+    {
+    }
+
+    /// <summary>A channel over <paramref name="transport"/>, a stream that owns <paramref name="socket"/> (TLS), or over the socket itself when null.</summary>
+    public PduChannel(Socket socket, Stream? transport, DicomAssociationOptions options)
     {
         this.socket = socket;
         this.options = options;
@@ -35,7 +42,7 @@ internal sealed class PduChannel : IDisposable
             socket.SendTimeout = (int)Math.Min(int.MaxValue, options.DimseTimeout.TotalMilliseconds);
         }
 
-        stream = new NetworkStream(socket, ownsSocket: true);
+        stream = transport ?? new NetworkStream(socket, ownsSocket: true);
         RemoteEndPoint = socket.RemoteEndPoint;
         readTimer = CancellationTokenSource.CreateLinkedTokenSource(lifetime.Token);
         writeTimer = CancellationTokenSource.CreateLinkedTokenSource(lifetime.Token);
@@ -184,6 +191,18 @@ internal sealed class PduChannel : IDisposable
         if (IsClosed)
         {
             return;
+        }
+
+        if (stream is SslStream tls)
+        {
+            // A TLS close_notify first, so that the peer sees an orderly end rather than a truncated TLS stream.
+            try
+            {
+                await tls.ShutdownAsync().WaitAsync(linger).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or TimeoutException or ObjectDisposedException or InvalidOperationException or NotSupportedException or SocketException)
+            {
+            }
         }
 
         try

@@ -1,12 +1,14 @@
 // The SCP side of association establishment (PS3.8 §9.2 state machine, acceptor path): ARTIM runs from the TCP
 // connection until a valid A-ASSOCIATE-RQ (AE-5, AE-6); an invalid or unexpected PDU earns an A-ABORT (AA-1); an
 // unacceptable request an A-ASSOCIATE-RJ (PS3.8 §9.3.4). Every failure ends that association only; the listener stays.
+// With TLS (PS3.15 Annex B.1) the handshake comes first, bounded by its own timeout; ARTIM starts after it.
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Hounsfield.Network.Association;
 using Hounsfield.Network.Dimse;
 using Hounsfield.Network.Pdu;
+using Hounsfield.Network.Tls;
 
 namespace Hounsfield.Network;
 
@@ -14,6 +16,7 @@ namespace Hounsfield.Network;
 public sealed class DicomServer : IAsyncDisposable
 {
     private readonly DicomServerOptions options;
+    private readonly DicomTlsServer? tls;
     private readonly ConcurrentDictionary<int, (Task Task, PduChannel? Channel)> connections = new();
     private readonly CancellationTokenSource stopping = new();
     private TcpListener? listener;
@@ -28,6 +31,7 @@ public sealed class DicomServer : IAsyncDisposable
         options.Association.Validate();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxAssociations);
         this.options = options;
+        tls = options.Tls is null ? null : new DicomTlsServer(options.Tls);
     }
 
     /// <summary>The port listened on (the one chosen when <see cref="DicomServerOptions.Port"/> is 0).</summary>
@@ -150,7 +154,17 @@ public sealed class DicomServer : IAsyncDisposable
     private async Task ServeAsync(int id, Socket socket)
     {
         var association = options.Association;
-        var channel = new PduChannel(socket, association);
+        Stream? transport = null;
+        if (tls is not null)
+        {
+            transport = await tls.AuthenticateAsync(socket, $"{id} from {socket.RemoteEndPoint}", options.Log, stopping.Token).ConfigureAwait(false);
+            if (transport is null)
+            {
+                return;
+            }
+        }
+
+        var channel = new PduChannel(socket, transport, association);
         connections[id] = (connections.TryGetValue(id, out var entry) ? entry.Task : Task.CompletedTask, channel);
         var counted = false;
         try

@@ -54,6 +54,9 @@ public sealed class DicomServerOptions
     /// <summary>The AE title this server calls itself when it opens associations for C-MOVE sub-operations. Default <see cref="AETitle"/>.</summary>
     public string? MoveCallingAETitle { get; init; }
 
+    /// <summary>When set, every connection is DICOM TLS (PS3.15 Annex B.1): a TLS handshake before the association. Default null (plain TCP).</summary>
+    public DicomTlsServerOptions? Tls { get; init; }
+
     /// <summary>Receives one line per notable event (rejections, failures); no patient data is logged.</summary>
     public Action<string>? Log { get; init; }
 }

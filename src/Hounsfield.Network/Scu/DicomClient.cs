@@ -7,6 +7,7 @@ using Hounsfield.Dicom;
 using Hounsfield.Network.Association;
 using Hounsfield.Network.Dimse;
 using Hounsfield.Network.Pdu;
+using Hounsfield.Network.Tls;
 
 namespace Hounsfield.Network;
 
@@ -29,6 +30,7 @@ internal sealed class DicomStoreSession
 public sealed class DicomClient
 {
     private static readonly string[] UncompressedSyntaxes = [DicomTransferSyntax.ExplicitVRLittleEndian.Uid, DicomTransferSyntax.ImplicitVRLittleEndian.Uid];
+    private readonly DicomTlsClientOptions? tls;
 
     public DicomClient(string host, int port, string callingAE, string calledAE, DicomAssociationOptions? options = null)
     {
@@ -55,6 +57,17 @@ public sealed class DicomClient
 
     /// <summary>Receives one line per notable event (association failures); no patient data is logged.</summary>
     public Action<string>? Log { get; init; }
+
+    /// <summary>When set, every association runs over TLS (PS3.15 Annex B.1). Default null (plain TCP).</summary>
+    public DicomTlsClientOptions? Tls
+    {
+        get => tls;
+        init
+        {
+            value?.Validate();
+            tls = value;
+        }
+    }
 
     /// <summary>C-ECHO: verifies that the peer answers (PS3.4 Annex A).</summary>
     public async Task<DicomStatus> EchoAsync(CancellationToken cancellationToken = default)
@@ -414,7 +427,8 @@ public sealed class DicomClient
                 }
             }
 
-            channel = new PduChannel(socket, Options);
+            var transport = tls is null ? null : await DicomTlsClient.AuthenticateAsync(socket, tls, Host, Port, cancellationToken).ConfigureAwait(false);
+            channel = new PduChannel(socket, transport, Options);
             var request = new DicomAssociationRequest
             {
                 CalledAE = CalledAE,

@@ -53,6 +53,10 @@ internal static class CommandLine
         {
             return Fail(ex.Message, 1);
         }
+        catch (Dimse.DimseSettingsException ex)
+        {
+            return Fail(ex.Message, 1);
+        }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
         {
             return Fail(ex.Message, 1);

@@ -19,6 +19,8 @@ internal static class DimseCommands
           move HOST PORT --dest AE --level L -k KEY=VALUE...  C-MOVE the matches to the AE title DEST
           get HOST PORT --level L -k KEY=VALUE... --output DIR   C-GET the matches into DIR
                  (levels: patient, study, series, image; every DIMSE command takes --timeout SECONDS)
+                 (DICOM TLS: --tls [--ca CA.pem] [--cert CERT.pem --key KEY.pem]; the peer's certificate must
+                  chain to CA.pem, else to the system trust store, and name HOST)
         """;
 
     public static async Task<int> RunAsync(string command, string[] args)
@@ -36,7 +38,7 @@ internal static class DimseCommands
             cancel.Cancel();
         };
 
-        var client = new DicomClient(parsed.Host, parsed.Port, parsed.CallingAE, parsed.CalledAE, parsed.Options);
+        var client = new DicomClient(parsed.Host, parsed.Port, parsed.CallingAE, parsed.CalledAE, parsed.Options) { Tls = TlsOptions(parsed) };
         try
         {
             return command switch
@@ -60,6 +62,24 @@ internal static class DimseCommands
         {
             return CommandLine.Fail($"{command}: cancelled", 1);
         }
+    }
+
+    /// <summary>The TLS options of --tls/--ca/--cert/--key, loaded with the server's certificate loader; null without --tls.</summary>
+    private static DicomTlsClientOptions? TlsOptions(Arguments parsed)
+    {
+        if (!parsed.Tls)
+        {
+            return null;
+        }
+
+        var authorities = parsed.CaPath is null ? null : Dimse.DimseTls.LoadAuthorities(parsed.CaPath, "--ca");
+        var certificate = parsed.CertificatePath is null ? null : Dimse.DimseTls.LoadCertificate(parsed.CertificatePath, parsed.KeyPath, null, "--cert").Certificate;
+        return new DicomTlsClientOptions
+        {
+            TrustedCertificateAuthorities = authorities,
+            ClientCertificate = certificate,
+            HandshakeTimeout = parsed.Options.ConnectTimeout,
+        };
     }
 
     private static async Task<int> EchoAsync(DicomClient client, CancellationToken cancellationToken)
@@ -214,6 +234,14 @@ internal static class DimseCommands
 
         public string? Error { get; private set; }
 
+        public bool Tls { get; private set; }
+
+        public string? CaPath { get; private set; }
+
+        public string? CertificatePath { get; private set; }
+
+        public string? KeyPath { get; private set; }
+
         public static Arguments Parse(string command, string[] args)
         {
             var parsed = new Arguments();
@@ -254,7 +282,22 @@ internal static class DimseCommands
                             parsed.Output = value;
                             i++;
                             break;
-                        case "-k" or "--key" when value is not null:
+                        case "--tls":
+                            parsed.Tls = true;
+                            break;
+                        case "--ca" when value is not null:
+                            parsed.CaPath = value;
+                            i++;
+                            break;
+                        case "--cert" when value is not null:
+                            parsed.CertificatePath = value;
+                            i++;
+                            break;
+                        case "--key" when value is not null:
+                            parsed.KeyPath = value;
+                            i++;
+                            break;
+                        case "-k" when value is not null:
                             AddKey(parsed.Query, value);
                             i++;
                             break;
@@ -290,6 +333,16 @@ internal static class DimseCommands
                 if (command == "move" && parsed.Destination is null)
                 {
                     throw new ArgumentException("--dest is required");
+                }
+
+                if (!parsed.Tls && (parsed.CaPath ?? parsed.CertificatePath) is not null)
+                {
+                    throw new ArgumentException("--ca and --cert need --tls");
+                }
+
+                if (parsed.KeyPath is not null && parsed.CertificatePath is null)
+                {
+                    throw new ArgumentException("--key needs --cert");
                 }
 
                 if (command == "get" && parsed.Output is null)

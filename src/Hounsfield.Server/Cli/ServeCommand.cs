@@ -31,6 +31,7 @@ internal static class ServeCommand
         builder.Services.AddSingleton<ArchiveService>();
         var dimseOptions = builder.Configuration.GetSection("Dimse").Get<DimseOptions>() ?? new DimseOptions();
         builder.Services.AddSingleton(dimseOptions);
+        builder.Services.AddSingleton(DimseTls.Load(dimseOptions.Tls));
         builder.Services.AddHostedService<DimseService>();
         builder.AddAccounts(dataDirectory);
         builder.AddCrossOrigin();

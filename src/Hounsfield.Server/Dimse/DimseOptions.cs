@@ -15,6 +15,9 @@ public sealed class DimseOptions
 
     /// <summary>Known peers: who may connect (unless <see cref="Open"/>) and where C-MOVE sends.</summary>
     public List<DimseNode> Nodes { get; set; } = [];
+
+    /// <summary>A DICOM TLS listener beside the plain one (section "Dimse:Tls"); off unless a certificate is configured.</summary>
+    public DimseTlsOptions Tls { get; set; } = new();
 }
 
 public sealed class DimseNode

@@ -3,35 +3,49 @@ using Hounsfield.Server.Nodes;
 
 namespace Hounsfield.Server.Dimse;
 
-/// <summary>Runs the DIMSE SCP for the lifetime of the web host.</summary>
-internal sealed class DimseService(ArchiveDimseProvider provider, SqliteDicomNodeStore nodes, DimseOptions options, ILogger<DimseService> logger) : IHostedService, IAsyncDisposable
+/// <summary>Runs the DIMSE SCP for the lifetime of the web host: on the plain port, and on the TLS port when configured.</summary>
+internal sealed class DimseService(ArchiveDimseProvider provider, SqliteDicomNodeStore nodes, DimseOptions options, DimseTlsSettings tls, ILogger<DimseService> logger) : IHostedService, IAsyncDisposable
 {
-    private DicomServer? server;
+    private readonly List<DicomServer> servers = [];
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (options.Port == 0)
+        if (options.Port == 0 && tls.Server is null)
         {
             return;
         }
 
-        server = new DicomServer(new DicomServerOptions
+        var access = options.Open ? "open to any AE" : "known DICOM nodes only";
+        if (options.Port != 0)
         {
-            Port = options.Port,
-            AETitle = options.AETitle,
-            AcceptedCallingAETitles = options.Open ? null : options.Nodes.Select(n => n.AETitle.Trim()).ToArray(),
-            IsCallingAETitleAccepted = IsKnownNode,
-            MaxAssociations = options.MaxAssociations,
-            Echo = provider,
-            Store = provider,
-            Find = provider,
-            Move = provider,
-            Get = provider,
-            MoveCallingAETitle = options.AETitle,
-            Log = message => logger.LogInformation("DIMSE {Message}", message),
-        });
-        await server.StartAsync(cancellationToken);
-        logger.LogInformation("DICOM SCP {AETitle} listening on port {Port} ({Access})", options.AETitle, server.Port, options.Open ? "open to any AE" : "known DICOM nodes only");
+            var server = await StartServerAsync(options.Port, null, cancellationToken);
+            logger.LogInformation("DICOM SCP {AETitle} listening on port {Port} ({Access})", options.AETitle, server.Port, access);
+        }
+
+        if (tls.Server is { } tlsOptions)
+        {
+            var server = await StartServerAsync(tls.Port, tlsOptions, cancellationToken);
+            logger.LogInformation(
+                "DICOM TLS SCP {AETitle} listening on port {Port} ({Access}), certificate {Subject} valid until {NotAfter:u}{ClientCertificates}",
+                options.AETitle, server.Port, access, tlsOptions.Certificate.Subject, tlsOptions.Certificate.NotAfter,
+                tlsOptions.RequireClientCertificate ? ", client certificate required" : string.Empty);
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        foreach (var server in servers)
+        {
+            await server.StopAsync(cancellationToken);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var server in servers)
+        {
+            await server.DisposeAsync();
+        }
     }
 
     /// <summary>A calling AE title is also known when it is the peer AE title of a DICOM node of the database.</summary>
@@ -48,19 +62,26 @@ internal sealed class DimseService(ArchiveDimseProvider provider, SqliteDicomNod
         }
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    private async Task<DicomServer> StartServerAsync(int port, DicomTlsServerOptions? tlsOptions, CancellationToken cancellationToken)
     {
-        if (server is not null)
+        var server = new DicomServer(new DicomServerOptions
         {
-            await server.StopAsync(cancellationToken);
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (server is not null)
-        {
-            await server.DisposeAsync();
-        }
+            Port = port,
+            AETitle = options.AETitle,
+            AcceptedCallingAETitles = options.Open ? null : options.Nodes.Select(n => n.AETitle.Trim()).ToArray(),
+            IsCallingAETitleAccepted = IsKnownNode,
+            MaxAssociations = options.MaxAssociations,
+            Echo = provider,
+            Store = provider,
+            Find = provider,
+            Move = provider,
+            Get = provider,
+            MoveCallingAETitle = options.AETitle,
+            Tls = tlsOptions,
+            Log = message => logger.LogInformation("DIMSE {Message}", message),
+        });
+        await server.StartAsync(cancellationToken);
+        servers.Add(server);
+        return server;
     }
 }
