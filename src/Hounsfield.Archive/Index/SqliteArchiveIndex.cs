@@ -61,18 +61,12 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         CREATE INDEX IF NOT EXISTS instances_series ON instances(series_pk, instance_number);
         """;
 
-    private readonly string connectionString;
+    private readonly SqliteDatabase database;
     private readonly SemaphoreSlim writeLock = new(1, 1);
 
     public SqliteArchiveIndex(string databasePath)
     {
-        connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = databasePath,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            Pooling = true,
-        }.ToString();
+        database = new SqliteDatabase(databasePath);
     }
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
@@ -422,15 +416,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                 instance_count = (SELECT count(*) FROM instances i JOIN series se ON se.pk = i.series_pk WHERE se.study_pk = $study) WHERE pk = $study;
             """, cancellationToken, ("$series", seriesPk), ("$study", studyPk));
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync(cancellationToken);
-        await using var pragma = connection.CreateCommand();
-        pragma.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA case_sensitive_like=ON; PRAGMA busy_timeout=10000;";
-        await pragma.ExecuteNonQueryAsync(cancellationToken);
-        return connection;
-    }
+    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
 
     private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
     {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Hounsfield.Archive.Index;
 using Microsoft.Data.Sqlite;
 
 namespace Hounsfield.Server.Accounts;
@@ -75,17 +76,11 @@ internal sealed class SqliteAccountStore : IAccountStore
         EXISTS (SELECT 1 FROM developer_profiles p WHERE p.user_id = u.id)
         """;
 
-    private readonly string connectionString;
+    private readonly SqliteDatabase database;
 
     public SqliteAccountStore(string databasePath)
     {
-        connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = databasePath,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            Pooling = true,
-        }.ToString();
+        database = new SqliteDatabase(databasePath);
     }
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
@@ -400,15 +395,7 @@ internal sealed class SqliteAccountStore : IAccountStore
 
     private static DateTimeOffset? NullableTime(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : Time(reader.GetInt64(ordinal));
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync(cancellationToken);
-        await using var pragma = connection.CreateCommand();
-        pragma.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;";
-        await pragma.ExecuteNonQueryAsync(cancellationToken);
-        return connection;
-    }
+    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
 
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
     {

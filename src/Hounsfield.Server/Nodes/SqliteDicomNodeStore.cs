@@ -1,3 +1,4 @@
+using Hounsfield.Archive.Index;
 using Microsoft.Data.Sqlite;
 
 namespace Hounsfield.Server.Nodes;
@@ -56,17 +57,11 @@ internal sealed class SqliteDicomNodeStore
     private const string NodeColumns = "id, name, aet_title, peer_aet_title, peer_host, peer_port";
     private const string JobColumns = "id, node_id, kind, state, completed, failed, remaining, error, created_at, updated_at, heartbeat_at";
 
-    private readonly string connectionString;
+    private readonly SqliteDatabase database;
 
     public SqliteDicomNodeStore(string databasePath)
     {
-        connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = databasePath,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            Pooling = true,
-        }.ToString();
+        database = new SqliteDatabase(databasePath);
     }
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
@@ -98,8 +93,7 @@ internal sealed class SqliteDicomNodeStore
     /// <summary>Whether a node has this peer AE title; synchronous, for association negotiation.</summary>
     public bool HasPeerAETitle(string peerAETitle)
     {
-        using var connection = new SqliteConnection(connectionString);
-        connection.Open();
+        using var connection = database.Open();
         using var command = Command(connection, "SELECT 1 FROM dicom_nodes WHERE peer_aet_title = $key", ("$key", peerAETitle.Trim()));
         return command.ExecuteScalar() is not null;
     }
@@ -251,15 +245,7 @@ internal sealed class SqliteDicomNodeStore
 
     private static DateTimeOffset Time(long milliseconds) => DateTimeOffset.FromUnixTimeMilliseconds(milliseconds);
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync(cancellationToken);
-        await using var pragma = connection.CreateCommand();
-        pragma.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;";
-        await pragma.ExecuteNonQueryAsync(cancellationToken);
-        return connection;
-    }
+    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
 
     private static SqliteCommand Command(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {

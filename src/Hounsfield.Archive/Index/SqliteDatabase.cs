@@ -1,0 +1,60 @@
+using Microsoft.Data.Sqlite;
+
+namespace Hounsfield.Archive.Index;
+
+/// <summary>
+/// The embedded database file that the index, the accounts and the DICOM nodes share: one connection string and one way
+/// to open a connection (pooled; WAL is set once by whoever creates the schema), with the same settings for every store.
+/// </summary>
+public sealed class SqliteDatabase(string path)
+{
+    /// <summary>synchronous=NORMAL: with WAL, a commit survives a crash of the process; busy_timeout: writers of several stores or nodes wait rather than fail.</summary>
+    private const string ConnectionSettings = "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA case_sensitive_like=ON; PRAGMA busy_timeout=10000;";
+
+    public string Path { get; } = path;
+
+    public string ConnectionString { get; } = new SqliteConnectionStringBuilder
+    {
+        DataSource = path,
+        Mode = SqliteOpenMode.ReadWriteCreate,
+        Cache = SqliteCacheMode.Private,
+        Pooling = true,
+    }.ToString();
+
+    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(ConnectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using var settings = connection.CreateCommand();
+            settings.CommandText = ConnectionSettings;
+            await settings.ExecuteNonQueryAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A synchronous open, for the rare caller that cannot await (a DIMSE association's accept check).</summary>
+    public SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(ConnectionString);
+        try
+        {
+            connection.Open();
+            using var settings = connection.CreateCommand();
+            settings.CommandText = ConnectionSettings;
+            settings.ExecuteNonQuery();
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+}
