@@ -430,6 +430,25 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     }
 
     [CorpusFact]
+    public async Task Instance_queries_return_rows_columns_and_bits_allocated_as_the_oracle_says()
+    {
+        var checkedCount = 0;
+        foreach (var oracle in Oracles.Where(o => CorpusServerFixture.Text(o, "00280100") is not null).DistinctBy(o => CorpusServerFixture.Text(o, "00080018")))
+        {
+            var uid = CorpusServerFixture.Text(oracle, "00080018");
+            var match = Assert.Single(JsonDocument.Parse(await Client.GetStringAsync($"/dicomweb/instances?SOPInstanceUID={uid}")).RootElement.EnumerateArray());
+            foreach (var tag in new[] { "00280010", "00280011", "00280100" })
+            {
+                Assert.Equal(CorpusServerFixture.Text(oracle, tag), CorpusServerFixture.Text(match, tag));
+            }
+
+            checkedCount++;
+        }
+
+        Assert.True(checkedCount > 40, $"only {checkedCount} instances checked");
+    }
+
+    [CorpusFact]
     public async Task Wado_uri_serves_the_instance_and_rendered_images_and_rejects_bad_requests()
     {
         var (_, path, oracle) = fixture.Files.First(f => f.Name == "evrle_ct_small");

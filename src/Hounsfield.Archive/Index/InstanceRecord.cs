@@ -29,6 +29,7 @@ public sealed record InstanceRecord
     public int? NumberOfFrames { get; init; }
     public int? Rows { get; init; }
     public int? Columns { get; init; }
+    public int? BitsAllocated { get; init; }
 
     /// <summary>The instance's DICOM JSON with BulkDataURIs relative to the DICOMweb root (see <see cref="Ingest.MetadataBuilder"/>).</summary>
     public required byte[] Metadata { get; init; }
@@ -86,6 +87,7 @@ public sealed record InstanceRecord
             NumberOfFrames = Integer(DicomTag.NumberOfFrames),
             Rows = Integer(DicomTag.Rows),
             Columns = Integer(DicomTag.Columns),
+            BitsAllocated = Integer(DicomTag.BitsAllocated),
             Metadata = metadata,
         };
     }

@@ -51,6 +51,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             number_of_frames INTEGER,
             rows INTEGER,
             columns INTEGER,
+            bits_allocated INTEGER,
             metadata BLOB NOT NULL);
         CREATE INDEX IF NOT EXISTS studies_patient ON studies(patient_pk);
         CREATE INDEX IF NOT EXISTS studies_date ON studies(study_date);
@@ -74,6 +75,23 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         await using var connection = await OpenAsync(cancellationToken);
         await ExecuteAsync(connection, "PRAGMA journal_mode=WAL;", cancellationToken);
         await ExecuteAsync(connection, Schema, cancellationToken);
+
+        // Columns added after the first release: an index created before them gains them (empty for earlier instances).
+        await using var columns = connection.CreateCommand();
+        columns.CommandText = "SELECT name FROM pragma_table_info('instances')";
+        var existing = new HashSet<string>(StringComparer.Ordinal);
+        await using (var reader = await columns.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                existing.Add(reader.GetString(0));
+            }
+        }
+
+        if (!existing.Contains("bits_allocated"))
+        {
+            await ExecuteAsync(connection, "ALTER TABLE instances ADD COLUMN bits_allocated INTEGER;", cancellationToken);
+        }
     }
 
     public async Task<StoredInstance?> FindInstanceAsync(string sopInstanceUid, CancellationToken cancellationToken)
@@ -122,13 +140,13 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                 ("$study", studyPk), ("$uid", record.SeriesInstanceUid), ("$modality", record.Modality),
                 ("$number", record.SeriesNumber), ("$description", record.SeriesDescription));
             await ScalarAsync(connection, transaction, """
-                INSERT INTO instances (series_pk, sop_uid, sop_class_uid, instance_number, transfer_syntax_uid, blob_key, length, number_of_frames, rows, columns, metadata)
-                VALUES ($series, $uid, $class, $number, $syntax, $key, $length, $frames, $rows, $columns, $metadata)
+                INSERT INTO instances (series_pk, sop_uid, sop_class_uid, instance_number, transfer_syntax_uid, blob_key, length, number_of_frames, rows, columns, bits_allocated, metadata)
+                VALUES ($series, $uid, $class, $number, $syntax, $key, $length, $frames, $rows, $columns, $bits, $metadata)
                 RETURNING pk
                 """, cancellationToken,
                 ("$series", seriesPk), ("$uid", record.SopInstanceUid), ("$class", record.SopClassUid), ("$number", record.InstanceNumber),
                 ("$syntax", record.TransferSyntaxUid), ("$key", record.BlobKey), ("$length", record.Length), ("$frames", record.NumberOfFrames),
-                ("$rows", record.Rows), ("$columns", record.Columns), ("$metadata", record.Metadata));
+                ("$rows", record.Rows), ("$columns", record.Columns), ("$bits", record.BitsAllocated), ("$metadata", record.Metadata));
             // Counts move by one instance; the study's totals come from its few series rows, not from its instances.
             await ExecuteAsync(connection, transaction, """
                 UPDATE series SET instance_count = instance_count + 1 WHERE pk = $series;

@@ -33,6 +33,7 @@ internal static class QueryAttributes
         new(DicomTag.InstanceNumber, DicomVR.IS, QueryLevel.Instance, "i.instance_number"),
         new(DicomTag.Rows, DicomVR.US, QueryLevel.Instance, "i.rows", Computed: true),
         new(DicomTag.Columns, DicomVR.US, QueryLevel.Instance, "i.columns", Computed: true),
+        new(DicomTag.BitsAllocated, DicomVR.US, QueryLevel.Instance, "i.bits_allocated", Computed: true),
         new(DicomTag.NumberOfFrames, DicomVR.IS, QueryLevel.Instance, "i.number_of_frames", Computed: true),
         new(DicomTag.AvailableTransferSyntaxUID, DicomVR.UI, QueryLevel.Instance, "i.transfer_syntax_uid", Computed: true),
     ];
