@@ -7,7 +7,7 @@ namespace Hounsfield.Imaging.Codecs;
 /// (PS3.5 §8.1; 1-bit frames start on a byte boundary) compressed with raw Deflate (RFC 1951, no zlib or gzip header).
 /// Decoder and encoder in one, with System.IO.Compression.
 /// </summary>
-public sealed class DeflatedFrameCodec : IFrameDecoder, IFrameEncoder
+public sealed class DeflatedFrameCodec : FrameDecoder, IFrameEncoder
 {
     public DeflatedFrameCodec(CompressionLevel level = CompressionLevel.Optimal) => Level = level;
 
@@ -15,7 +15,7 @@ public sealed class DeflatedFrameCodec : IFrameDecoder, IFrameEncoder
 
     public CompressionLevel Level { get; }
 
-    public FrameInfo GetDecodedInfo(FrameInfo info)
+    public override FrameInfo GetDecodedInfo(FrameInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
         return info;
@@ -27,16 +27,7 @@ public sealed class DeflatedFrameCodec : IFrameDecoder, IFrameEncoder
         return info;
     }
 
-    public byte[] Decode(ReadOnlySpan<byte> compressedFrame, FrameInfo info)
-    {
-        ArgumentNullException.ThrowIfNull(info);
-        info.Validate();
-        var frame = new byte[NativeFrameLength(info)];
-        Decode(compressedFrame, info, frame);
-        return frame;
-    }
-
-    public void Decode(ReadOnlySpan<byte> compressedFrame, FrameInfo info, Span<byte> destination)
+    public override void Decode(ReadOnlySpan<byte> compressedFrame, FrameInfo info, Span<byte> destination)
     {
         ArgumentNullException.ThrowIfNull(info);
         info.Validate();
@@ -98,6 +89,8 @@ public sealed class DeflatedFrameCodec : IFrameDecoder, IFrameEncoder
 
         return output.ToArray();
     }
+
+    protected override long DecodedFrameLength(FrameInfo info) => NativeFrameLength(info);
 
     /// <summary>The native frame's length: <see cref="FrameInfo.FrameLength"/>, except for YBR_FULL_422 / YBR_PARTIAL_422, stored natively with two samples per pixel (PS3.3 C.7.6.3.1.2).</summary>
     internal static long NativeFrameLength(FrameInfo info) =>

@@ -14,7 +14,7 @@ namespace Hounsfield.Imaging.Codecs;
 /// the data set's photometric interpretation is YBR_* (unless an Adobe APP14 marker says the stream is untransformed
 /// RGB), and also when an Adobe APP14 marker says a stream labelled RGB is in fact YCbCr.
 /// </remarks>
-public sealed class JpegDecoder : IFrameDecoder
+public sealed class JpegDecoder : FrameDecoder
 {
     public JpegDecoder(JpegDecoderOptions? options = null)
     {
@@ -25,7 +25,7 @@ public sealed class JpegDecoder : IFrameDecoder
 
     public JpegDecoderOptions Options { get; }
 
-    public FrameInfo GetDecodedInfo(FrameInfo info)
+    public override FrameInfo GetDecodedInfo(FrameInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
         var decoded = info with { PlanarConfiguration = 0 };
@@ -45,16 +45,7 @@ public sealed class JpegDecoder : IFrameDecoder
         return decoded;
     }
 
-    public byte[] Decode(ReadOnlySpan<byte> compressedFrame, FrameInfo info)
-    {
-        ArgumentNullException.ThrowIfNull(info);
-        info.Validate();
-        var frame = new byte[GetDecodedInfo(info).FrameLength];
-        Decode(compressedFrame, info, frame);
-        return frame;
-    }
-
-    public void Decode(ReadOnlySpan<byte> compressedFrame, FrameInfo info, Span<byte> destination)
+    public override void Decode(ReadOnlySpan<byte> compressedFrame, FrameInfo info, Span<byte> destination)
     {
         ArgumentNullException.ThrowIfNull(info);
         info.Validate();

@@ -12,29 +12,20 @@ namespace Hounsfield.Imaging.Codecs;
 /// native little-endian; colour-by-pixel or colour-by-plane as the data set's Planar Configuration says (DCMTK's
 /// dcmdrle does the same).
 /// </remarks>
-public sealed class RleDecoder : IFrameDecoder
+public sealed class RleDecoder : FrameDecoder
 {
     private const int HeaderLength = 64;
     private const int MaxSegments = 15;
 
     public static RleDecoder Instance { get; } = new();
 
-    public FrameInfo GetDecodedInfo(FrameInfo info)
+    public override FrameInfo GetDecodedInfo(FrameInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
         return info.SamplesPerPixel > 1 ? info : info with { PlanarConfiguration = 0 };
     }
 
-    public byte[] Decode(ReadOnlySpan<byte> compressedFrame, FrameInfo info)
-    {
-        ArgumentNullException.ThrowIfNull(info);
-        info.Validate();
-        var frame = new byte[info.FrameLength];
-        Decode(compressedFrame, info, frame);
-        return frame;
-    }
-
-    public void Decode(ReadOnlySpan<byte> compressedFrame, FrameInfo info, Span<byte> destination)
+    public override void Decode(ReadOnlySpan<byte> compressedFrame, FrameInfo info, Span<byte> destination)
     {
         ArgumentNullException.ThrowIfNull(info);
         info.Validate();

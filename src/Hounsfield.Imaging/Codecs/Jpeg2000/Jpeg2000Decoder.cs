@@ -18,7 +18,7 @@ namespace Hounsfield.Imaging.Codecs;
 /// precision and sign-extended (what pydicom and GDCM do; the corpus file j2k_pixelrep_mismatch, a CT whose unsigned
 /// 13-bit codestream holds 6192 for -2000). A signed codestream in an unsigned data set keeps its bit patterns.</para>
 /// </remarks>
-public sealed class Jpeg2000Decoder : IFrameDecoder
+public sealed class Jpeg2000Decoder : FrameDecoder
 {
     private static readonly byte[] Jp2Signature = [0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20, 0x0D, 0x0A, 0x87, 0x0A];
     private readonly Func<OpenJpeg> api;
@@ -36,7 +36,7 @@ public sealed class Jpeg2000Decoder : IFrameDecoder
     /// <summary>Whether the OpenJPEG library is installed (decoding raises <see cref="CodecUnavailableException"/> when not).</summary>
     public static bool IsAvailable => OpenJpeg.IsAvailable;
 
-    public FrameInfo GetDecodedInfo(FrameInfo info)
+    public override FrameInfo GetDecodedInfo(FrameInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
         return info.PhotometricInterpretation is "YBR_RCT" or "YBR_ICT"
@@ -44,16 +44,7 @@ public sealed class Jpeg2000Decoder : IFrameDecoder
             : info with { PlanarConfiguration = 0 };
     }
 
-    public byte[] Decode(ReadOnlySpan<byte> compressedFrame, FrameInfo info)
-    {
-        ArgumentNullException.ThrowIfNull(info);
-        info.Validate();
-        var frame = new byte[info.FrameLength];
-        Decode(compressedFrame, info, frame);
-        return frame;
-    }
-
-    public void Decode(ReadOnlySpan<byte> compressedFrame, FrameInfo info, Span<byte> destination)
+    public override void Decode(ReadOnlySpan<byte> compressedFrame, FrameInfo info, Span<byte> destination)
     {
         ArgumentNullException.ThrowIfNull(info);
         info.Validate();

@@ -12,7 +12,7 @@ namespace Hounsfield.Imaging.Codecs;
 /// the data set's Planar Configuration says, whatever the stream's interleave mode (what DCMTK's dcmdjpls does by
 /// default: "restore the original planar configuration").
 /// </remarks>
-public sealed class JpegLsDecoder : IFrameDecoder
+public sealed class JpegLsDecoder : FrameDecoder
 {
     private const int MaxPrecision = 16;
     private static readonly byte[] EndOfImage = [0xFF, 0xD9];
@@ -31,22 +31,13 @@ public sealed class JpegLsDecoder : IFrameDecoder
     /// <summary>Whether the CharLS library is installed (decoding raises <see cref="CodecUnavailableException"/> when not).</summary>
     public static bool IsAvailable => CharLS.IsAvailable;
 
-    public FrameInfo GetDecodedInfo(FrameInfo info)
+    public override FrameInfo GetDecodedInfo(FrameInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
         return info.SamplesPerPixel > 1 ? info : info with { PlanarConfiguration = 0 };
     }
 
-    public byte[] Decode(ReadOnlySpan<byte> compressedFrame, FrameInfo info)
-    {
-        ArgumentNullException.ThrowIfNull(info);
-        info.Validate();
-        var frame = new byte[info.FrameLength];
-        Decode(compressedFrame, info, frame);
-        return frame;
-    }
-
-    public void Decode(ReadOnlySpan<byte> compressedFrame, FrameInfo info, Span<byte> destination)
+    public override void Decode(ReadOnlySpan<byte> compressedFrame, FrameInfo info, Span<byte> destination)
     {
         ArgumentNullException.ThrowIfNull(info);
         info.Validate();
