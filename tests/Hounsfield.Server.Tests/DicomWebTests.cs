@@ -483,26 +483,33 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     {
         Assert.Equal("same-origin", (await fixture.Server.Anonymous.GetAsync("/health/live")).Headers.GetValues("Cross-Origin-Resource-Policy").Single());
 
-        await using var server = await ServerProcess.StartAsync(null, "--Cors:Origins:0", "https://viewer.example");
-        using var preflight = new HttpRequestMessage(HttpMethod.Options, "/dicomweb/studies");
-        preflight.Headers.Add("Origin", "https://viewer.example");
-        preflight.Headers.Add("Access-Control-Request-Method", "GET");
-        preflight.Headers.Add("Access-Control-Request-Headers", "authorization");
-        var answer = await server.Anonymous.SendAsync(preflight);
-        Assert.True(answer.IsSuccessStatusCode, $"{(int)answer.StatusCode}");
-        Assert.Equal("https://viewer.example", answer.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        var server = await ServerProcess.StartAsync(null, "--Cors:Origins:0", "https://viewer.example");
+        try
+        {
+            using var preflight = new HttpRequestMessage(HttpMethod.Options, "/dicomweb/studies");
+            preflight.Headers.Add("Origin", "https://viewer.example");
+            preflight.Headers.Add("Access-Control-Request-Method", "GET");
+            preflight.Headers.Add("Access-Control-Request-Headers", "authorization");
+            var answer = await server.Anonymous.SendAsync(preflight);
+            Assert.True(answer.IsSuccessStatusCode, $"{(int)answer.StatusCode}");
+            Assert.Equal("https://viewer.example", answer.Headers.GetValues("Access-Control-Allow-Origin").Single());
 
-        using var get = new HttpRequestMessage(HttpMethod.Get, "/dicomweb/studies");
-        get.Headers.Add("Origin", "https://viewer.example");
-        var response = await server.Client.SendAsync(get);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("https://viewer.example", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
-        Assert.Equal("cross-origin", response.Headers.GetValues("Cross-Origin-Resource-Policy").Single());
+            using var get = new HttpRequestMessage(HttpMethod.Get, "/dicomweb/studies");
+            get.Headers.Add("Origin", "https://viewer.example");
+            var response = await server.Client.SendAsync(get);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("https://viewer.example", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+            Assert.Equal("cross-origin", response.Headers.GetValues("Cross-Origin-Resource-Policy").Single());
 
-        using var other = new HttpRequestMessage(HttpMethod.Get, "/dicomweb/studies");
-        other.Headers.Add("Origin", "https://elsewhere.example");
-        Assert.False((await server.Client.SendAsync(other)).Headers.Contains("Access-Control-Allow-Origin"));
-        server.Data.Delete(recursive: true);
+            using var other = new HttpRequestMessage(HttpMethod.Get, "/dicomweb/studies");
+            other.Headers.Add("Origin", "https://elsewhere.example");
+            Assert.False((await server.Client.SendAsync(other)).Headers.Contains("Access-Control-Allow-Origin"));
+        }
+        finally
+        {
+            await server.DisposeAsync();
+            server.Data.Delete(recursive: true);
+        }
     }
 
     [CorpusFact]
