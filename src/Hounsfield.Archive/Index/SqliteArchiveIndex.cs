@@ -455,16 +455,6 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string sql, (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-
-        return command;
-    }
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string sql, (string Name, object? Value)[] parameters) =>
+        SqliteDatabase.Command(connection, transaction, sql, parameters);
 }

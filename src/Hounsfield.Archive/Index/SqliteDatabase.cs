@@ -39,6 +39,20 @@ public sealed class SqliteDatabase(string path)
         }
     }
 
+    /// <summary>A command of <paramref name="connection"/> (in <paramref name="transaction"/>, when given) with named parameters; null values are SQL NULL.</summary>
+    public static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        return command;
+    }
+
     /// <summary>A synchronous open, for the rare caller that cannot await (a DIMSE association's accept check).</summary>
     public SqliteConnection Open()
     {
