@@ -14,26 +14,9 @@ public sealed class DcmqrscpTests : IDisposable
     {
         var qrPort = TestEnvironment.FreePort();
         var storePort = TestEnvironment.FreePort();
-        var database = Directory.CreateDirectory(Path.Combine(folder, "db")).FullName;
         var moved = Directory.CreateDirectory(Path.Combine(folder, "moved")).FullName;
         var fetched = Directory.CreateDirectory(Path.Combine(folder, "fetched")).FullName;
-        var config = Path.Combine(folder, "dcmqrscp.cfg");
-        await File.WriteAllTextAsync(config, $"""
-            NetworkTCPPort  = {qrPort}
-            MaxPDUSize      = 16384
-            MaxAssociations = 16
-
-            HostTable BEGIN
-            storescp = (STORESCP, 127.0.0.1, {storePort})
-            HostTable END
-
-            VendorTable BEGIN
-            VendorTable END
-
-            AETable BEGIN
-            QRSCP {database} RW (200, 1024mb) ANY
-            AETable END
-            """);
+        var config = await DcmqrscpConfiguration.WriteAsync(folder, qrPort, "QRSCP", ("storescp", "STORESCP", storePort));
         await using var qrscp = await Dcmtk.StartAsync("dcmqrscp", ["-c", config, qrPort.ToString()], qrPort);
         await using var storescp = await Dcmtk.StartAsync("storescp", ["-aet", "STORESCP", "-od", moved, storePort.ToString()], storePort);
         var client = new DicomClient("127.0.0.1", qrPort, "HOUNSFIELD", "QRSCP");

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using Hounsfield.Dicom;
 using Hounsfield.Imaging.Decoders;
@@ -170,11 +169,11 @@ public sealed class DicomGenerateServiceTests
         File.WriteAllBytes(path, dicom);
         try
         {
-            var (_, verification) = RunTool("dciodvfy", path);
+            var (_, verification) = DimseTests.Run("dciodvfy", path);
             var errors = verification.Split('\n').Where(l => l.StartsWith("Error", StringComparison.Ordinal)).ToList();
             Assert.True(errors.Count == 0, $"dciodvfy:\n{verification}");
             Assert.Contains("SCImage", verification, StringComparison.Ordinal); // it recognised the IOD it checked
-            var (exitCode, dump) = RunTool("dcmdump", path);
+            var (exitCode, dump) = DimseTests.Run("dcmdump", path);
             Assert.True(exitCode == 0, dump);
             Assert.Contains("(7fe0,0010)", dump, StringComparison.Ordinal);
         }
@@ -182,21 +181,6 @@ public sealed class DicomGenerateServiceTests
         {
             File.Delete(path);
         }
-    }
-
-    private static (int ExitCode, string Output) RunTool(string tool, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(60_000), $"{tool} timed out");
-        return (process.ExitCode, stdout.Result + stderr.Result);
     }
 
     private static byte[] Cjpeg(int channels)
@@ -209,7 +193,7 @@ public sealed class DicomGenerateServiceTests
             var input = Path.Combine(directory.FullName, "in.pnm");
             var output = Path.Combine(directory.FullName, "out.jpg");
             File.WriteAllBytes(input, [.. Encoding.ASCII.GetBytes($"{(channels == 3 ? "P6" : "P5")}\n{width} {height}\n255\n"), .. pixels]);
-            var (exitCode, messages) = RunTool("cjpeg", "-quality", "90", "-outfile", output, input);
+            var (exitCode, messages) = DimseTests.Run("cjpeg", "-quality", "90", "-outfile", output, input);
             Assert.True(exitCode == 0, messages);
             return File.ReadAllBytes(output);
         }

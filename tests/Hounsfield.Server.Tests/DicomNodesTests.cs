@@ -215,25 +215,8 @@ public sealed class DicomNodesTests
         var dicomPort = DimseTests.FreePort();
         var qrPort = DimseTests.FreePort();
         var folder = Directory.CreateTempSubdirectory("hounsfield-nodes-qr-");
-        var database = Directory.CreateDirectory(Path.Combine(folder.FullName, "db")).FullName;
-        var config = Path.Combine(folder.FullName, "dcmqrscp.cfg");
         // dcmqrscp delivers C-MOVEs only to the AE titles of its host table: ours, at our DICOM port.
-        await File.WriteAllTextAsync(config, $"""
-            NetworkTCPPort  = {qrPort}
-            MaxPDUSize      = 16384
-            MaxAssociations = 16
-
-            HostTable BEGIN
-            hounsfield = (HOUNSFIELD, 127.0.0.1, {dicomPort})
-            HostTable END
-
-            VendorTable BEGIN
-            VendorTable END
-
-            AETable BEGIN
-            QRSCP {database} RW (200, 1024mb) ANY
-            AETable END
-            """);
+        var config = await DcmqrscpConfiguration.WriteAsync(folder.FullName, qrPort, "QRSCP", ("hounsfield", "HOUNSFIELD", dicomPort));
         using var qrscp = await DimseTests.StartPeerAsync(qrPort, "dcmqrscp", "-c", config, Text(qrPort));
         await using var server = await ServerProcess.StartAsync(null, "--dicom-port", Text(dicomPort));
         try

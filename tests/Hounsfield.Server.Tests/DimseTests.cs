@@ -75,7 +75,7 @@ public sealed class DimseTests
         }
     }
 
-    /// <summary>Runs a DCMTK tool to its end (at most 60 s): exit code and output.</summary>
+    /// <summary>Runs a tool (DCMTK, dicom3tools, libjpeg's cjpeg) to its end (at most 60 s): exit code and output (stdout, then stderr).</summary>
     internal static (int ExitCode, string Output) Run(params string[] command)
     {
         using var process = StartTool(command);
