@@ -39,13 +39,8 @@ internal static class WadoEndpoint
         context.Response.ContentType = $"multipart/related; type=\"application/dicom\"; boundary={boundary}";
         var body = context.Response.Body;
         var writer = context.Response.BodyWriter;
-        string SyntaxOf(StoredInstance stored)
-        {
-            var syntax = requested.AsStored ? stored.TransferSyntaxUid : target?.Uid ?? DefaultTransferSyntax(stored.TransferSyntaxUid);
-            return target is null && !IsStreamedConversion(stored.TransferSyntaxUid, syntax) && stored.Length > archive.Options.MaxDefaultConversionLength
-                ? stored.TransferSyntaxUid
-                : syntax;
-        }
+        string SyntaxOf(StoredInstance stored) =>
+            requested.AsStored ? stored.TransferSyntaxUid : target?.Uid ?? DefaultSyntaxFor(stored, archive.Options);
 
         string PartHeader(string syntax) => $"--{boundary}\r\nContent-Type: application/dicom; transfer-syntax={syntax}\r\n\r\n";
         var closing = $"--{boundary}--\r\n";
@@ -65,12 +60,7 @@ internal static class WadoEndpoint
                 // No codec runs between little-endian native syntaxes: the writer streams the lazily read Pixel Data.
                 writer.Write(Encoding.ASCII.GetBytes(PartHeader(syntax)));
                 await writer.FlushAsync(cancellationToken);
-                if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpBodyControlFeature>() is { } bodyControl)
-                {
-                    bodyControl.AllowSynchronousIO = true; // the toolkit's writer is synchronous
-                }
-
-                Transcoder.Transcode(archive.ReadInstance(stored), DicomTransferSyntax.Lookup(syntax)).Write(body);
+                WriteStreamedConversion(context, archive, stored, syntax, body);
                 writer.Write("\r\n"u8);
                 continue;
             }
@@ -202,7 +192,31 @@ internal static class WadoEndpoint
         }
     }
 
-    private static bool IsStreamedConversion(string storedUid, string targetUid) =>
+    /// <summary>
+    /// The syntax an instance is sent in when the request names none: <see cref="DefaultTransferSyntax"/>, except that a
+    /// conversion held in memory is not done for an instance over Archive:MaxDefaultConversionLength (it goes as stored).
+    /// </summary>
+    internal static string DefaultSyntaxFor(StoredInstance stored, ArchiveOptions options)
+    {
+        var syntax = DefaultTransferSyntax(stored.TransferSyntaxUid);
+        return !IsStreamedConversion(stored.TransferSyntaxUid, syntax) && stored.Length > options.MaxDefaultConversionLength
+            ? stored.TransferSyntaxUid
+            : syntax;
+    }
+
+    /// <summary>Writes <paramref name="stored"/> converted to <paramref name="syntax"/> (see <see cref="IsStreamedConversion"/>) to <paramref name="body"/> as the value is read.</summary>
+    internal static void WriteStreamedConversion(HttpContext context, ArchiveService archive, StoredInstance stored, string syntax, Stream body)
+    {
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpBodyControlFeature>() is { } bodyControl)
+        {
+            bodyControl.AllowSynchronousIO = true; // the toolkit's writer is synchronous
+        }
+
+        Transcoder.Transcode(archive.ReadInstance(stored), DicomTransferSyntax.Lookup(syntax)).Write(body);
+    }
+
+    /// <summary>Between little-endian native syntaxes no codec runs: the writer streams the lazily read Pixel Data.</summary>
+    internal static bool IsStreamedConversion(string storedUid, string targetUid) =>
         DicomTransferSyntax.TryLookup(storedUid, out var stored) && DicomTransferSyntax.TryLookup(targetUid, out var target)
         && stored.IsNative && !stored.IsBigEndian && !stored.IsDeflated
         && target.IsNative && !target.IsBigEndian && !target.IsDeflated;

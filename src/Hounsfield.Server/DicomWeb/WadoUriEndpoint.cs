@@ -53,20 +53,16 @@ internal static class WadoUriEndpoint
         }
 
         return contentType == "application/dicom"
-            ? Instance(archive, stored, query["transferSyntax"])
+            ? Instance(context, archive, stored, query["transferSyntax"])
             : await ImageAsync(context, study, series, instance, contentType is "*/*" or "image/*" ? "image/jpeg" : contentType, query, cancellationToken);
     }
 
-    private static IResult Instance(ArchiveService archive, Hounsfield.Archive.Index.StoredInstance stored, StringValues transferSyntax)
+    private static IResult Instance(HttpContext context, ArchiveService archive, Hounsfield.Archive.Index.StoredInstance stored, StringValues transferSyntax)
     {
         string syntax;
         if (StringValues.IsNullOrEmpty(transferSyntax))
         {
-            syntax = WadoEndpoint.DefaultTransferSyntax(stored.TransferSyntaxUid);
-            if (syntax != stored.TransferSyntaxUid && stored.Length > archive.Options.MaxDefaultConversionLength)
-            {
-                syntax = stored.TransferSyntaxUid;
-            }
+            syntax = WadoEndpoint.DefaultSyntaxFor(stored, archive.Options);
         }
         else if (DicomTransferSyntax.TryLookup(transferSyntax.ToString(), out var known))
         {
@@ -80,6 +76,16 @@ internal static class WadoUriEndpoint
         if (syntax == stored.TransferSyntaxUid)
         {
             return Results.Stream(archive.OpenInstance(stored), "application/dicom");
+        }
+
+        if (WadoEndpoint.IsStreamedConversion(stored.TransferSyntaxUid, syntax))
+        {
+            // As WADO-RS does: a native-to-native conversion streams, whatever the instance's size.
+            return Results.Stream(body =>
+            {
+                WadoEndpoint.WriteStreamedConversion(context, archive, stored, syntax, body);
+                return Task.CompletedTask;
+            }, "application/dicom");
         }
 
         var target = DicomTransferSyntax.Lookup(syntax);
