@@ -34,6 +34,12 @@ public sealed class ArchiveOptions
     /// </summary>
     public int MaxConcurrentCommits { get; set; } = 8;
 
+    /// <summary>
+    /// Incoming instances up to this length are received into memory and written to disk with one write and one fsync when
+    /// committed; longer ones are streamed to a temporary file as they arrive. Default 8 MiB.
+    /// </summary>
+    public int MaxInMemoryInstanceLength { get; set; } = 8 * 1024 * 1024;
+
     /// <summary>Binary values longer than this are left out of stored metadata as BulkDataURIs. Default 1 KiB.</summary>
     public int BulkDataThreshold { get; set; } = 1024;
 

@@ -61,7 +61,8 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
 
     /// <summary>
     /// First half of an ingest: streams the bytes to a temporary blob, parses them and checks the identifying UIDs;
-    /// nothing is visible or durable yet. The caller owns the returned instance's temporary blob.
+    /// nothing is visible or durable yet. The caller owns the returned instance's temporary blob. The parsed data set may
+    /// point into the temporary blob's memory: everything kept of it (record, metadata) is copied out here.
     /// </summary>
     internal async Task<(ReceivedInstance? Instance, IngestResult? Failure)> ReceiveAsync(Func<Stream, CancellationToken, Task> writeContent, string? requiredStudyUid, CancellationToken cancellationToken)
     {
@@ -75,7 +76,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
             DicomFile file;
             try
             {
-                file = DicomFile.Open(temporary.Path);
+                file = temporary.Memory is { } bytes ? DicomFile.Read(bytes) : DicomFile.Open(temporary.Path!);
             }
             catch (DicomFormatException ex)
             {

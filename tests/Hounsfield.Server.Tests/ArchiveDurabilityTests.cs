@@ -16,7 +16,8 @@ public sealed class ArchiveDurabilityTests
         {
             var acknowledged = Corpus.Get("evrle_ct_small");
             var interrupted = File.ReadAllBytes(Corpus.Get("mono1_cr_chest").Path);
-            await using (var server = await ServerProcess.StartAsync(data))
+            // Instances stream to a temporary file (none is held in memory), so the test can see the interrupted one arrive.
+            await using (var server = await ServerProcess.StartAsync(data, "--Archive:MaxInMemoryInstanceLength", "0"))
             {
                 using var content = DicomWebClient.Multipart([File.ReadAllBytes(acknowledged.Path)]);
                 Assert.Equal(HttpStatusCode.OK, (await server.Client.PostAsync("/dicomweb/studies", content)).StatusCode);

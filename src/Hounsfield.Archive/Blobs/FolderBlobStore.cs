@@ -1,18 +1,28 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+
 namespace Hounsfield.Archive.Blobs;
 
-/// <summary>Blobs as files under a folder; keys are relative paths made of hex names only, so no key escapes the folder.</summary>
+/// <summary>
+/// Blobs as files under a folder; keys are relative paths made of hex names only, so no key escapes the folder.
+/// An incoming blob is held in memory up to <c>inMemoryLimit</c> bytes and written with one write and one fsync at its
+/// commit; a larger one spills to a temporary file as it arrives.
+/// </summary>
 public sealed class FolderBlobStore : IBlobStore
 {
     private const string TemporaryFolder = "tmp";
     private readonly string root;
+    private readonly int inMemoryLimit;
+    private readonly ConcurrentDictionary<string, bool> createdFolders = new(StringComparer.Ordinal);
 
-    public FolderBlobStore(string root)
+    public FolderBlobStore(string root, int inMemoryLimit = 8 * 1024 * 1024)
     {
         this.root = Path.GetFullPath(root);
+        this.inMemoryLimit = inMemoryLimit;
         Directory.CreateDirectory(Path.Combine(this.root, TemporaryFolder));
     }
 
-    public ITemporaryBlob CreateTemporary() => new TemporaryFile(this, Path.Combine(root, TemporaryFolder, Guid.NewGuid().ToString("N")));
+    public ITemporaryBlob CreateTemporary() => new TemporaryBlob(this);
 
     public Stream OpenRead(string key) =>
         new FileStream(PathOf(key), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.SequentialScan);
@@ -67,31 +77,205 @@ public sealed class FolderBlobStore : IBlobStore
         return Path.Combine(root, key.Replace('/', Path.DirectorySeparatorChar));
     }
 
-    private sealed class TemporaryFile(FolderBlobStore store, string path) : ITemporaryBlob
+    private string NewTemporaryPath() => Path.Combine(root, TemporaryFolder, Guid.NewGuid().ToString("N"));
+
+    /// <summary>Moves a durable temporary file under <paramref name="key"/>, creating its folder the first time.</summary>
+    private void Publish(string temporaryPath, string key)
     {
+        var target = PathOf(key);
+        var folder = Path.GetDirectoryName(target)!;
+        if (!createdFolders.ContainsKey(folder))
+        {
+            Directory.CreateDirectory(folder);
+            createdFolders.TryAdd(folder, true);
+        }
+
+        File.Move(temporaryPath, target, overwrite: true);
+    }
+
+    private sealed class TemporaryBlob(FolderBlobStore store) : ITemporaryBlob
+    {
+        private readonly SpillingStream content = new(store.inMemoryLimit, store.NewTemporaryPath);
         private bool committed;
 
-        public Stream Content { get; } = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 64 * 1024);
+        public Stream Content => content;
 
-        public string Path => path;
+        public ReadOnlyMemory<byte>? Memory => content.File is null ? content.Buffered : (ReadOnlyMemory<byte>?)null;
+
+        public string? Path => content.File is null ? null : content.FilePath;
 
         public async Task CommitAsync(string key, CancellationToken cancellationToken)
         {
-            await Content.FlushAsync(cancellationToken);
-            ((FileStream)Content).Flush(flushToDisk: true);
-            await Content.DisposeAsync();
-            var target = store.PathOf(key);
-            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(target)!);
-            File.Move(path, target, overwrite: true);
+            string path;
+            if (content.File is { } file)
+            {
+                await file.FlushAsync(cancellationToken);
+                file.Flush(flushToDisk: true);
+                await file.DisposeAsync();
+                path = content.FilePath!;
+            }
+            else
+            {
+                path = store.NewTemporaryPath();
+                var bytes = content.Buffered;
+                try
+                {
+                    using var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None, bytes.Length);
+                    RandomAccess.Write(handle, bytes.Span, 0);
+                    RandomAccess.FlushToDisk(handle);
+                }
+                catch
+                {
+                    File.Delete(path);
+                    throw;
+                }
+            }
+
+            try
+            {
+                store.Publish(path, key);
+            }
+            catch
+            {
+                File.Delete(path);
+                throw;
+            }
+
             committed = true;
         }
 
         public async ValueTask DisposeAsync()
         {
-            await Content.DisposeAsync();
-            if (!committed && File.Exists(path))
+            var path = content.FilePath;
+            await content.DisposeAsync();
+            if (!committed && path is not null && File.Exists(path))
             {
                 File.Delete(path);
+            }
+        }
+    }
+
+    /// <summary>A write-only stream into a pooled buffer that moves to a new temporary file once it would exceed its limit.</summary>
+    private sealed class SpillingStream(int limit, Func<string> newFilePath) : Stream
+    {
+        private const int FirstBufferLength = 64 * 1024;
+        private byte[]? buffer;
+        private int count;
+
+        public FileStream? File { get; private set; }
+
+        public string? FilePath { get; private set; }
+
+        public ReadOnlyMemory<byte> Buffered => buffer.AsMemory(0, count);
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => File?.Length ?? count;
+
+        public override long Position { get => Length; set => throw new NotSupportedException(); }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> bytes)
+        {
+            if (File is null && !TryBuffer(bytes))
+            {
+                Spill();
+            }
+
+            File?.Write(bytes);
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken = default)
+        {
+            if (File is null && TryBuffer(bytes.Span))
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            if (File is null)
+            {
+                Spill();
+            }
+
+            return File!.WriteAsync(bytes, cancellationToken);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush() => File?.Flush();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => File?.FlushAsync(cancellationToken) ?? Task.CompletedTask;
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                File?.Dispose();
+                Release();
+            }
+
+            base.Dispose(disposing);
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            if (File is not null)
+            {
+                await File.DisposeAsync();
+            }
+
+            Release();
+            await base.DisposeAsync();
+        }
+
+        private bool TryBuffer(ReadOnlySpan<byte> bytes)
+        {
+            var needed = (long)count + bytes.Length;
+            if (needed > limit)
+            {
+                return false;
+            }
+
+            if (buffer is null || needed > buffer.Length)
+            {
+                var grown = ArrayPool<byte>.Shared.Rent((int)Math.Min(limit, Math.Max(needed, Math.Max(FirstBufferLength, (buffer?.Length ?? 0) * 2L))));
+                buffer.AsSpan(0, count).CopyTo(grown);
+                Release();
+                buffer = grown;
+            }
+
+            bytes.CopyTo(buffer.AsSpan(count));
+            count += bytes.Length;
+            return true;
+        }
+
+        private void Spill()
+        {
+            FilePath = newFilePath();
+            File = new FileStream(FilePath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 64 * 1024);
+            File.Write(buffer.AsSpan(0, count));
+            Release();
+            count = 0;
+        }
+
+        private void Release()
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = null;
             }
         }
     }

@@ -27,10 +27,14 @@ public interface IBlobStore
 
 public interface ITemporaryBlob : IAsyncDisposable
 {
+    /// <summary>Where the incoming bytes are written.</summary>
     Stream Content { get; }
 
-    /// <summary>A path to read the blob back before it is committed.</summary>
-    string Path { get; }
+    /// <summary>The bytes written, when the store holds them in memory (a small instance); null when they went to a file.</summary>
+    ReadOnlyMemory<byte>? Memory { get; }
+
+    /// <summary>The file holding the bytes written, to read them back before the commit, when <see cref="Memory"/> is null.</summary>
+    string? Path { get; }
 
     /// <summary>Makes the bytes durable and visible under <paramref name="key"/>, replacing a blob of that key.</summary>
     Task CommitAsync(string key, CancellationToken cancellationToken);

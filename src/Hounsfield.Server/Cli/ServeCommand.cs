@@ -27,7 +27,7 @@ internal static class ServeCommand
         archiveOptions.DataDirectory = dataDirectory;
         builder.Services.AddSingleton(archiveOptions);
         builder.Services.AddSingleton<IArchiveIndex>(_ => new SqliteArchiveIndex(Path.Combine(dataDirectory, "index.db")));
-        builder.Services.AddSingleton<IBlobStore>(_ => new FolderBlobStore(Path.Combine(dataDirectory, "blobs")));
+        builder.Services.AddSingleton<IBlobStore>(_ => new FolderBlobStore(Path.Combine(dataDirectory, "blobs"), archiveOptions.MaxInMemoryInstanceLength));
         builder.Services.AddSingleton<ArchiveService>();
         var dimseOptions = builder.Configuration.GetSection("Dimse").Get<DimseOptions>() ?? new DimseOptions();
         builder.Services.AddSingleton(dimseOptions);
@@ -92,7 +92,9 @@ internal static class ServeCommand
     /// <summary>Accepts `--data DIR`, `--dicom-port P` and `--dicom-open true` as shorthands for configuration keys; the rest follows ASP.NET conventions.</summary>
     private static string[] TranslateArguments(string[] args)
     {
-        var translated = new List<string>(args.Length);
+        // Settings are read once at start, so nothing watches the configuration files: a watcher of the content root
+        // (the working folder) would also see every blob written when the data folder lies under it, as by default.
+        var translated = new List<string>(args.Length + 1) { "--hostBuilder:reloadConfigOnChange=false" };
         for (var i = 0; i < args.Length; i++)
         {
             translated.Add(args[i] switch
