@@ -64,6 +64,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
 
     private readonly SqliteDatabase database;
     private readonly SemaphoreSlim writeLock = new(1, 1);
+    private IndexWriter? writer;
 
     public SqliteArchiveIndex(string databasePath)
     {
@@ -106,14 +107,11 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
 
     public async Task AddInstanceAsync(InstanceRecord record, CancellationToken cancellationToken)
     {
-        await writeLock.WaitAsync(cancellationToken);
-        try
+        await WriteAsync(async (writer, cancellationToken) =>
         {
-            await using var connection = await OpenAsync(cancellationToken);
-            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-            await DeleteInstanceRowAsync(connection, transaction, record.SopInstanceUid, cancellationToken);
+            await DeleteInstanceRowAsync(writer, record.SopInstanceUid, cancellationToken);
 
-            var patientPk = await ScalarAsync(connection, transaction, """
+            var patientPk = await writer.ScalarAsync("""
                 INSERT INTO patients (patient_id, patient_name, patient_name_fuzzy, patient_birth_date, patient_sex)
                 VALUES ($id, $name, $fuzzy, $birth, $sex)
                 ON CONFLICT(patient_id) DO UPDATE SET patient_name = excluded.patient_name, patient_name_fuzzy = excluded.patient_name_fuzzy,
@@ -122,7 +120,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                 """, cancellationToken,
                 ("$id", record.PatientId), ("$name", record.PatientName), ("$fuzzy", FuzzyName(record.PatientName)),
                 ("$birth", record.PatientBirthDate), ("$sex", record.PatientSex));
-            var studyPk = await ScalarAsync(connection, transaction, """
+            var studyPk = await writer.ScalarAsync("""
                 INSERT INTO studies (patient_pk, study_uid, study_date, study_time, accession_number, study_id, study_description, referring_physician_name, referring_physician_name_fuzzy)
                 VALUES ($patient, $uid, $date, $time, $accession, $id, $description, $referring, $fuzzy)
                 ON CONFLICT(study_uid) DO UPDATE SET patient_pk = excluded.patient_pk
@@ -131,7 +129,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                 ("$patient", patientPk), ("$uid", record.StudyInstanceUid), ("$date", record.StudyDate), ("$time", record.StudyTime),
                 ("$accession", record.AccessionNumber), ("$id", record.StudyId), ("$description", record.StudyDescription),
                 ("$referring", record.ReferringPhysicianName), ("$fuzzy", FuzzyName(record.ReferringPhysicianName)));
-            var seriesPk = await ScalarAsync(connection, transaction, """
+            var seriesPk = await writer.ScalarAsync("""
                 INSERT INTO series (study_pk, series_uid, modality, series_number, series_description)
                 VALUES ($study, $uid, $modality, $number, $description)
                 ON CONFLICT(series_uid) DO UPDATE SET study_pk = excluded.study_pk
@@ -139,7 +137,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                 """, cancellationToken,
                 ("$study", studyPk), ("$uid", record.SeriesInstanceUid), ("$modality", record.Modality),
                 ("$number", record.SeriesNumber), ("$description", record.SeriesDescription));
-            await ScalarAsync(connection, transaction, """
+            await writer.ScalarAsync("""
                 INSERT INTO instances (series_pk, sop_uid, sop_class_uid, instance_number, transfer_syntax_uid, blob_key, length, number_of_frames, rows, columns, bits_allocated, metadata)
                 VALUES ($series, $uid, $class, $number, $syntax, $key, $length, $frames, $rows, $columns, $bits, $metadata)
                 RETURNING pk
@@ -148,17 +146,12 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                 ("$syntax", record.TransferSyntaxUid), ("$key", record.BlobKey), ("$length", record.Length), ("$frames", record.NumberOfFrames),
                 ("$rows", record.Rows), ("$columns", record.Columns), ("$bits", record.BitsAllocated), ("$metadata", record.Metadata));
             // Counts move by one instance; the study's totals come from its few series rows, not from its instances.
-            await ExecuteAsync(connection, transaction, """
+            await writer.ExecuteAsync("""
                 UPDATE series SET instance_count = instance_count + 1 WHERE pk = $series;
                 UPDATE studies SET series_count = (SELECT count(*) FROM series WHERE study_pk = $study),
                     instance_count = (SELECT coalesce(sum(instance_count), 0) FROM series WHERE study_pk = $study) WHERE pk = $study;
                 """, cancellationToken, ("$series", seriesPk), ("$study", studyPk));
-            await transaction.CommitAsync(cancellationToken);
-        }
-        finally
-        {
-            writeLock.Release();
-        }
+        }, cancellationToken);
     }
 
     public async Task<QueryResult> QueryAsync(QidoQuery query, CancellationToken cancellationToken)
@@ -269,22 +262,13 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     public async Task<IReadOnlyList<string>> DeleteAsync(string studyInstanceUid, string? seriesInstanceUid, string? sopInstanceUid, CancellationToken cancellationToken)
     {
         var instances = await ListInstancesAsync(studyInstanceUid, seriesInstanceUid, sopInstanceUid, cancellationToken);
-        await writeLock.WaitAsync(cancellationToken);
-        try
+        await WriteAsync(async (writer, cancellationToken) =>
         {
-            await using var connection = await OpenAsync(cancellationToken);
-            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
             foreach (var instance in instances)
             {
-                await DeleteInstanceRowAsync(connection, transaction, instance.SopInstanceUid, cancellationToken);
+                await DeleteInstanceRowAsync(writer, instance.SopInstanceUid, cancellationToken);
             }
-
-            await transaction.CommitAsync(cancellationToken);
-        }
-        finally
-        {
-            writeLock.Release();
-        }
+        }, cancellationToken);
 
         return instances.Select(i => i.BlobKey).ToList();
     }
@@ -304,7 +288,11 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         return keys;
     }
 
-    public void Dispose() => writeLock.Dispose();
+    public void Dispose()
+    {
+        writer?.Dispose();
+        writeLock.Dispose();
+    }
 
     /// <summary>Upper case without accents, for fuzzy person-name matching.</summary>
     internal static string? FuzzyName(string? name)
@@ -403,12 +391,11 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         }
     }
 
-    private static async Task DeleteInstanceRowAsync(SqliteConnection connection, SqliteTransaction transaction, string sopInstanceUid, CancellationToken cancellationToken)
+    private static async Task DeleteInstanceRowAsync(IndexWriter writer, string sopInstanceUid, CancellationToken cancellationToken)
     {
-        await using var find = connection.CreateCommand();
-        find.Transaction = transaction;
-        find.CommandText = "SELECT i.series_pk, se.study_pk, st.patient_pk FROM instances i JOIN series se ON se.pk = i.series_pk JOIN studies st ON st.pk = se.study_pk WHERE i.sop_uid = $uid";
-        find.Parameters.AddWithValue("$uid", sopInstanceUid);
+        var find = writer.Command(
+            "SELECT i.series_pk, se.study_pk, st.patient_pk FROM instances i JOIN series se ON se.pk = i.series_pk JOIN studies st ON st.pk = se.study_pk WHERE i.sop_uid = $uid",
+            ("$uid", sopInstanceUid));
         long seriesPk, studyPk, patientPk;
         await using (var reader = await find.ExecuteReaderAsync(cancellationToken))
         {
@@ -420,15 +407,15 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             (seriesPk, studyPk, patientPk) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
         }
 
-        await ExecuteAsync(connection, transaction, "DELETE FROM instances WHERE sop_uid = $uid", cancellationToken, ("$uid", sopInstanceUid));
-        await ExecuteAsync(connection, transaction, "DELETE FROM series WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM instances WHERE series_pk = $pk)", cancellationToken, ("$pk", seriesPk));
-        await ExecuteAsync(connection, transaction, "DELETE FROM studies WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM series WHERE study_pk = $pk)", cancellationToken, ("$pk", studyPk));
-        await ExecuteAsync(connection, transaction, "DELETE FROM patients WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_pk = $pk)", cancellationToken, ("$pk", patientPk));
-        await RecountAsync(connection, transaction, seriesPk, studyPk, cancellationToken);
+        await writer.ExecuteAsync("DELETE FROM instances WHERE sop_uid = $uid", cancellationToken, ("$uid", sopInstanceUid));
+        await writer.ExecuteAsync("DELETE FROM series WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM instances WHERE series_pk = $pk)", cancellationToken, ("$pk", seriesPk));
+        await writer.ExecuteAsync("DELETE FROM studies WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM series WHERE study_pk = $pk)", cancellationToken, ("$pk", studyPk));
+        await writer.ExecuteAsync("DELETE FROM patients WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_pk = $pk)", cancellationToken, ("$pk", patientPk));
+        await RecountAsync(writer, seriesPk, studyPk, cancellationToken);
     }
 
-    private static Task RecountAsync(SqliteConnection connection, SqliteTransaction transaction, long seriesPk, long studyPk, CancellationToken cancellationToken) =>
-        ExecuteAsync(connection, transaction, """
+    private static Task RecountAsync(IndexWriter writer, long seriesPk, long studyPk, CancellationToken cancellationToken) =>
+        writer.ExecuteAsync("""
             UPDATE series SET instance_count = (SELECT count(*) FROM instances WHERE series_pk = $series) WHERE pk = $series;
             UPDATE studies SET series_count = (SELECT count(*) FROM series WHERE study_pk = $study),
                 instance_count = (SELECT count(*) FROM instances i JOIN series se ON se.pk = i.series_pk WHERE se.study_pk = $study) WHERE pk = $study;
@@ -443,18 +430,87 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    /// <summary>
+    /// Runs <paramref name="work"/> in one transaction of the writer connection, the only one that writes: kept open with its
+    /// statements prepared once (an ingest runs the same few statements every time). A failed transaction is rolled back and
+    /// the connection reopened for the next.
+    /// </summary>
+    private async Task WriteAsync(Func<IndexWriter, CancellationToken, Task> work, CancellationToken cancellationToken)
     {
-        await using var command = Command(connection, transaction, sql, parameters);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            writer ??= new IndexWriter(await OpenAsync(cancellationToken));
+            try
+            {
+                await writer.BeginAsync(cancellationToken);
+                await work(writer, cancellationToken);
+                await writer.CommitAsync(cancellationToken);
+            }
+            catch
+            {
+                writer.Dispose();
+                writer = null;
+                throw;
+            }
+        }
+        finally
+        {
+            writeLock.Release();
+        }
     }
 
-    private static async Task<long> ScalarAsync(SqliteConnection connection, SqliteTransaction transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    /// <summary>The writer connection and its prepared statements, one per SQL text.</summary>
+    private sealed class IndexWriter(SqliteConnection connection) : IDisposable
     {
-        await using var command = Command(connection, transaction, sql, parameters);
-        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
-    }
+        private readonly Dictionary<string, SqliteCommand> statements = new(StringComparer.Ordinal);
+        private SqliteTransaction? transaction;
 
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string sql, (string Name, object? Value)[] parameters) =>
-        SqliteDatabase.Command(connection, transaction, sql, parameters);
+        public async Task BeginAsync(CancellationToken cancellationToken) =>
+            transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+
+        public async Task CommitAsync(CancellationToken cancellationToken)
+        {
+            await transaction!.CommitAsync(cancellationToken);
+            transaction.Dispose();
+            transaction = null;
+        }
+
+        /// <summary>The prepared statement of <paramref name="sql"/> in the current transaction, with these parameter values (null: SQL NULL).</summary>
+        public SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
+        {
+            if (!statements.TryGetValue(sql, out var command))
+            {
+                command = connection.CreateCommand();
+                command.CommandText = sql;
+                statements.Add(sql, command);
+            }
+
+            command.Transaction = transaction;
+            command.Parameters.Clear();
+            foreach (var (name, value) in parameters)
+            {
+                command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+            }
+
+            return command;
+        }
+
+        public Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
+            Command(sql, parameters).ExecuteNonQueryAsync(cancellationToken);
+
+        public async Task<long> ScalarAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
+            (long)(await Command(sql, parameters).ExecuteScalarAsync(cancellationToken))!;
+
+        public void Dispose()
+        {
+            transaction?.Dispose();
+            foreach (var command in statements.Values)
+            {
+                command.Dispose();
+            }
+
+            connection.Dispose();
+        }
+    }
 }

@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace Hounsfield.Archive.Index;
 
@@ -10,6 +12,9 @@ public sealed class SqliteDatabase(string path)
 {
     /// <summary>synchronous=NORMAL: with WAL, a commit survives a crash of the process; busy_timeout: writers of several stores or nodes wait rather than fail.</summary>
     private const string ConnectionSettings = "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA case_sensitive_like=ON; PRAGMA busy_timeout=10000;";
+
+    /// <summary>The native connections already given <see cref="ConnectionSettings"/>: a pooled connection keeps them.</summary>
+    private readonly ConditionalWeakTable<sqlite3, object> configured = [];
 
     public string Path { get; } = path;
 
@@ -27,9 +32,7 @@ public sealed class SqliteDatabase(string path)
         try
         {
             await connection.OpenAsync(cancellationToken);
-            await using var settings = connection.CreateCommand();
-            settings.CommandText = ConnectionSettings;
-            await settings.ExecuteNonQueryAsync(cancellationToken);
+            Configure(connection);
             return connection;
         }
         catch
@@ -60,15 +63,29 @@ public sealed class SqliteDatabase(string path)
         try
         {
             connection.Open();
-            using var settings = connection.CreateCommand();
-            settings.CommandText = ConnectionSettings;
-            settings.ExecuteNonQuery();
+            Configure(connection);
             return connection;
         }
         catch
         {
             connection.Dispose();
             throw;
+        }
+    }
+
+    private void Configure(SqliteConnection connection)
+    {
+        if (connection.Handle is { } handle && configured.TryGetValue(handle, out _))
+        {
+            return;
+        }
+
+        using var settings = connection.CreateCommand();
+        settings.CommandText = ConnectionSettings;
+        settings.ExecuteNonQuery();
+        if (connection.Handle is { } opened)
+        {
+            configured.AddOrUpdate(opened, configured);
         }
     }
 }
