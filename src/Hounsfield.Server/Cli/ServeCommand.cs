@@ -6,6 +6,7 @@ using Hounsfield.Server.DicomWeb;
 using Hounsfield.Server.Developer;
 using Hounsfield.Server.Dimse;
 using Hounsfield.Server.Nodes;
+using Microsoft.Extensions.Configuration.Memory;
 
 namespace Hounsfield.Server.Cli;
 
@@ -16,6 +17,12 @@ internal static class ServeCommand
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = TranslateArguments(args) });
         builder.Configuration.AddEnvironmentVariables("HOUNSFIELD__");
+        // ASP.NET Core logs every request at Information (routing, endpoint execution): lines nobody reads, written through
+        // the console logger's lock on the request path. Its own warnings stay; Logging:LogLevel:Microsoft.AspNetCore overrides.
+        builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
+        {
+            InitialData = [new("Logging:LogLevel:Default", "Information"), new("Logging:LogLevel:Microsoft.AspNetCore", "Warning")],
+        });
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
         {
             builder.WebHost.UseUrls("http://localhost:8080");
