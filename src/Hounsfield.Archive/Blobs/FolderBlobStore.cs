@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 
 namespace Hounsfield.Archive.Blobs;
 
@@ -91,6 +92,7 @@ public sealed class FolderBlobStore : IBlobStore
         }
 
         File.Move(temporaryPath, target, overwrite: true);
+        DirectoryEntries.Flush(folder);
     }
 
     private sealed class TemporaryBlob(FolderBlobStore store) : ITemporaryBlob
@@ -278,5 +280,51 @@ public sealed class FolderBlobStore : IBlobStore
                 buffer = null;
             }
         }
+    }
+
+    /// <summary>
+    /// Makes a folder's entries durable (fsync of the folder, POSIX): without it a rename acknowledged a moment before a
+    /// power loss can be undone by the file system, leaving the instance in the temporary folder, which start-up clears.
+    /// A folder created just before gets its own entry durable by the same flush on journaling file systems (ext4, XFS
+    /// commit metadata changes in order), so its parent is not flushed as well.
+    /// </summary>
+    private static class DirectoryEntries
+    {
+        private const int ReadOnlyDirectory = 0x10000; // O_RDONLY | O_DIRECTORY on Linux
+
+        public static void Flush(string folder)
+        {
+            if (!OperatingSystem.IsLinux())
+            {
+                return; // Windows has no folder flush; macOS and the BSDs differ in the flag values above.
+            }
+
+            var descriptor = Open(folder, ReadOnlyDirectory);
+            if (descriptor < 0)
+            {
+                throw new IOException($"Could not open folder {folder} to flush it (errno {Marshal.GetLastPInvokeError()}).");
+            }
+
+            try
+            {
+                if (Fsync(descriptor) != 0)
+                {
+                    throw new IOException($"Could not flush folder {folder} (errno {Marshal.GetLastPInvokeError()}).");
+                }
+            }
+            finally
+            {
+                Close(descriptor);
+            }
+        }
+
+        [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+        private static extern int Open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+        [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
+        private static extern int Fsync(int descriptor);
+
+        [DllImport("libc", EntryPoint = "close")]
+        private static extern int Close(int descriptor);
     }
 }

@@ -440,7 +440,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         await writeLock.WaitAsync(cancellationToken);
         try
         {
-            writer ??= new IndexWriter(await OpenAsync(cancellationToken));
+            writer ??= await IndexWriter.OpenAsync(database, cancellationToken);
             try
             {
                 await writer.BeginAsync(cancellationToken);
@@ -465,6 +465,27 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     {
         private readonly Dictionary<string, SqliteCommand> statements = new(StringComparer.Ordinal);
         private SqliteTransaction? transaction;
+
+        /// <summary>
+        /// A writer whose commits survive a power loss too (synchronous=FULL: the WAL is flushed at each commit), since a
+        /// commit is what acknowledges an instance. Readers keep NORMAL; they never write.
+        /// </summary>
+        public static async Task<IndexWriter> OpenAsync(SqliteDatabase database, CancellationToken cancellationToken)
+        {
+            var connection = await database.OpenAsync(cancellationToken);
+            try
+            {
+                await using var durable = connection.CreateCommand();
+                durable.CommandText = "PRAGMA synchronous=FULL;";
+                await durable.ExecuteNonQueryAsync(cancellationToken);
+                return new IndexWriter(connection);
+            }
+            catch
+            {
+                await connection.DisposeAsync();
+                throw;
+            }
+        }
 
         public async Task BeginAsync(CancellationToken cancellationToken) =>
             transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
