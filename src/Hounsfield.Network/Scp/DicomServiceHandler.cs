@@ -246,7 +246,11 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
         }
 
         var progress = new SubOperations(instances.Count);
-        var client = new DicomClient(destination.Host, destination.Port, options.MoveCallingAETitle ?? options.AETitle, destination.AETitle, options.Association) { Log = options.Log };
+        var client = new DicomClient(destination.Host, destination.Port, options.MoveCallingAETitle ?? options.AETitle, destination.AETitle, options.Association)
+        {
+            Log = options.Log,
+            Tls = destination.Tls,
+        };
         var session = new DicomStoreSession
         {
             Priority = DimseCommand.GetPriority(request.Command),

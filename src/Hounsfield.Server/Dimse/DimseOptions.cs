@@ -27,4 +27,7 @@ public sealed class DimseNode
     public string Host { get; set; } = "127.0.0.1";
 
     public int Port { get; set; } = 104;
+
+    /// <summary>Reached over DICOM TLS (see <see cref="DimseTlsOptions.PeerCaPath"/>). Default false.</summary>
+    public bool Tls { get; set; }
 }

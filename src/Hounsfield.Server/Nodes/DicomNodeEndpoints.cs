@@ -17,9 +17,10 @@ internal sealed record DicomNodeResponse(
     [property: JsonPropertyName("aet_title")] string AETitle,
     [property: JsonPropertyName("peer_aet_title")] string PeerAETitle,
     [property: JsonPropertyName("peer_host")] string PeerHost,
-    [property: JsonPropertyName("peer_port")] int PeerPort)
+    [property: JsonPropertyName("peer_port")] int PeerPort,
+    [property: JsonPropertyName("tls")] bool Tls)
 {
-    public static DicomNodeResponse From(DicomNode node) => new(node.Id, node.Name, node.AETitle, node.PeerAETitle, node.PeerHost, node.PeerPort);
+    public static DicomNodeResponse From(DicomNode node) => new(node.Id, node.Name, node.AETitle, node.PeerAETitle, node.PeerHost, node.PeerPort, node.Tls);
 }
 
 internal sealed record DicomNodeRequest(
@@ -27,7 +28,8 @@ internal sealed record DicomNodeRequest(
     [property: JsonPropertyName("aet_title")] string? AETitle,
     [property: JsonPropertyName("peer_aet_title")] string PeerAETitle,
     [property: JsonPropertyName("peer_host")] string PeerHost,
-    [property: JsonPropertyName("peer_port")] int PeerPort);
+    [property: JsonPropertyName("peer_port")] int PeerPort,
+    [property: JsonPropertyName("tls")] bool? Tls);
 
 internal sealed record EchoResponse(
     [property: JsonPropertyName("success")] bool Success,
@@ -79,7 +81,7 @@ internal static class DicomNodeEndpoints
         read.MapGet(string.Empty, ListAsync).WithName("ListDicomNodes").WithSummary("The DICOM nodes")
             .Produces<DicomNodeResponse[]>();
         admin.MapPost(string.Empty, CreateAsync).WithName("CreateDicomNode")
-            .WithSummary("Add a DICOM node (aet_title, our calling AE title towards it, defaults to the server's)")
+            .WithSummary("Add a DICOM node (aet_title, our calling AE title towards it, defaults to the server's; tls: reached over DICOM TLS, default false)")
             .Accepts<DicomNodeRequest>("application/json", "application/x-www-form-urlencoded")
             .Produces<DicomNodeResponse>(StatusCodes.Status201Created).Produces<Dictionary<string, string[]>>(StatusCodes.Status400BadRequest);
         read.MapGet("/{id}", GetAsync).WithName("GetDicomNode").WithSummary("A DICOM node")
@@ -328,7 +330,7 @@ internal static class DicomNodeEndpoints
     private static IResult Accepted(DicomNodeJob job) => Results.Accepted($"{Prefix}/jobs/{job.Id}", new JobAccepted(job.Id));
 
     private static string Unreachable(DicomNode node, string operation, Exception ex) =>
-        $"{operation} to {node.PeerAETitle} at {node.PeerHost}:{node.PeerPort} failed: {ex.Message}";
+        $"{operation} to {node.PeerAETitle} at {node.PeerHost}:{node.PeerPort}{(node.Tls ? " over TLS" : string.Empty)} failed: {ex.Message}";
 
     private static async Task<DicomNode?> FindAsync(string id, SqliteDicomNodeStore store, CancellationToken cancellationToken) =>
         TryParseId(id, out var key) ? await store.FindAsync(key, cancellationToken) : null;
