@@ -69,6 +69,13 @@ public sealed class DicomClient
         }
     }
 
+    /// <summary>
+    /// Decompresses an instance stored compressed when the peer accepts only uncompressed syntaxes for its SOP class;
+    /// then a context of explicit and implicit VR little endian is proposed beside the stored syntax's. Default null:
+    /// such an instance fails with SOP class not supported.
+    /// </summary>
+    public IDicomTranscoder? Transcoder { get; init; }
+
     /// <summary>C-ECHO: verifies that the peer answers (PS3.4 Annex A).</summary>
     public async Task<DicomStatus> EchoAsync(CancellationToken cancellationToken = default)
     {
@@ -126,9 +133,9 @@ public sealed class DicomClient
             }
         }
 
-        foreach (var batch in StorePlan.Batch(items))
+        foreach (var batch in StorePlan.Batch(items, Transcoder))
         {
-            var proposals = StorePlan.Propose(batch.Select(item => item.Header));
+            var proposals = StorePlan.Propose(batch.Select(item => item.Header), Transcoder);
             var index = 0;
             while (index < batch.Count)
             {
@@ -139,7 +146,7 @@ public sealed class DicomClient
                     {
                         cancellationToken.ThrowIfCancellationRequested();
                         var (source, header) = batch[index];
-                        var context = StorePlan.Select(engine.Association, header);
+                        var context = StorePlan.Select(engine.Association, header, Transcoder);
                         if (context is null)
                         {
                             await AddAsync(new DicomStoreResult(source, header.SopInstanceUid, DicomStatus.SopClassNotSupported,
@@ -159,7 +166,7 @@ public sealed class DicomClient
                         try
                         {
                             var request = await engine.SendRequestAsync(
-                                context, command, null, writer => source.WriteDataSetAsync(writer, context.TransferSyntax!, cancellationToken), cancellationToken).ConfigureAwait(false);
+                                context, command, null, writer => source.WriteDataSetAsync(writer, context.TransferSyntax!, Transcoder, cancellationToken), cancellationToken).ConfigureAwait(false);
                             response = await request.ReadAsync(cancellationToken).ConfigureAwait(false);
                         }
                         catch (Exception ex) when (ex is not (OperationCanceledException or DicomNetworkException) && !engine.IsOpen)

@@ -77,6 +77,7 @@ internal sealed class DimseService(ArchiveDimseProvider provider, SqliteDicomNod
             Move = provider,
             Get = provider,
             MoveCallingAETitle = options.AETitle,
+            Transcoder = ImagingTranscoder.Instance,
             Tls = tlsOptions,
             Log = message => logger.LogInformation("DIMSE {Message}", message),
         });

@@ -25,6 +25,7 @@ internal sealed class DicomNodeTransfers(ArchiveService archive, ArchiveDimsePro
         })
         {
             Tls = node.Tls ? tls.Client : null,
+            Transcoder = ImagingTranscoder.Instance,
         };
 
     /// <summary>The stored instances a store request names, or the UIDs the archive does not hold, per field.</summary>
