@@ -166,7 +166,7 @@ public sealed class DicomNodesTlsTests
     }
 
     [Fact]
-    public async Task An_index_made_before_node_tls_gains_the_column_with_its_nodes_plain()
+    public async Task An_index_made_before_node_tls_and_job_owners_gains_the_columns_with_its_nodes_plain_and_its_jobs_admin_only()
     {
         var data = Directory.CreateTempSubdirectory("hounsfield-nodes-migrate-");
         await using (var connection = new SqliteConnection($"Data Source={Path.Combine(data.FullName, "index.db")};Pooling=False"))
@@ -177,6 +177,10 @@ public sealed class DicomNodesTlsTests
                 CREATE TABLE dicom_nodes (id INTEGER PRIMARY KEY, name TEXT NOT NULL, aet_title TEXT NOT NULL, peer_aet_title TEXT NOT NULL UNIQUE,
                     peer_host TEXT NOT NULL, peer_port INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
                 INSERT INTO dicom_nodes VALUES (1, 'old', 'HOUNSFIELD', 'OLDPEER', 'old.example', 104, 0, 0);
+                CREATE TABLE dicom_node_jobs (id TEXT PRIMARY KEY, node_id INTEGER NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL, completed INTEGER NOT NULL,
+                    failed INTEGER NOT NULL, remaining INTEGER NOT NULL, error TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+                    heartbeat_at INTEGER NOT NULL, runner TEXT NOT NULL);
+                INSERT INTO dicom_node_jobs VALUES ('oldjob', 1, 'store', 'succeeded', 4, 0, 0, NULL, 0, 0, 0, 'gone/1/0');
                 """;
             await command.ExecuteNonQueryAsync();
         }
@@ -189,6 +193,9 @@ public sealed class DicomNodesTlsTests
             using var updated = await server.Client.PutAsJsonAsync("/api/dicom_nodes/1", new { name = "old", peer_aet_title = "OLDPEER", peer_host = "old.example", peer_port = 2762, tls = true });
             Assert.True(updated.StatusCode == HttpStatusCode.OK, await updated.Content.ReadAsStringAsync());
             Assert.True((await JsonAsync(await server.Client.GetAsync("/api/dicom_nodes/1"))).GetProperty("tls").GetBoolean());
+
+            var job = await JsonAsync(await server.Client.GetAsync("/api/dicom_nodes/jobs/oldjob"));
+            Assert.Equal((4, JsonValueKind.Null), (job.GetProperty("completed").GetInt32(), job.GetProperty("created_by").ValueKind));
         }
         finally
         {

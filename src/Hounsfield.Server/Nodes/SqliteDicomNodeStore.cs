@@ -17,10 +17,10 @@ internal static class DicomNodeJobStates
     public const string Failed = "failed";
 }
 
-/// <summary>A store, move or get job as the database records it.</summary>
+/// <summary>A store, move or get job as the database records it; <paramref name="CreatedBy"/> is the account that asked for it (null for jobs older than the column).</summary>
 internal sealed record DicomNodeJob(
     string Id, long NodeId, string Kind, string State, int Completed, int Failed, int Remaining, string? Error,
-    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset HeartbeatAt);
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset HeartbeatAt, long? CreatedBy);
 
 /// <summary>
 /// DICOM nodes and their jobs, in tables of the archive's SQLite file (as the accounts are), so that every process
@@ -51,12 +51,13 @@ internal sealed class SqliteDicomNodeStore
             created_at INTEGER NOT NULL,
             updated_at INTEGER NOT NULL,
             heartbeat_at INTEGER NOT NULL,
-            runner TEXT NOT NULL);
+            runner TEXT NOT NULL,
+            created_by INTEGER);
         CREATE INDEX IF NOT EXISTS dicom_node_jobs_state ON dicom_node_jobs(state);
         """;
 
     private const string NodeColumns = "id, name, aet_title, peer_aet_title, peer_host, peer_port, tls";
-    private const string JobColumns = "id, node_id, kind, state, completed, failed, remaining, error, created_at, updated_at, heartbeat_at";
+    private const string JobColumns = "id, node_id, kind, state, completed, failed, remaining, error, created_at, updated_at, heartbeat_at, created_by";
 
     private readonly SqliteDatabase database;
 
@@ -71,6 +72,7 @@ internal sealed class SqliteDicomNodeStore
         await ExecuteAsync(connection, "PRAGMA journal_mode=WAL;", cancellationToken);
         await ExecuteAsync(connection, Schema, cancellationToken);
         await AddMissingColumnAsync(connection, "dicom_nodes", "tls", "INTEGER NOT NULL DEFAULT 0", cancellationToken);
+        await AddMissingColumnAsync(connection, "dicom_node_jobs", "created_by", "INTEGER", cancellationToken);
     }
 
     /// <summary>Adds a column that an index.db made by an earlier version lacks (CREATE TABLE IF NOT EXISTS keeps the old table).</summary>
@@ -150,17 +152,20 @@ internal sealed class SqliteDicomNodeStore
         return await ExecuteAsync(connection, "DELETE FROM dicom_nodes WHERE id = $id", cancellationToken, ("$id", id)) == 1;
     }
 
-    /// <summary>Records a pending job of <paramref name="runner"/>, the process that will run it (machine/pid/start time).</summary>
-    public async Task<DicomNodeJob> CreateJobAsync(long nodeId, string kind, int remaining, string runner, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records a pending job of <paramref name="runner"/>, the process that will run it (machine/pid/start time), asked for by
+    /// the account <paramref name="createdBy"/>.
+    /// </summary>
+    public async Task<DicomNodeJob> CreateJobAsync(long nodeId, string kind, int remaining, string runner, long? createdBy, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var id = Guid.NewGuid().ToString("N");
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = Command(connection, $"""
-            INSERT INTO dicom_node_jobs (id, node_id, kind, state, completed, failed, remaining, error, created_at, updated_at, heartbeat_at, runner)
-            VALUES ($id, $node, $kind, $state, 0, 0, $remaining, NULL, $now, $now, $now, $runner)
+            INSERT INTO dicom_node_jobs (id, node_id, kind, state, completed, failed, remaining, error, created_at, updated_at, heartbeat_at, runner, created_by)
+            VALUES ($id, $node, $kind, $state, 0, 0, $remaining, NULL, $now, $now, $now, $runner, $created_by)
             RETURNING {JobColumns}
             """, ("$id", id), ("$node", nodeId), ("$kind", kind), ("$state", DicomNodeJobStates.Pending), ("$remaining", remaining),
-            ("$runner", runner), ("$now", now.ToUnixTimeMilliseconds()));
+            ("$runner", runner), ("$created_by", createdBy), ("$now", now.ToUnixTimeMilliseconds()));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         return ReadJob(reader);
@@ -253,7 +258,8 @@ internal sealed class SqliteDicomNodeStore
 
     private static DicomNodeJob ReadJob(SqliteDataReader reader) =>
         new(reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4), reader.GetInt32(5), reader.GetInt32(6),
-            reader.IsDBNull(7) ? null : reader.GetString(7), Time(reader.GetInt64(8)), Time(reader.GetInt64(9)), Time(reader.GetInt64(10)));
+            reader.IsDBNull(7) ? null : reader.GetString(7), Time(reader.GetInt64(8)), Time(reader.GetInt64(9)), Time(reader.GetInt64(10)),
+            reader.IsDBNull(11) ? null : reader.GetInt64(11));
 
     private static DateTimeOffset Time(long milliseconds) => DateTimeOffset.FromUnixTimeMilliseconds(milliseconds);
 
