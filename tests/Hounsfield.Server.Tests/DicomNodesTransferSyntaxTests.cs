@@ -10,11 +10,12 @@ using static Hounsfield.Server.Tests.AccountsTestClient;
 namespace Hounsfield.Server.Tests;
 
 /// <summary>
-/// Instances stored compressed, sent to peers that accept only uncompressed syntaxes (DCMTK's storescp and getscu by
-/// default): decompressed to explicit VR little endian with the oracle's pixels, instead of failing; a peer that accepts
-/// the stored syntax still gets it as stored.
+/// Transfer syntaxes between us and peers: instances stored compressed, sent to peers that accept only uncompressed
+/// syntaxes (DCMTK's storescp and getscu by default), go decompressed to explicit VR little endian with the oracle's
+/// pixels instead of failing, while a peer that accepts the stored syntax gets it as stored; a C-GET of ours accepts
+/// compressed syntaxes too.
 /// </summary>
-public sealed class DicomNodesUncompressedPeerTests
+public sealed class DicomNodesTransferSyntaxTests
 {
     private static readonly string[] Names = ["rle_mr_small_s16", "jpeg_lossless_sv1_s16_nm"];
 
@@ -91,6 +92,64 @@ public sealed class DicomNodesUncompressedPeerTests
             acceptAll.Delete(recursive: true);
             got.Delete(recursive: true);
             server.Data.Delete(recursive: true);
+        }
+    }
+
+    [CorpusFact]
+    public async Task Get_from_a_node_keeps_the_compressed_syntax_the_peer_accepted_and_gets_the_others_decompressed()
+    {
+        var peerPort = DimseTests.FreePort();
+        await using var peer = await ServerProcess.StartAsync(null, "--dicom-port", Text(peerPort), "--Dimse:AETitle", "PEER", "--dicom-open", "true");
+        await using var server = await ServerProcess.StartAsync();
+        try
+        {
+            using (var stow = DicomWebClient.Multipart([.. Names.Select(n => File.ReadAllBytes(Corpus.Get(n).Path))]))
+            {
+                Assert.Equal(HttpStatusCode.OK, (await peer.Client.PostAsync("/dicomweb/studies", stow)).StatusCode);
+            }
+
+            var node = await CreateNodeAsync(server, "PEER", peerPort);
+            foreach (var name in Names)
+            {
+                var study = DicomFile.Open(Corpus.Get(name).Path).Dataset.GetString(DicomTag.StudyInstanceUID);
+                using var accepted = await server.Client.PostAsync($"/api/dicom_nodes/{node}/get", Json($$$"""{"level": "STUDY", "query": {"StudyInstanceUID": "{{{study}}}"}}"""));
+                Assert.True(accepted.StatusCode == HttpStatusCode.Accepted, await accepted.Content.ReadAsStringAsync());
+                var job = await DicomNodesTlsTests.WaitForJobAsync(server, (await JsonAsync(accepted)).GetProperty("job_id").GetString()!);
+                Assert.True(job.GetProperty("state").GetString() == "succeeded" && job.GetProperty("completed").GetInt32() == 1, job.ToString());
+            }
+
+            // With every common storage SOP class proposed, each has one context for the native syntaxes and one for the
+            // compressed ones, lossless JPEG first: the peer (this server's SCP) accepts that, so the JPEG lossless instance
+            // arrives as stored; the RLE one goes on the native context, decompressed by the peer.
+            var jpeg = DicomFile.Open(Corpus.Get("jpeg_lossless_sv1_s16_nm").Path);
+            Assert.Equal(DicomTransferSyntax.JpegLosslessSV1, jpeg.TransferSyntax);
+            Assert.Equal(jpeg.TransferSyntax.Uid, StoredSyntax(server, jpeg.Dataset.GetString(DicomTag.SOPInstanceUID)!));
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"/dicomweb/studies/{jpeg.Dataset.GetString(DicomTag.StudyInstanceUID)}");
+            request.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"application/dicom\"; transfer-syntax=*");
+            using var retrieved = await server.Client.SendAsync(request);
+            var asStored = DicomFile.Read(new MemoryStream(Assert.Single(await DicomWebClient.ReadMultipartAsync(retrieved))));
+            Assert.Equal(
+                Assert.IsType<DicomFragmentSequence>(jpeg.Dataset[DicomTag.PixelData]).Fragments.Select(f => Convert.ToHexString(f.GetMemory().Span)),
+                Assert.IsType<DicomFragmentSequence>(asStored.Dataset[DicomTag.PixelData]).Fragments.Select(f => Convert.ToHexString(f.GetMemory().Span)));
+
+            var rle = DicomFile.Open(Corpus.Get("rle_mr_small_s16").Path).Dataset.GetString(DicomTag.SOPInstanceUID)!;
+            Assert.Equal(DicomTransferSyntax.ExplicitVRLittleEndian.Uid, StoredSyntax(server, rle));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            peer.Data.Delete(recursive: true);
+            server.Data.Delete(recursive: true);
+        }
+
+        static string StoredSyntax(ServerProcess server, string sopInstanceUid)
+        {
+            using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={server.DatabasePath};Mode=ReadOnly");
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT transfer_syntax_uid FROM instances WHERE sop_uid = $sop";
+            command.Parameters.AddWithValue("$sop", sopInstanceUid);
+            return (string)command.ExecuteScalar()!;
         }
     }
 
