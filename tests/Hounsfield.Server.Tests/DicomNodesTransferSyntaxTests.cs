@@ -96,6 +96,47 @@ public sealed class DicomNodesTransferSyntaxTests
     }
 
     [CorpusFact]
+    public async Task Decompression_beyond_the_memory_bound_fails_that_instance_only_and_says_why()
+    {
+        var storescpPort = DimseTests.FreePort();
+        var dicomPort = DimseTests.FreePort();
+        var received = Directory.CreateTempSubdirectory("hounsfield-decompress-bound-");
+        using var storescp = await DimseTests.StartPeerAsync(storescpPort, "storescp", "-aet", "PLAINONLY", "-od", received.FullName, Text(storescpPort));
+        // rle_mr_small_s16 decodes to 64 × 64 × 2 = 8192 bytes: over the bound. evrle_ct_small is native, sent as ever.
+        await using var server = await ServerProcess.StartAsync(null, "--dicom-port", Text(dicomPort), "--dicom-open", "true", "--Dimse:MaxDecompressedLength", "8000");
+        try
+        {
+            string[] names = ["rle_mr_small_s16", "evrle_ct_small"];
+            using (var stow = DicomWebClient.Multipart([.. names.Select(n => File.ReadAllBytes(Corpus.Get(n).Path))]))
+            {
+                Assert.Equal(HttpStatusCode.OK, (await server.Client.PostAsync("/dicomweb/studies", stow)).StatusCode);
+            }
+
+            var sops = names.Select(n => DicomFile.Open(Corpus.Get(n).Path).Dataset.GetString(DicomTag.SOPInstanceUID)!).ToArray();
+            var node = await CreateNodeAsync(server, "PLAINONLY", storescpPort);
+            var job = await StoreAsync(server, node, Json($$"""{"instances": ["{{sops[0]}}", "{{sops[1]}}"]}"""));
+            Assert.Equal(("failed", 1, 1), (job.GetProperty("state").GetString(), job.GetProperty("completed").GetInt32(), job.GetProperty("failed").GetInt32()));
+            var error = job.GetProperty("error").GetString()!;
+            Assert.Contains(sops[0], error, StringComparison.Ordinal);
+            Assert.Contains("over Dimse:MaxDecompressedLength (8000)", error, StringComparison.Ordinal);
+            Assert.Equal(sops[1], DicomFile.Open(Assert.Single(Directory.GetFiles(received.FullName))).Dataset.GetString(DicomTag.SOPInstanceUID));
+
+            // The same through our SCP's C-MOVE: one sub-operation failed, the association and the server fine.
+            var study = DicomFile.Open(Corpus.Get("rle_mr_small_s16").Path).Dataset.GetString(DicomTag.StudyInstanceUID);
+            var (exitCode, stdout, stderr) = CliRunner.Run("move", "127.0.0.1", Text(dicomPort), "--aet", "MOVESCU", "--aec", "HOUNSFIELD", "--dest", "PLAINONLY",
+                "--level", "STUDY", "-k", $"StudyInstanceUID={study}");
+            Assert.True(exitCode != 0 && stdout.Contains("0 completed, 1 failed", StringComparison.Ordinal), stdout + stderr);
+            Assert.Equal(HttpStatusCode.OK, (await server.Client.PostAsync($"/api/dicom_nodes/{node}/echo", null)).StatusCode);
+        }
+        finally
+        {
+            storescp.Kill(entireProcessTree: true);
+            received.Delete(recursive: true);
+            server.Data.Delete(recursive: true);
+        }
+    }
+
+    [CorpusFact]
     public async Task Get_from_a_node_keeps_the_compressed_syntax_the_peer_accepted_and_gets_the_others_decompressed()
     {
         var peerPort = DimseTests.FreePort();

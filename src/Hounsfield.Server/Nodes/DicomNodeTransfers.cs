@@ -11,7 +11,8 @@ using Hounsfield.Server.Dimse;
 
 namespace Hounsfield.Server.Nodes;
 
-internal sealed class DicomNodeTransfers(ArchiveService archive, ArchiveDimseProvider ingest, DimseOptions dimse, DimseTlsSettings tls, DicomNodeOptions options)
+internal sealed class DicomNodeTransfers(
+    ArchiveService archive, ArchiveDimseProvider ingest, DimseOptions dimse, DimseTlsSettings tls, ImagingTranscoder transcoder, DicomNodeOptions options)
 {
     private const int MaxErrorsListed = 5;
 
@@ -25,7 +26,7 @@ internal sealed class DicomNodeTransfers(ArchiveService archive, ArchiveDimsePro
         })
         {
             Tls = node.Tls ? tls.Client : null,
-            Transcoder = ImagingTranscoder.Instance,
+            Transcoder = transcoder,
         };
 
     /// <summary>The stored instances a store request names, or the UIDs the archive does not hold, per field.</summary>
