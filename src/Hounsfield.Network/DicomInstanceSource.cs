@@ -1,6 +1,7 @@
 // An instance to send with C-STORE (PS3.4 Annex B, PS3.7 §9.1.1): its SOP class, SOP instance and transfer syntax,
 // needed before the association to propose presentation contexts, and its data set, sent as stored when the
-// accepted transfer syntax is the stored one, else re-encoded between native syntaxes (PS3.5 §10).
+// accepted transfer syntax is the stored one, else re-encoded between native syntaxes (PS3.5 §10), or decompressed by
+// an <see cref="IDicomTranscoder"/> when the peer accepted only native syntaxes (the whole data set is then in memory).
 using Hounsfield.Dicom;
 using Hounsfield.Dicom.IO;
 using Hounsfield.Network.Dimse;
@@ -50,7 +51,24 @@ public abstract class DicomInstanceSource
 
     private protected abstract ValueTask<DicomInstanceHeader> ReadHeaderAsync(CancellationToken cancellationToken);
 
-    internal abstract ValueTask WriteDataSetAsync(PDataWriter writer, DicomTransferSyntax target, CancellationToken cancellationToken);
+    internal abstract ValueTask WriteDataSetAsync(PDataWriter writer, DicomTransferSyntax target, IDicomTranscoder? transcoder, CancellationToken cancellationToken);
+
+    /// <summary>Writes <paramref name="dataset"/> (in <paramref name="stored"/>) in <paramref name="target"/>, decompressing it if it must and can.</summary>
+    private protected static void WriteConverted(PDataWriter writer, DicomDataset dataset, DicomTransferSyntax stored, DicomTransferSyntax target, IDicomTranscoder? transcoder)
+    {
+        if (CanSend(stored, target))
+        {
+            DicomWriter.WriteDataSet(writer, dataset, target);
+        }
+        else if (transcoder is not null && transcoder.CanTranscode(stored, target))
+        {
+            DicomWriter.WriteDataSet(writer, transcoder.Transcode(dataset, stored, target), target);
+        }
+        else
+        {
+            throw CannotSend(stored, target);
+        }
+    }
 
     private static DicomInstanceHeader? Known(string? sopClassUid, string? sopInstanceUid, DicomTransferSyntax? transferSyntax) =>
         sopClassUid is { Length: > 0 } && sopInstanceUid is { Length: > 0 } && transferSyntax is not null
@@ -84,7 +102,7 @@ public abstract class DicomInstanceSource
             return new DicomInstanceHeader(sopClassUid, sopInstanceUid, file.TransferSyntax);
         }
 
-        internal override async ValueTask WriteDataSetAsync(PDataWriter writer, DicomTransferSyntax target, CancellationToken cancellationToken)
+        internal override async ValueTask WriteDataSetAsync(PDataWriter writer, DicomTransferSyntax target, IDicomTranscoder? transcoder, CancellationToken cancellationToken)
         {
             var stored = (await GetHeaderAsync(cancellationToken).ConfigureAwait(false)).TransferSyntax;
             if (stored.Equals(target))
@@ -108,13 +126,13 @@ public abstract class DicomInstanceSource
                 }
             }
 
-            if (!CanSend(stored, target))
+            if (!CanSend(stored, target) && transcoder?.CanTranscode(stored, target) != true)
             {
                 throw CannotSend(stored, target);
             }
 
             var file = await ReadFileAsync(null, cancellationToken).ConfigureAwait(false);
-            DicomWriter.WriteDataSet(writer, file.Dataset, target);
+            WriteConverted(writer, file.Dataset, stored, target, transcoder);
         }
 
         private async ValueTask<DicomFile> ReadFileAsync(DicomReadOptions? options, CancellationToken cancellationToken)
@@ -148,14 +166,9 @@ public abstract class DicomInstanceSource
             return ValueTask.FromResult(new DicomInstanceHeader(sopClassUid, sopInstanceUid, file.TransferSyntax));
         }
 
-        internal override ValueTask WriteDataSetAsync(PDataWriter writer, DicomTransferSyntax target, CancellationToken cancellationToken)
+        internal override ValueTask WriteDataSetAsync(PDataWriter writer, DicomTransferSyntax target, IDicomTranscoder? transcoder, CancellationToken cancellationToken)
         {
-            if (!CanSend(file.TransferSyntax, target))
-            {
-                throw CannotSend(file.TransferSyntax, target);
-            }
-
-            DicomWriter.WriteDataSet(writer, file.Dataset, target);
+            WriteConverted(writer, file.Dataset, file.TransferSyntax, target, transcoder);
             return ValueTask.CompletedTask;
         }
     }

@@ -35,8 +35,8 @@ public static class DicomQueryRetrieveLevels
     };
 }
 
-/// <summary>Where a C-MOVE sends its sub-operations: a peer reachable over TCP.</summary>
-public sealed record DicomRemoteNode(string Host, int Port, string AETitle);
+/// <summary>Where a C-MOVE sends its sub-operations: a peer reachable over TCP, or over DICOM TLS when <paramref name="Tls"/> is set.</summary>
+public sealed record DicomRemoteNode(string Host, int Port, string AETitle, DicomTlsClientOptions? Tls = null);
 
 /// <summary>A C-ECHO request.</summary>
 public sealed class DicomEchoRequest

@@ -124,12 +124,60 @@ public sealed class AccountsAuthorizationTests
             Assert.Contains("developer profile is required", await DetailAsync(readonlyKeys), StringComparison.Ordinal);
             using var keyMintingKey = await clients[5].PostAsJsonAsync("/api-keys/", new { name = "x" });
             Assert.Contains("API keys cannot manage", await DetailAsync(keyMintingKey), StringComparison.Ordinal);
+
+            await JobsAreSeenByTheirCreatorAndAdminsOnlyAsync(server, readOnly: clients[1], user: clients[2], developer: clients[3], apiKey: clients[5],
+                keyOwner: server.ClientWith("Bearer", keyOwner));
         }
         finally
         {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             await server.DisposeAsync();
             server.Data.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>A DICOM node job belongs to the account that started it (by token or by its API key): others get a 404, admins see all.</summary>
+    private static async Task JobsAreSeenByTheirCreatorAndAdminsOnlyAsync(
+        ServerProcess server, HttpClient readOnly, HttpClient user, HttpClient developer, HttpClient apiKey, HttpClient keyOwner)
+    {
+        using var node = await server.Client.PostAsJsonAsync("/api/dicom_nodes",
+            new { name = "closed", peer_aet_title = "CLOSED", peer_host = "127.0.0.1", peer_port = DimseTests.FreePort() });
+        Assert.Equal(HttpStatusCode.Created, node.StatusCode);
+        var nodeId = (await JsonAsync(node)).GetProperty("id").GetInt64();
+
+        var userJob = await StartJobAsync(user);
+        var adminJob = await StartJobAsync(server.Client);
+        var keyJob = await StartJobAsync(apiKey);
+
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(user, userJob));
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(server.Client, userJob));
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(server.Client, keyJob));
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(keyOwner, keyJob)); // the key acts for its owner
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(apiKey, keyJob));
+        foreach (var (client, job) in new[] { (readOnly, userJob), (user, adminJob), (user, keyJob), (apiKey, userJob), (keyOwner, adminJob) })
+        {
+            using var hidden = await client.GetAsync($"/api/dicom_nodes/jobs/{job}");
+            Assert.Equal(HttpStatusCode.NotFound, hidden.StatusCode);
+            Assert.Equal($"No DICOM node job {job}.", await DetailAsync(hidden)); // the same answer as for a job that does not exist
+        }
+
+        Assert.Equal(HttpStatusCode.Forbidden, await StatusAsync(developer, userJob));
+        var userId = (await new SqliteAccountStore(server.DatabasePath).FindUserByEmailAsync("user@example.com", CancellationToken.None))!.Id;
+        using var seen = await server.Client.GetAsync($"/api/dicom_nodes/jobs/{userJob}");
+        Assert.Equal(userId, (await JsonAsync(seen)).GetProperty("created_by").GetInt64());
+
+        async Task<string> StartJobAsync(HttpClient client)
+        {
+            using var accepted = await client.PostAsync($"/api/dicom_nodes/{nodeId}/get",
+                new StringContent("""{"level": "STUDY", "query": {"StudyInstanceUID": "1.2.3"}}""", Encoding.UTF8, "application/json"));
+            Assert.True(accepted.StatusCode == HttpStatusCode.Accepted, await accepted.Content.ReadAsStringAsync());
+            return (await JsonAsync(accepted)).GetProperty("job_id").GetString()!;
+        }
+
+        static async Task<HttpStatusCode> StatusAsync(HttpClient client, string job)
+        {
+            using var response = await client.GetAsync($"/api/dicom_nodes/jobs/{job}");
+            return response.StatusCode;
         }
     }
 }

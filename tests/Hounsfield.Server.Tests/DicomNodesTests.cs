@@ -90,15 +90,15 @@ public sealed class DicomNodesTests
 
             // A job whose process (on another machine) stopped marking it alive reads as failed, with the reason.
             var store = new SqliteDicomNodeStore(server.DatabasePath);
-            var orphan = await store.CreateJobAsync(id, "store", 3, DicomNodeJobRunner.RunnerOf("elsewhere", 1, 0), DateTimeOffset.UtcNow.AddHours(-1), CancellationToken.None);
+            var orphan = await store.CreateJobAsync(id, "store", 3, DicomNodeJobRunner.RunnerOf("elsewhere", 1, 0), 1, DateTimeOffset.UtcNow.AddHours(-1), CancellationToken.None);
             var orphanState = await JsonAsync(await server.Client.GetAsync($"/api/dicom_nodes/jobs/{orphan.Id}"));
             Assert.Equal("failed", orphanState.GetProperty("state").GetString());
             Assert.Equal(DicomNodeJobRunner.InterruptedMessage, orphanState.GetProperty("error").GetString());
             Assert.Equal(3, orphanState.GetProperty("remaining").GetInt32());
 
             // At a restart, the jobs of processes of this machine that have ended are failed at once; a live process's are not.
-            var ended = await store.CreateJobAsync(id, "move", 0, DicomNodeJobRunner.RunnerOf(Environment.MachineName, Environment.ProcessId, 0), DateTimeOffset.UtcNow, CancellationToken.None);
-            var live = await store.CreateJobAsync(id, "get", 0, DicomNodeJobRunner.CurrentRunner, DateTimeOffset.UtcNow, CancellationToken.None);
+            var ended = await store.CreateJobAsync(id, "move", 0, DicomNodeJobRunner.RunnerOf(Environment.MachineName, Environment.ProcessId, 0), 1, DateTimeOffset.UtcNow, CancellationToken.None);
+            var live = await store.CreateJobAsync(id, "get", 0, DicomNodeJobRunner.CurrentRunner, 1, DateTimeOffset.UtcNow, CancellationToken.None);
             await server.KillAsync();
             await using var restarted = await ServerProcess.StartAsync(new ServerStart { Data = server.Data });
             Assert.Equal(("failed", DicomNodeJobRunner.InterruptedMessage), await StateAsync(restarted, ended.Id));

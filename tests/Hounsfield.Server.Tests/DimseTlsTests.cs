@@ -92,6 +92,10 @@ public sealed class DimseTlsTests
             // The key of another certificate.
             AssertFails(["--Dimse:Tls:CertificatePath", pki.ServerCertificatePath, "--Dimse:Tls:KeyPath", pki.ClientKeyPath], "Dimse:Tls:CertificatePath: cannot load a certificate with its private key");
             AssertFails(["--Dimse:Tls:CertificatePath", pki.ServerCertificatePath, "--Dimse:Tls:KeyPath", pki.ServerKeyPath, "--Dimse:Tls:ClientCaPath", missing], "Dimse:Tls:ClientCaPath: no such file");
+
+            // The trust for TLS nodes is checked even without a listener, and a file without a PEM certificate is refused.
+            AssertFails(["--Dimse:Tls:PeerCaPath", missing], $"Dimse:Tls:PeerCaPath: no such file '{missing}'");
+            AssertFails(["--Dimse:Tls:PeerCaPath", pki.ServerKeyPath], $"Dimse:Tls:PeerCaPath: '{pki.ServerKeyPath}' holds no PEM certificate");
         }
         finally
         {

@@ -5,7 +5,9 @@ namespace Hounsfield.Testing;
 
 /// <summary>
 /// A throw-away PKI for TLS tests: a CA, a server certificate for localhost/127.0.0.1 and a client certificate, both
-/// issued by the CA, written as PEM files to a temporary folder (deleted on dispose). RSA 2048, valid for a day.
+/// issued by the CA, written as PEM files to a temporary folder (deleted on dispose). RSA 2048, valid for a day. The
+/// server certificate may also authenticate a client, as a DICOM node's certificate does when the node opens
+/// associations too (C-MOVE sub-operations, stores to other nodes).
 /// </summary>
 public sealed class TestCertificates : IDisposable
 {
@@ -57,21 +59,23 @@ public sealed class TestCertificates : IDisposable
         var san = new SubjectAlternativeNameBuilder();
         san.AddDnsName("localhost");
         san.AddIpAddress(System.Net.IPAddress.Loopback);
-        var server = Issue(ca, "CN=localhost", new Oid("1.3.6.1.5.5.7.3.1", "Server Authentication"), san, 1);
-        var client = Issue(ca, "CN=HOUNSFIELD-TEST-CLIENT", new Oid("1.3.6.1.5.5.7.3.2", "Client Authentication"), null, 2);
+        var serverAuthentication = new Oid("1.3.6.1.5.5.7.3.1", "Server Authentication");
+        var clientAuthentication = new Oid("1.3.6.1.5.5.7.3.2", "Client Authentication");
+        var server = Issue(ca, "CN=localhost", [serverAuthentication, clientAuthentication], san, 1);
+        var client = Issue(ca, "CN=HOUNSFIELD-TEST-CLIENT", [clientAuthentication], null, 2);
 
         File.WriteAllText(Path.Combine(directory, "ca.pem"), ca.ExportCertificatePem());
         Write(server, "server");
         Write(client, "client");
         return new TestCertificates(directory, ca, server, client);
 
-        X509Certificate2 Issue(X509Certificate2 issuer, string subject, Oid usage, SubjectAlternativeNameBuilder? names, byte serial)
+        X509Certificate2 Issue(X509Certificate2 issuer, string subject, OidCollection usages, SubjectAlternativeNameBuilder? names, byte serial)
         {
             var key = RSA.Create(2048);
             var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
             request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
             request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
-            request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([usage], false));
+            request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(usages, false));
             request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(issuer, true, false));
             if (names is not null)
             {

@@ -26,8 +26,21 @@ internal static class DicomNegotiation
             results.TryAdd(result.Id, result);
         }
 
-        var accepted = accept.UserInformation.RoleSelections.ToDictionary(r => r.SopClassUid, StringComparer.Ordinal);
-        var proposedRoles = request.UserInformation.RoleSelections.ToDictionary(r => r.SopClassUid, StringComparer.Ordinal);
+        // PS3.7 D.3.3.4 has one role selection item per SOP class; some acceptors (DCMTK's dcmqrscp) answer one per
+        // presentation context, repeating a SOP class: a role any of them grants is granted (what was proposed still bounds it).
+        var accepted = new Dictionary<string, DicomRoleSelection>(StringComparer.Ordinal);
+        foreach (var answer in accept.UserInformation.RoleSelections)
+        {
+            accepted[answer.SopClassUid] = accepted.TryGetValue(answer.SopClassUid, out var earlier)
+                ? earlier with { ScuRole = earlier.ScuRole || answer.ScuRole, ScpRole = earlier.ScpRole || answer.ScpRole }
+                : answer;
+        }
+
+        var proposedRoles = new Dictionary<string, DicomRoleSelection>(StringComparer.Ordinal);
+        foreach (var proposed in request.UserInformation.RoleSelections)
+        {
+            proposedRoles.TryAdd(proposed.SopClassUid, proposed);
+        }
         var contexts = new List<DicomNegotiatedContext>(request.PresentationContexts.Count);
         foreach (var proposal in request.PresentationContexts)
         {

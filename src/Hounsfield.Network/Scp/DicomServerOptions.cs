@@ -54,6 +54,12 @@ public sealed class DicomServerOptions
     /// <summary>The AE title this server calls itself when it opens associations for C-MOVE sub-operations. Default <see cref="AETitle"/>.</summary>
     public string? MoveCallingAETitle { get; init; }
 
+    /// <summary>
+    /// Decompresses instances of C-MOVE and C-GET sub-operations for peers that accept only uncompressed syntaxes for
+    /// their SOP class (see <see cref="DicomClient.Transcoder"/>). Default null: such sub-operations fail.
+    /// </summary>
+    public IDicomTranscoder? Transcoder { get; init; }
+
     /// <summary>When set, every connection is DICOM TLS (PS3.15 Annex B.1): a TLS handshake before the association. Default null (plain TCP).</summary>
     public DicomTlsServerOptions? Tls { get; init; }
 

@@ -133,7 +133,7 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
                 if (identifier is not null)
                 {
                     var getRequest = new DicomRetrieveRequest(engine.Association, message.Command, identifier);
-                    engine.RunOperation(getRequest.MessageId, token => GetAsync(engine, message.Context, getRequest, get, token));
+                    engine.RunOperation(getRequest.MessageId, token => GetAsync(engine, message.Context, getRequest, get, options.Transcoder, token));
                 }
 
                 return;
@@ -246,7 +246,12 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
         }
 
         var progress = new SubOperations(instances.Count);
-        var client = new DicomClient(destination.Host, destination.Port, options.MoveCallingAETitle ?? options.AETitle, destination.AETitle, options.Association) { Log = options.Log };
+        var client = new DicomClient(destination.Host, destination.Port, options.MoveCallingAETitle ?? options.AETitle, destination.AETitle, options.Association)
+        {
+            Log = options.Log,
+            Tls = destination.Tls,
+            Transcoder = options.Transcoder,
+        };
         var session = new DicomStoreSession
         {
             Priority = DimseCommand.GetPriority(request.Command),
@@ -291,7 +296,8 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
         }
     }
 
-    private static async Task GetAsync(DimseEngine engine, DicomNegotiatedContext context, DicomRetrieveRequest request, ICGetProvider provider, CancellationToken cancellationToken)
+    private static async Task GetAsync(
+        DimseEngine engine, DicomNegotiatedContext context, DicomRetrieveRequest request, ICGetProvider provider, IDicomTranscoder? transcoder, CancellationToken cancellationToken)
     {
         IReadOnlyList<DicomInstanceSource> instances;
         try
@@ -327,7 +333,7 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
             try
             {
                 header = await source.GetHeaderAsync(cancellationToken).ConfigureAwait(false);
-                var storeContext = StorePlan.Select(engine.Association, header);
+                var storeContext = StorePlan.Select(engine.Association, header, transcoder);
                 if (storeContext is null)
                 {
                     status = DicomStatus.SopClassNotSupported;
@@ -337,7 +343,7 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
                     var command = DimseCommand.CreateRequest(DicomCommandField.CStoreRequest, header.SopClassUid, engine.NextMessageId(), true, request.Priority);
                     command.AddOrUpdate(DicomTag.AffectedSOPInstanceUID, DicomVR.UI, header.SopInstanceUid);
                     var store = await engine.SendRequestAsync(
-                        storeContext, command, null, writer => source.WriteDataSetAsync(writer, storeContext.TransferSyntax!, cancellationToken), cancellationToken).ConfigureAwait(false);
+                        storeContext, command, null, writer => source.WriteDataSetAsync(writer, storeContext.TransferSyntax!, transcoder, cancellationToken), cancellationToken).ConfigureAwait(false);
                     status = (await store.ReadAsync(CancellationToken.None).ConfigureAwait(false)).Status;
                 }
             }

@@ -30,6 +30,17 @@ internal sealed class DicomStoreSession
 public sealed class DicomClient
 {
     private static readonly string[] UncompressedSyntaxes = [DicomTransferSyntax.ExplicitVRLittleEndian.Uid, DicomTransferSyntax.ImplicitVRLittleEndian.Uid];
+
+    /// <summary>Storage syntaxes a C-GET accepts by default: explicit and implicit VR little endian, then the common compressed ones, lossless first.</summary>
+    private static readonly DicomTransferSyntax[] DefaultGetSyntaxes =
+    [
+        DicomTransferSyntax.ExplicitVRLittleEndian, DicomTransferSyntax.ImplicitVRLittleEndian,
+        DicomTransferSyntax.JpegLosslessSV1, DicomTransferSyntax.JpegLSLossless, DicomTransferSyntax.Jpeg2000Lossless, DicomTransferSyntax.RleLossless,
+        DicomTransferSyntax.JpegLossless, DicomTransferSyntax.HtJpeg2000Lossless, DicomTransferSyntax.HtJpeg2000LosslessRpcl,
+        DicomTransferSyntax.JpegBaseline, DicomTransferSyntax.JpegExtended, DicomTransferSyntax.JpegLSNearLossless, DicomTransferSyntax.Jpeg2000,
+        DicomTransferSyntax.HtJpeg2000,
+    ];
+
     private readonly DicomTlsClientOptions? tls;
 
     public DicomClient(string host, int port, string callingAE, string calledAE, DicomAssociationOptions? options = null)
@@ -68,6 +79,13 @@ public sealed class DicomClient
             tls = value;
         }
     }
+
+    /// <summary>
+    /// Decompresses an instance stored compressed when the peer accepts only uncompressed syntaxes for its SOP class;
+    /// then a context of explicit and implicit VR little endian is proposed beside the stored syntax's. Default null:
+    /// such an instance fails with SOP class not supported.
+    /// </summary>
+    public IDicomTranscoder? Transcoder { get; init; }
 
     /// <summary>C-ECHO: verifies that the peer answers (PS3.4 Annex A).</summary>
     public async Task<DicomStatus> EchoAsync(CancellationToken cancellationToken = default)
@@ -126,9 +144,9 @@ public sealed class DicomClient
             }
         }
 
-        foreach (var batch in StorePlan.Batch(items))
+        foreach (var batch in StorePlan.Batch(items, Transcoder))
         {
-            var proposals = StorePlan.Propose(batch.Select(item => item.Header));
+            var proposals = StorePlan.Propose(batch.Select(item => item.Header), Transcoder);
             var index = 0;
             while (index < batch.Count)
             {
@@ -139,7 +157,7 @@ public sealed class DicomClient
                     {
                         cancellationToken.ThrowIfCancellationRequested();
                         var (source, header) = batch[index];
-                        var context = StorePlan.Select(engine.Association, header);
+                        var context = StorePlan.Select(engine.Association, header, Transcoder);
                         if (context is null)
                         {
                             await AddAsync(new DicomStoreResult(source, header.SopInstanceUid, DicomStatus.SopClassNotSupported,
@@ -159,7 +177,7 @@ public sealed class DicomClient
                         try
                         {
                             var request = await engine.SendRequestAsync(
-                                context, command, null, writer => source.WriteDataSetAsync(writer, context.TransferSyntax!, cancellationToken), cancellationToken).ConfigureAwait(false);
+                                context, command, null, writer => source.WriteDataSetAsync(writer, context.TransferSyntax!, Transcoder, cancellationToken), cancellationToken).ConfigureAwait(false);
                             response = await request.ReadAsync(cancellationToken).ConfigureAwait(false);
                         }
                         catch (Exception ex) when (ex is not (OperationCanceledException or DicomNetworkException) && !engine.IsOpen)
@@ -291,7 +309,8 @@ public sealed class DicomClient
     /// C-GET: the peer sends the matching instances back on the same association, each handed to
     /// <paramref name="storeHandler"/>. The storage SOP classes proposed (with the SCP role) are
     /// <paramref name="storageSopClasses"/>, by default <see cref="DicomSopClasses.CommonStorage"/>, in
-    /// <paramref name="transferSyntaxes"/>, by default explicit and implicit VR little endian.
+    /// <paramref name="transferSyntaxes"/>, by default explicit and implicit VR little endian and the common compressed
+    /// syntaxes, lossless first. See <see cref="GetProposals"/> for how they are spread over presentation contexts.
     /// </summary>
     public async Task<DicomRetrieveResult> GetAsync(
         DicomQueryRetrieveLevel level, DicomDataset query, ICStoreProvider storeHandler, string? sopClassUid = null,
@@ -302,15 +321,7 @@ public sealed class DicomClient
         sopClassUid ??= level == DicomQueryRetrieveLevel.Patient
             ? DicomUids.PatientRootQueryRetrieveInformationModelGet
             : DicomUids.StudyRootQueryRetrieveInformationModelGet;
-        var syntaxes = transferSyntaxes?.Select(s => s.Uid).Distinct().ToArray() ?? UncompressedSyntaxes;
-        var proposals = new List<DicomPresentationContextProposal> { new(1, sopClassUid, UncompressedSyntaxes) };
-        var roles = new List<DicomRoleSelection>();
-        foreach (var storage in (storageSopClasses ?? DicomSopClasses.CommonStorage).Distinct().Take(StorePlan.MaxContexts - 1))
-        {
-            proposals.Add(new DicomPresentationContextProposal((byte)((proposals.Count * 2) + 1), storage, syntaxes));
-            roles.Add(new DicomRoleSelection(storage, ScuRole: false, ScpRole: true));
-        }
-
+        var (proposals, roles) = GetProposals(sopClassUid, storageSopClasses ?? DicomSopClasses.CommonStorage, transferSyntaxes ?? DefaultGetSyntaxes);
         var engine = await OpenAsync(proposals, roles, new StoreOnlyHandler(storeHandler), cancellationToken).ConfigureAwait(false);
         try
         {
@@ -324,6 +335,50 @@ public sealed class DicomClient
         {
             await CloseAsync(engine).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The contexts of a C-GET: the query model's, then per storage SOP class (with the SCP role, PS3.4 C.4.3.1.2) one
+    /// context of the native syntaxes, then the compressed ones over the contexts left: each of the first in a context of
+    /// its own, the rest together in the last (with many SOP classes, all in one; the peer then chooses one of them).
+    /// A peer that picks the context matching an instance's syntax (as this library does) sends it as it stores it; the
+    /// native context comes first because others (DCMTK's dcmqrscp) send every instance of a SOP class on its first
+    /// accepted context, converting it there if they can.
+    /// </summary>
+    internal static (List<DicomPresentationContextProposal> Contexts, List<DicomRoleSelection> Roles) GetProposals(
+        string sopClassUid, IEnumerable<string> storageSopClasses, IEnumerable<DicomTransferSyntax> transferSyntaxes)
+    {
+        var syntaxes = transferSyntaxes.DistinctBy(s => s.Uid).ToList();
+        var native = syntaxes.Where(s => s.IsNative).Select(s => s.Uid).ToArray();
+        var compressed = syntaxes.Where(s => !s.IsNative).Select(s => s.Uid).ToArray();
+        var classes = storageSopClasses.Distinct().ToList();
+        var perClass = Math.Max(1, (StorePlan.MaxContexts - 1) / Math.Max(1, classes.Count));
+        var groups = new List<string[]>();
+        if (native.Length > 0)
+        {
+            groups.Add(native);
+        }
+
+        var compressedContexts = Math.Min(compressed.Length, perClass - groups.Count);
+
+        for (var i = 0; i < compressedContexts; i++)
+        {
+            groups.Add(i < compressedContexts - 1 ? [compressed[i]] : compressed[i..]);
+        }
+
+        var proposals = new List<DicomPresentationContextProposal> { new(1, sopClassUid, UncompressedSyntaxes) };
+        var roles = new List<DicomRoleSelection>();
+        foreach (var storage in classes.Take((StorePlan.MaxContexts - 1) / Math.Max(1, groups.Count)))
+        {
+            foreach (var group in groups)
+            {
+                proposals.Add(new DicomPresentationContextProposal((byte)((proposals.Count * 2) + 1), storage, group));
+            }
+
+            roles.Add(new DicomRoleSelection(storage, ScuRole: false, ScpRole: true));
+        }
+
+        return (proposals, roles);
     }
 
     private async Task<DicomRetrieveResult> RetrieveAsync(

@@ -38,7 +38,7 @@ internal static class DimseCommands
             cancel.Cancel();
         };
 
-        var client = new DicomClient(parsed.Host, parsed.Port, parsed.CallingAE, parsed.CalledAE, parsed.Options) { Tls = TlsOptions(parsed) };
+        var client = new DicomClient(parsed.Host, parsed.Port, parsed.CallingAE, parsed.CalledAE, parsed.Options) { Tls = TlsOptions(parsed), Transcoder = new Dimse.ImagingTranscoder(Dimse.DimseOptions.DefaultMaxDecompressedLength) };
         try
         {
             return command switch

@@ -39,6 +39,7 @@ internal static class ServeCommand
         var dimseOptions = builder.Configuration.GetSection("Dimse").Get<DimseOptions>() ?? new DimseOptions();
         builder.Services.AddSingleton(dimseOptions);
         builder.Services.AddSingleton(DimseTls.Load(dimseOptions.Tls));
+        builder.Services.AddSingleton(new ImagingTranscoder(dimseOptions.MaxDecompressedLength));
         builder.Services.AddHostedService<DimseService>();
         builder.AddAccounts(dataDirectory);
         builder.AddCrossOrigin();

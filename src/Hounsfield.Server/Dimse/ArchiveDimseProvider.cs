@@ -10,7 +10,7 @@ using Hounsfield.Server.Nodes;
 
 namespace Hounsfield.Server.Dimse;
 
-internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions options, SqliteDicomNodeStore nodes) : ICEchoProvider, ICStoreProvider, ICFindProvider, ICMoveProvider, ICGetProvider
+internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions options, DimseTlsSettings tls, SqliteDicomNodeStore nodes) : ICEchoProvider, ICStoreProvider, ICFindProvider, ICMoveProvider, ICGetProvider
 {
     private const int FindPageSize = 1000;
 
@@ -55,16 +55,19 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
         }
     }
 
-    /// <summary>A C-MOVE destination: a DICOM node of the database (managed through /api/dicom_nodes), else of the configuration.</summary>
+    /// <summary>
+    /// A C-MOVE destination: a DICOM node of the database (managed through /api/dicom_nodes), else of the configuration;
+    /// reached over DICOM TLS when the node says so.
+    /// </summary>
     public async ValueTask<DicomRemoteNode?> ResolveDestinationAsync(string destinationAE, DicomAssociationInfo association, CancellationToken cancellationToken)
     {
         if (await nodes.FindByPeerAETitleAsync(destinationAE, cancellationToken) is { } stored)
         {
-            return new DicomRemoteNode(stored.PeerHost, stored.PeerPort, stored.PeerAETitle);
+            return new DicomRemoteNode(stored.PeerHost, stored.PeerPort, stored.PeerAETitle, stored.Tls ? tls.Client : null);
         }
 
         var node = options.Nodes.FirstOrDefault(n => string.Equals(n.AETitle.Trim(), destinationAE.Trim(), StringComparison.Ordinal));
-        return node is null ? null : new DicomRemoteNode(node.Host, node.Port, node.AETitle);
+        return node is null ? null : new DicomRemoteNode(node.Host, node.Port, node.AETitle, node.Tls ? tls.Client : null);
     }
 
     public async ValueTask<IReadOnlyList<DicomInstanceSource>> GetInstancesAsync(DicomRetrieveRequest request, CancellationToken cancellationToken)

@@ -16,6 +16,14 @@ public sealed class DimseOptions
     /// <summary>Known peers: who may connect (unless <see cref="Open"/>) and where C-MOVE sends.</summary>
     public List<DimseNode> Nodes { get; set; } = [];
 
+    /// <summary>
+    /// Largest pixel data, in bytes once decoded, of an instance stored compressed that is decompressed (in memory) for a
+    /// peer that accepts only uncompressed syntaxes; a larger one fails its C-STORE. Default 512 MiB.
+    /// </summary>
+    public long MaxDecompressedLength { get; set; } = DefaultMaxDecompressedLength;
+
+    internal const long DefaultMaxDecompressedLength = 512L * 1024 * 1024;
+
     /// <summary>A DICOM TLS listener beside the plain one (section "Dimse:Tls"); off unless a certificate is configured.</summary>
     public DimseTlsOptions Tls { get; set; } = new();
 }
@@ -27,4 +35,7 @@ public sealed class DimseNode
     public string Host { get; set; } = "127.0.0.1";
 
     public int Port { get; set; } = 104;
+
+    /// <summary>Reached over DICOM TLS (see <see cref="DimseTlsOptions.PeerCaPath"/>). Default false.</summary>
+    public bool Tls { get; set; }
 }

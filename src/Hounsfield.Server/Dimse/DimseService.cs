@@ -4,7 +4,8 @@ using Hounsfield.Server.Nodes;
 namespace Hounsfield.Server.Dimse;
 
 /// <summary>Runs the DIMSE SCP for the lifetime of the web host: on the plain port, and on the TLS port when configured.</summary>
-internal sealed class DimseService(ArchiveDimseProvider provider, SqliteDicomNodeStore nodes, DimseOptions options, DimseTlsSettings tls, ILogger<DimseService> logger) : IHostedService, IAsyncDisposable
+internal sealed class DimseService(
+    ArchiveDimseProvider provider, SqliteDicomNodeStore nodes, DimseOptions options, DimseTlsSettings tls, ImagingTranscoder transcoder, ILogger<DimseService> logger) : IHostedService, IAsyncDisposable
 {
     private readonly List<DicomServer> servers = [];
 
@@ -77,6 +78,7 @@ internal sealed class DimseService(ArchiveDimseProvider provider, SqliteDicomNod
             Move = provider,
             Get = provider,
             MoveCallingAETitle = options.AETitle,
+            Transcoder = transcoder,
             Tls = tlsOptions,
             Log = message => logger.LogInformation("DIMSE {Message}", message),
         });

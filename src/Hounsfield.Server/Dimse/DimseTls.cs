@@ -1,11 +1,15 @@
-// DICOM TLS for the server's SCP and the CLI's SCU (PS3.15 Annex B.1): certificates and trust anchors from files.
+// DICOM TLS for the server's SCP, its SCU towards DICOM nodes reached over TLS, and the CLI's SCU (PS3.15 Annex B.1):
+// certificates and trust anchors from files.
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Hounsfield.Network;
 
 namespace Hounsfield.Server.Dimse;
 
-/// <summary>Section "Dimse:Tls": a second SCP listener that speaks DICOM TLS. Off unless a certificate is configured.</summary>
+/// <summary>
+/// Section "Dimse:Tls": a second SCP listener that speaks DICOM TLS (off unless a certificate is configured), and how we
+/// call the DICOM nodes marked TLS: their certificate must chain to <see cref="PeerCaPath"/>, and ours is presented.
+/// </summary>
 public sealed class DimseTlsOptions
 {
     /// <summary>The server certificate: a PEM file (with <see cref="KeyPath"/>, or with the key in the same file) or a PKCS#12 (.pfx, .p12) file.</summary>
@@ -26,7 +30,13 @@ public sealed class DimseTlsOptions
     /// <summary>PEM file of the CA certificates that client certificates must chain to. Default: the system trust store.</summary>
     public string? ClientCaPath { get; set; }
 
-    /// <summary>Seconds a connection has to complete the TLS handshake. Default 10.</summary>
+    /// <summary>
+    /// PEM file of the CA certificates that the certificate of a DICOM node reached over TLS must chain to (and must name
+    /// the node's host). Default: the system trust store.
+    /// </summary>
+    public string? PeerCaPath { get; set; }
+
+    /// <summary>Seconds a connection, accepted or opened, has to complete the TLS handshake. Default 10.</summary>
     public double HandshakeTimeoutSeconds { get; set; } = 10;
 
     public bool Enabled => !string.IsNullOrWhiteSpace(CertificatePath) && Port != 0;
@@ -35,19 +45,18 @@ public sealed class DimseTlsOptions
 /// <summary>A DICOM TLS setting that cannot be used: one line naming the key and what is wrong.</summary>
 internal sealed class DimseSettingsException(string message) : Exception(message);
 
-/// <summary>The TLS settings of the SCP, checked and loaded once at start-up (null when TLS is off).</summary>
-internal sealed record DimseTlsSettings(DicomTlsServerOptions? Server, int Port);
+/// <summary>
+/// The TLS settings, checked and loaded once at start-up: the SCP's (null when its TLS listener is off) and those of
+/// associations we open towards DICOM nodes marked TLS (our certificate as the client's, when one is configured).
+/// </summary>
+internal sealed record DimseTlsSettings(DicomTlsServerOptions? Server, int Port, DicomTlsClientOptions Client);
 
 internal static class DimseTls
 {
-    /// <summary>Loads the server certificate and client CAs of <paramref name="options"/>; a bad setting throws <see cref="DimseSettingsException"/>.</summary>
+    /// <summary>Loads the certificate, client CAs and peer CAs of <paramref name="options"/>; a bad setting throws <see cref="DimseSettingsException"/>.</summary>
     public static DimseTlsSettings Load(DimseTlsOptions? options)
     {
-        if (options is null || !options.Enabled)
-        {
-            return new DimseTlsSettings(null, 0);
-        }
-
+        options ??= new DimseTlsOptions();
         if (options.Port is < 0 or > 65535)
         {
             throw new DimseSettingsException($"Dimse:Tls:Port {options.Port} is not a TCP port (1-65535, or 0 for no TLS listener)");
@@ -58,7 +67,21 @@ internal static class DimseTls
             throw new DimseSettingsException($"Dimse:Tls:HandshakeTimeoutSeconds {options.HandshakeTimeoutSeconds} must be between 0 and 3600");
         }
 
-        var (certificate, intermediates) = LoadCertificate(options.CertificatePath!, options.KeyPath, options.Password, "Dimse:Tls:CertificatePath");
+        var handshakeTimeout = TimeSpan.FromSeconds(options.HandshakeTimeoutSeconds);
+        var (certificate, intermediates) = string.IsNullOrWhiteSpace(options.CertificatePath)
+            ? (null, null)
+            : LoadCertificate(options.CertificatePath, options.KeyPath, options.Password, "Dimse:Tls:CertificatePath");
+        var client = new DicomTlsClientOptions
+        {
+            TrustedCertificateAuthorities = string.IsNullOrWhiteSpace(options.PeerCaPath) ? null : LoadAuthorities(options.PeerCaPath, "Dimse:Tls:PeerCaPath"),
+            ClientCertificate = certificate,
+            HandshakeTimeout = handshakeTimeout,
+        };
+        if (certificate is null || !options.Enabled)
+        {
+            return new DimseTlsSettings(null, 0, client);
+        }
+
         var clientCas = string.IsNullOrWhiteSpace(options.ClientCaPath) ? null : LoadAuthorities(options.ClientCaPath, "Dimse:Tls:ClientCaPath");
         return new DimseTlsSettings(
             new DicomTlsServerOptions
@@ -67,9 +90,10 @@ internal static class DimseTls
                 IntermediateCertificates = intermediates,
                 RequireClientCertificate = options.RequireClientCertificate,
                 TrustedClientCertificateAuthorities = clientCas,
-                HandshakeTimeout = TimeSpan.FromSeconds(options.HandshakeTimeoutSeconds),
+                HandshakeTimeout = handshakeTimeout,
             },
-            options.Port);
+            options.Port,
+            client);
     }
 
     /// <summary>

@@ -2,6 +2,7 @@
 // Dimse:Nodes), and used as an SCU: C-ECHO, C-FIND, and C-STORE / C-MOVE / C-GET as jobs (PS3.4 Annexes A, B, C).
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Hounsfield.Dicom;
 using Hounsfield.Dicom.Json;
@@ -17,9 +18,10 @@ internal sealed record DicomNodeResponse(
     [property: JsonPropertyName("aet_title")] string AETitle,
     [property: JsonPropertyName("peer_aet_title")] string PeerAETitle,
     [property: JsonPropertyName("peer_host")] string PeerHost,
-    [property: JsonPropertyName("peer_port")] int PeerPort)
+    [property: JsonPropertyName("peer_port")] int PeerPort,
+    [property: JsonPropertyName("tls")] bool Tls)
 {
-    public static DicomNodeResponse From(DicomNode node) => new(node.Id, node.Name, node.AETitle, node.PeerAETitle, node.PeerHost, node.PeerPort);
+    public static DicomNodeResponse From(DicomNode node) => new(node.Id, node.Name, node.AETitle, node.PeerAETitle, node.PeerHost, node.PeerPort, node.Tls);
 }
 
 internal sealed record DicomNodeRequest(
@@ -27,7 +29,8 @@ internal sealed record DicomNodeRequest(
     [property: JsonPropertyName("aet_title")] string? AETitle,
     [property: JsonPropertyName("peer_aet_title")] string PeerAETitle,
     [property: JsonPropertyName("peer_host")] string PeerHost,
-    [property: JsonPropertyName("peer_port")] int PeerPort);
+    [property: JsonPropertyName("peer_port")] int PeerPort,
+    [property: JsonPropertyName("tls")] bool? Tls);
 
 internal sealed record EchoResponse(
     [property: JsonPropertyName("success")] bool Success,
@@ -56,10 +59,11 @@ internal sealed record JobResponse(
     [property: JsonPropertyName("remaining")] int Remaining,
     [property: JsonPropertyName("error")] string? Error,
     [property: JsonPropertyName("created_at")] DateTimeOffset CreatedAt,
-    [property: JsonPropertyName("updated_at")] DateTimeOffset UpdatedAt)
+    [property: JsonPropertyName("updated_at")] DateTimeOffset UpdatedAt,
+    [property: JsonPropertyName("created_by")] long? CreatedBy)
 {
     public static JobResponse From(DicomNodeJob job) =>
-        new(job.Id, job.NodeId, job.Kind, job.State, job.Completed, job.Failed, job.Remaining, job.Error, job.CreatedAt, job.UpdatedAt);
+        new(job.Id, job.NodeId, job.Kind, job.State, job.Completed, job.Failed, job.Remaining, job.Error, job.CreatedAt, job.UpdatedAt, job.CreatedBy);
 }
 
 internal static class DicomNodeEndpoints
@@ -79,7 +83,7 @@ internal static class DicomNodeEndpoints
         read.MapGet(string.Empty, ListAsync).WithName("ListDicomNodes").WithSummary("The DICOM nodes")
             .Produces<DicomNodeResponse[]>();
         admin.MapPost(string.Empty, CreateAsync).WithName("CreateDicomNode")
-            .WithSummary("Add a DICOM node (aet_title, our calling AE title towards it, defaults to the server's)")
+            .WithSummary("Add a DICOM node (aet_title, our calling AE title towards it, defaults to the server's; tls: reached over DICOM TLS, default false)")
             .Accepts<DicomNodeRequest>("application/json", "application/x-www-form-urlencoded")
             .Produces<DicomNodeResponse>(StatusCodes.Status201Created).Produces<Dictionary<string, string[]>>(StatusCodes.Status400BadRequest);
         read.MapGet("/{id}", GetAsync).WithName("GetDicomNode").WithSummary("A DICOM node")
@@ -105,7 +109,7 @@ internal static class DicomNodeEndpoints
             .WithSummary("C-GET from the node into this archive, as a job")
             .Accepts<QueryRequest>("application/json").Produces<JobAccepted>(StatusCodes.Status202Accepted);
         read.MapGet("/jobs/{jobId}", JobAsync).WithName("GetDicomNodeJob")
-            .WithSummary("A store, move or get job: state (pending, running, succeeded, failed), counts and error")
+            .WithSummary("A store, move or get job: state (pending, running, succeeded, failed), counts and error; only its creator and admins see it")
             .Produces<JobResponse>().Produces<DetailResponse>(StatusCodes.Status404NotFound);
     }
 
@@ -245,7 +249,7 @@ internal static class DicomNodeEndpoints
         return Results.Bytes(body.ToArray(), "application/dicom+json");
     }
 
-    private static async Task<IResult> StoreAsync(string id, HttpRequest request, SqliteDicomNodeStore store, DicomNodeTransfers transfers, DicomNodeJobRunner jobs,
+    private static async Task<IResult> StoreAsync(string id, HttpRequest request, ClaimsPrincipal user, SqliteDicomNodeStore store, DicomNodeTransfers transfers, DicomNodeJobRunner jobs,
         DicomNodeOptions options, CancellationToken cancellationToken)
     {
         if (await FindAsync(id, store, cancellationToken) is not { } node)
@@ -265,11 +269,11 @@ internal static class DicomNodeEndpoints
             return Results.Json(unknown, statusCode: StatusCodes.Status400BadRequest);
         }
 
-        var job = await jobs.EnqueueAsync(node, "store", instances.Count, (progress, ct) => transfers.StoreAsync(node, instances, progress, ct), cancellationToken);
+        var job = await jobs.EnqueueAsync(node, "store", instances.Count, AccountClaims.UserId(user), (progress, ct) => transfers.StoreAsync(node, instances, progress, ct), cancellationToken);
         return Accepted(job);
     }
 
-    private static async Task<IResult> MoveAsync(string id, HttpRequest request, SqliteDicomNodeStore store, DicomNodeTransfers transfers, DicomNodeJobRunner jobs,
+    private static async Task<IResult> MoveAsync(string id, HttpRequest request, ClaimsPrincipal user, SqliteDicomNodeStore store, DicomNodeTransfers transfers, DicomNodeJobRunner jobs,
         DimseOptions dimse, DicomNodeOptions options, CancellationToken cancellationToken)
     {
         if (await FindAsync(id, store, cancellationToken) is not { } node)
@@ -288,11 +292,11 @@ internal static class DicomNodeEndpoints
             return problem!;
         }
 
-        var job = await jobs.EnqueueAsync(node, "move", 0, (progress, ct) => transfers.MoveAsync(node, query, progress, ct), cancellationToken);
+        var job = await jobs.EnqueueAsync(node, "move", 0, AccountClaims.UserId(user), (progress, ct) => transfers.MoveAsync(node, query, progress, ct), cancellationToken);
         return Accepted(job);
     }
 
-    private static async Task<IResult> GetFromNodeAsync(string id, HttpRequest request, SqliteDicomNodeStore store, DicomNodeTransfers transfers, DicomNodeJobRunner jobs,
+    private static async Task<IResult> GetFromNodeAsync(string id, HttpRequest request, ClaimsPrincipal user, SqliteDicomNodeStore store, DicomNodeTransfers transfers, DicomNodeJobRunner jobs,
         DicomNodeOptions options, CancellationToken cancellationToken)
     {
         if (await FindAsync(id, store, cancellationToken) is not { } node)
@@ -306,11 +310,12 @@ internal static class DicomNodeEndpoints
             return problem!;
         }
 
-        var job = await jobs.EnqueueAsync(node, "get", 0, (progress, ct) => transfers.GetAsync(node, query, progress, ct), cancellationToken);
+        var job = await jobs.EnqueueAsync(node, "get", 0, AccountClaims.UserId(user), (progress, ct) => transfers.GetAsync(node, query, progress, ct), cancellationToken);
         return Accepted(job);
     }
 
-    private static async Task<IResult> JobAsync(string jobId, SqliteDicomNodeStore store, DicomNodeJobRunner jobs, DicomNodeOptions options, TimeProvider time,
+    /// <summary>A job, to the account that created it and to admins; to anyone else it does not exist (404).</summary>
+    private static async Task<IResult> JobAsync(string jobId, ClaimsPrincipal user, SqliteDicomNodeStore store, DicomNodeJobRunner jobs, DicomNodeOptions options, TimeProvider time,
         CancellationToken cancellationToken)
     {
         var job = await store.FindJobAsync(jobId, cancellationToken);
@@ -320,7 +325,7 @@ internal static class DicomNodeEndpoints
             job = await store.FindJobAsync(jobId, cancellationToken);
         }
 
-        return job is null
+        return job is null || !(user.IsInRole(Roles.Admin) || (job.CreatedBy is { } owner && owner == AccountClaims.UserId(user)))
             ? RequestFields.Detail(StatusCodes.Status404NotFound, $"No DICOM node job {jobId}.")
             : Results.Json(JobResponse.From(job));
     }
@@ -328,7 +333,7 @@ internal static class DicomNodeEndpoints
     private static IResult Accepted(DicomNodeJob job) => Results.Accepted($"{Prefix}/jobs/{job.Id}", new JobAccepted(job.Id));
 
     private static string Unreachable(DicomNode node, string operation, Exception ex) =>
-        $"{operation} to {node.PeerAETitle} at {node.PeerHost}:{node.PeerPort} failed: {ex.Message}";
+        $"{operation} to {node.PeerAETitle} at {node.PeerHost}:{node.PeerPort}{(node.Tls ? " over TLS" : string.Empty)} failed: {ex.Message}";
 
     private static async Task<DicomNode?> FindAsync(string id, SqliteDicomNodeStore store, CancellationToken cancellationToken) =>
         TryParseId(id, out var key) ? await store.FindAsync(key, cancellationToken) : null;

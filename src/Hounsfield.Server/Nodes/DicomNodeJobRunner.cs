@@ -71,11 +71,12 @@ internal sealed class DicomNodeJobRunner(SqliteDicomNodeStore store, DicomNodeOp
         return store.FailStaleJobsAsync(now - options.JobStaleAfter, InterruptedMessage, now, cancellationToken);
     }
 
-    /// <summary>Records a pending job and starts it; <paramref name="work"/> runs when a slot is free.</summary>
+    /// <summary>Records a pending job of the account <paramref name="createdBy"/> and starts it; <paramref name="work"/> runs when a slot is free.</summary>
     public async Task<DicomNodeJob> EnqueueAsync(
-        DicomNode node, string kind, int remaining, Func<DicomNodeJobProgress, CancellationToken, Task<DicomNodeJobOutcome>> work, CancellationToken cancellationToken)
+        DicomNode node, string kind, int remaining, long? createdBy, Func<DicomNodeJobProgress, CancellationToken, Task<DicomNodeJobOutcome>> work,
+        CancellationToken cancellationToken)
     {
-        var job = await store.CreateJobAsync(node.Id, kind, remaining, CurrentRunner, time.GetUtcNow(), cancellationToken);
+        var job = await store.CreateJobAsync(node.Id, kind, remaining, CurrentRunner, createdBy, time.GetUtcNow(), cancellationToken);
         var progress = new DicomNodeJobProgress(job.Id, store, time);
         // Registered before it starts, so that its own removal at the end cannot come first.
         var run = new Task<Task>(() => RunAsync(job, node, progress, work));

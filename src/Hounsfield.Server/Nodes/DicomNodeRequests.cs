@@ -23,7 +23,7 @@ internal static class DicomNodeRequests
     private const int MaxQueryKeys = 64;
     private const int MaxQueryValueLength = 1024;
 
-    /// <summary>The fields of a node (POST and PUT); <c>aet_title</c> defaults to <paramref name="defaultAETitle"/>.</summary>
+    /// <summary>The fields of a node (POST and PUT); <c>aet_title</c> defaults to <paramref name="defaultAETitle"/>, <c>tls</c> to false.</summary>
     public static async Task<(DicomNodeFields? Node, IResult? Problem)> ReadNodeAsync(HttpRequest request, string defaultAETitle, int maxLength, CancellationToken cancellationToken)
     {
         var (fields, problem) = await RequestFields.ReadAsync(request, maxLength, cancellationToken);
@@ -48,9 +48,15 @@ internal static class DicomNodeRequests
             fields.AddError("peer_port", "Ensure this value is a whole number from 1 to 65535.");
         }
 
+        var tls = false;
+        if (fields.Text("tls", required: false, 8) is { } tlsText && !bool.TryParse(tlsText, out tls))
+        {
+            fields.AddError("tls", "Must be a valid boolean.");
+        }
+
         return fields.HasErrors
             ? (null, fields.ValidationProblem())
-            : (new DicomNodeFields(name!, aetTitle, peerAETitle!, host!, port), null);
+            : (new DicomNodeFields(name!, aetTitle, peerAETitle!, host!, port, tls), null);
     }
 
     /// <summary>An AE title field, trimmed and checked; null when absent (or invalid, with the error recorded).</summary>

@@ -11,17 +11,23 @@ using Hounsfield.Server.Dimse;
 
 namespace Hounsfield.Server.Nodes;
 
-internal sealed class DicomNodeTransfers(ArchiveService archive, ArchiveDimseProvider ingest, DimseOptions dimse, DicomNodeOptions options)
+internal sealed class DicomNodeTransfers(
+    ArchiveService archive, ArchiveDimseProvider ingest, DimseOptions dimse, DimseTlsSettings tls, ImagingTranscoder transcoder, DicomNodeOptions options)
 {
     private const int MaxErrorsListed = 5;
 
+    /// <summary>An SCU towards the node; over DICOM TLS (PS3.15 B.1) with the server's peer trust and certificate when the node says so.</summary>
     public DicomClient Client(DicomNode node) =>
         new(node.PeerHost, node.PeerPort, node.AETitle, node.PeerAETitle, DicomAssociationOptions.Default with
         {
             ConnectTimeout = options.ConnectTimeout,
             ArtimTimeout = options.AssociationTimeout,
             DimseTimeout = options.DimseTimeout,
-        });
+        })
+        {
+            Tls = node.Tls ? tls.Client : null,
+            Transcoder = transcoder,
+        };
 
     /// <summary>The stored instances a store request names, or the UIDs the archive does not hold, per field.</summary>
     public async Task<(IReadOnlyList<StoredInstance> Instances, Dictionary<string, string[]> Unknown)> ResolveAsync(DicomNodeStoreSelection selection, CancellationToken cancellationToken)

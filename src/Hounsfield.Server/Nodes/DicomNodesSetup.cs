@@ -46,7 +46,7 @@ internal static class DicomNodesSetup
                 continue; // a calling AE title only: known for association, but not reachable
             }
 
-            var created = await store.CreateAsync(new DicomNodeFields(peer, dimse.AETitle, peer, configured.Host.Trim(), configured.Port), now, cancellationToken);
+            var created = await store.CreateAsync(new DicomNodeFields(peer, dimse.AETitle, peer, configured.Host.Trim(), configured.Port, configured.Tls), now, cancellationToken);
             if (created is not null)
             {
                 app.Logger.LogInformation("Added configured DICOM node {PeerAETitle} as node {NodeId}", peer, created.Id);

@@ -3,11 +3,11 @@ using Microsoft.Data.Sqlite;
 
 namespace Hounsfield.Server.Nodes;
 
-/// <summary>A DICOM peer: our calling AE title towards it, and where it listens.</summary>
-internal sealed record DicomNode(long Id, string Name, string AETitle, string PeerAETitle, string PeerHost, int PeerPort);
+/// <summary>A DICOM peer: our calling AE title towards it, where it listens, and whether it is reached over DICOM TLS.</summary>
+internal sealed record DicomNode(long Id, string Name, string AETitle, string PeerAETitle, string PeerHost, int PeerPort, bool Tls);
 
 /// <summary>The fields of a node as a request sets them.</summary>
-internal sealed record DicomNodeFields(string Name, string AETitle, string PeerAETitle, string PeerHost, int PeerPort);
+internal sealed record DicomNodeFields(string Name, string AETitle, string PeerAETitle, string PeerHost, int PeerPort, bool Tls);
 
 internal static class DicomNodeJobStates
 {
@@ -17,10 +17,10 @@ internal static class DicomNodeJobStates
     public const string Failed = "failed";
 }
 
-/// <summary>A store, move or get job as the database records it.</summary>
+/// <summary>A store, move or get job as the database records it; <paramref name="CreatedBy"/> is the account that asked for it (null for jobs older than the column).</summary>
 internal sealed record DicomNodeJob(
     string Id, long NodeId, string Kind, string State, int Completed, int Failed, int Remaining, string? Error,
-    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset HeartbeatAt);
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset HeartbeatAt, long? CreatedBy);
 
 /// <summary>
 /// DICOM nodes and their jobs, in tables of the archive's SQLite file (as the accounts are), so that every process
@@ -36,6 +36,7 @@ internal sealed class SqliteDicomNodeStore
             peer_aet_title TEXT NOT NULL UNIQUE,
             peer_host TEXT NOT NULL,
             peer_port INTEGER NOT NULL,
+            tls INTEGER NOT NULL DEFAULT 0,
             created_at INTEGER NOT NULL,
             updated_at INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS dicom_node_jobs (
@@ -50,12 +51,13 @@ internal sealed class SqliteDicomNodeStore
             created_at INTEGER NOT NULL,
             updated_at INTEGER NOT NULL,
             heartbeat_at INTEGER NOT NULL,
-            runner TEXT NOT NULL);
+            runner TEXT NOT NULL,
+            created_by INTEGER);
         CREATE INDEX IF NOT EXISTS dicom_node_jobs_state ON dicom_node_jobs(state);
         """;
 
-    private const string NodeColumns = "id, name, aet_title, peer_aet_title, peer_host, peer_port";
-    private const string JobColumns = "id, node_id, kind, state, completed, failed, remaining, error, created_at, updated_at, heartbeat_at";
+    private const string NodeColumns = "id, name, aet_title, peer_aet_title, peer_host, peer_port, tls";
+    private const string JobColumns = "id, node_id, kind, state, completed, failed, remaining, error, created_at, updated_at, heartbeat_at, created_by";
 
     private readonly SqliteDatabase database;
 
@@ -69,6 +71,18 @@ internal sealed class SqliteDicomNodeStore
         await using var connection = await OpenAsync(cancellationToken);
         await ExecuteAsync(connection, "PRAGMA journal_mode=WAL;", cancellationToken);
         await ExecuteAsync(connection, Schema, cancellationToken);
+        await AddMissingColumnAsync(connection, "dicom_nodes", "tls", "INTEGER NOT NULL DEFAULT 0", cancellationToken);
+        await AddMissingColumnAsync(connection, "dicom_node_jobs", "created_by", "INTEGER", cancellationToken);
+    }
+
+    /// <summary>Adds a column that an index.db made by an earlier version lacks (CREATE TABLE IF NOT EXISTS keeps the old table).</summary>
+    private static async Task AddMissingColumnAsync(SqliteConnection connection, string table, string column, string definition, CancellationToken cancellationToken)
+    {
+        await using var columns = Command(connection, $"SELECT 1 FROM pragma_table_info('{table}') WHERE name = $column", ("$column", column));
+        if (await columns.ExecuteScalarAsync(cancellationToken) is null)
+        {
+            await ExecuteAsync(connection, $"ALTER TABLE {table} ADD COLUMN {column} {definition};", cancellationToken);
+        }
     }
 
     public async Task<IReadOnlyList<DicomNode>> ListAsync(CancellationToken cancellationToken)
@@ -103,8 +117,8 @@ internal sealed class SqliteDicomNodeStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = Command(connection, $"""
-            INSERT INTO dicom_nodes (name, aet_title, peer_aet_title, peer_host, peer_port, created_at, updated_at)
-            VALUES ($name, $aet, $peer_aet, $host, $port, $now, $now)
+            INSERT INTO dicom_nodes (name, aet_title, peer_aet_title, peer_host, peer_port, tls, created_at, updated_at)
+            VALUES ($name, $aet, $peer_aet, $host, $port, $tls, $now, $now)
             ON CONFLICT (peer_aet_title) DO NOTHING
             RETURNING {NodeColumns}
             """, Parameters(fields, now));
@@ -119,7 +133,7 @@ internal sealed class SqliteDicomNodeStore
         try
         {
             await using var command = Command(connection, $"""
-                UPDATE dicom_nodes SET name = $name, aet_title = $aet, peer_aet_title = $peer_aet, peer_host = $host, peer_port = $port, updated_at = $now
+                UPDATE dicom_nodes SET name = $name, aet_title = $aet, peer_aet_title = $peer_aet, peer_host = $host, peer_port = $port, tls = $tls, updated_at = $now
                 WHERE id = $id
                 RETURNING {NodeColumns}
                 """, [.. Parameters(fields, now), ("$id", id)]);
@@ -138,17 +152,20 @@ internal sealed class SqliteDicomNodeStore
         return await ExecuteAsync(connection, "DELETE FROM dicom_nodes WHERE id = $id", cancellationToken, ("$id", id)) == 1;
     }
 
-    /// <summary>Records a pending job of <paramref name="runner"/>, the process that will run it (machine/pid/start time).</summary>
-    public async Task<DicomNodeJob> CreateJobAsync(long nodeId, string kind, int remaining, string runner, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records a pending job of <paramref name="runner"/>, the process that will run it (machine/pid/start time), asked for by
+    /// the account <paramref name="createdBy"/>.
+    /// </summary>
+    public async Task<DicomNodeJob> CreateJobAsync(long nodeId, string kind, int remaining, string runner, long? createdBy, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var id = Guid.NewGuid().ToString("N");
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = Command(connection, $"""
-            INSERT INTO dicom_node_jobs (id, node_id, kind, state, completed, failed, remaining, error, created_at, updated_at, heartbeat_at, runner)
-            VALUES ($id, $node, $kind, $state, 0, 0, $remaining, NULL, $now, $now, $now, $runner)
+            INSERT INTO dicom_node_jobs (id, node_id, kind, state, completed, failed, remaining, error, created_at, updated_at, heartbeat_at, runner, created_by)
+            VALUES ($id, $node, $kind, $state, 0, 0, $remaining, NULL, $now, $now, $now, $runner, $created_by)
             RETURNING {JobColumns}
             """, ("$id", id), ("$node", nodeId), ("$kind", kind), ("$state", DicomNodeJobStates.Pending), ("$remaining", remaining),
-            ("$runner", runner), ("$now", now.ToUnixTimeMilliseconds()));
+            ("$runner", runner), ("$created_by", createdBy), ("$now", now.ToUnixTimeMilliseconds()));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         return ReadJob(reader);
@@ -233,15 +250,16 @@ internal sealed class SqliteDicomNodeStore
     private static (string, object?)[] Parameters(DicomNodeFields fields, DateTimeOffset now) =>
     [
         ("$name", fields.Name), ("$aet", fields.AETitle), ("$peer_aet", fields.PeerAETitle), ("$host", fields.PeerHost), ("$port", fields.PeerPort),
-        ("$now", now.ToUnixTimeMilliseconds()),
+        ("$tls", fields.Tls ? 1 : 0), ("$now", now.ToUnixTimeMilliseconds()),
     ];
 
     private static DicomNode ReadNode(SqliteDataReader reader) =>
-        new(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetInt32(5));
+        new(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetInt32(5), reader.GetInt64(6) != 0);
 
     private static DicomNodeJob ReadJob(SqliteDataReader reader) =>
         new(reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4), reader.GetInt32(5), reader.GetInt32(6),
-            reader.IsDBNull(7) ? null : reader.GetString(7), Time(reader.GetInt64(8)), Time(reader.GetInt64(9)), Time(reader.GetInt64(10)));
+            reader.IsDBNull(7) ? null : reader.GetString(7), Time(reader.GetInt64(8)), Time(reader.GetInt64(9)), Time(reader.GetInt64(10)),
+            reader.IsDBNull(11) ? null : reader.GetInt64(11));
 
     private static DateTimeOffset Time(long milliseconds) => DateTimeOffset.FromUnixTimeMilliseconds(milliseconds);
 
