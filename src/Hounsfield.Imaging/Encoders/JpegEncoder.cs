@@ -112,27 +112,32 @@ public static class JpegEncoder
             ? Planes.FromRgb(image, options.Subsampling == JpegSubsampling.Yuv420 ? 2 : 1)
             : Planes.FromGray(image);
         var tableCount = image.IsColor ? 2 : 1;
-        var (blockComponents, blockTops, blockLefts) = components.BlockOrder();
-        var blockCount = blockComponents.Length;
-        Span<float> samples = stackalloc float[64];
-        Span<short> scratch = stackalloc short[64];
+        var order = new BlockOrder(components);
+        var blockCount = order.Count;
         var coder = new EntropyCoder(stream);
         try
         {
             if (!options.OptimizeCoding)
             {
-                // One pass: each block coded with the typical tables as soon as it is transformed.
-                var dcTables = new[] { HuffmanTable.TypicalLuminanceDc, HuffmanTable.TypicalChrominanceDc };
-                var acTables = new[] { HuffmanTable.TypicalLuminanceAc, HuffmanTable.TypicalChrominanceAc };
+                // One pass: blocks transformed a batch at a time and coded with the typical tables.
+                HuffmanTable[] dcTables = [HuffmanTable.TypicalLuminanceDc, HuffmanTable.TypicalChrominanceDc, HuffmanTable.TypicalChrominanceDc];
+                HuffmanTable[] acTables = [HuffmanTable.TypicalLuminanceAc, HuffmanTable.TypicalChrominanceAc, HuffmanTable.TypicalChrominanceAc];
                 WriteHeaders(stream, image, components, tables, dcTables.AsSpan(0, tableCount), acTables.AsSpan(0, tableCount));
-                Span<short> block = stackalloc short[64];
-                for (var b = 0; b < blockCount; b++)
+                const int Batch = 64;
+                var blocks = ArrayPool<short>.Shared.Rent(Batch * 64);
+                Span<ulong> masks = stackalloc ulong[Batch];
+                try
                 {
-                    var c = blockComponents[b];
-                    var table = c == 0 ? 0 : 1;
-                    components.Load(c, blockTops[b], blockLefts[b], samples);
-                    var mask = TransformAndQuantize(samples, divisors[table], block, scratch);
-                    coder.EncodeBlock(block, mask, c, dcTables[table], acTables[table]);
+                    for (var first = 0; first < blockCount; first += Batch)
+                    {
+                        var n = Math.Min(Batch, blockCount - first);
+                        TransformBlocks(components, order, divisors, first, n, blocks, masks);
+                        coder.EncodeBlocks(blocks, masks, n, order.ComponentsOf(first, n), dcTables, acTables);
+                    }
+                }
+                finally
+                {
+                    ArrayPool<short>.Shared.Return(blocks);
                 }
             }
             else
@@ -142,16 +147,14 @@ public static class JpegEncoder
                 var masks = ArrayPool<ulong>.Shared.Rent(blockCount);
                 try
                 {
+                    TransformBlocks(components, order, divisors, 0, blockCount, blocks, masks);
                     var counts = new int[4 * 257]; // DC 0, AC 0, DC 1, AC 1
                     Span<int> predictions = stackalloc int[components.Count];
                     for (var b = 0; b < blockCount; b++)
                     {
-                        var c = blockComponents[b];
+                        var c = order.ComponentOf(b);
                         var table = c == 0 ? 0 : 1;
-                        components.Load(c, blockTops[b], blockLefts[b], samples);
-                        var block = blocks.AsSpan(b * 64, 64);
-                        masks[b] = TransformAndQuantize(samples, divisors[table], block, scratch);
-                        CountBlock(block, masks[b], ref predictions[c], ref counts[table * 514], ref counts[(table * 514) + 257]);
+                        CountBlock(blocks.AsSpan(b * 64, 64), masks[b], ref predictions[c], ref counts[table * 514], ref counts[(table * 514) + 257]);
                     }
 
                     var dcTables = new HuffmanTable[tableCount];
@@ -163,12 +166,9 @@ public static class JpegEncoder
                     }
 
                     WriteHeaders(stream, image, components, tables, dcTables, acTables);
-                    for (var b = 0; b < blockCount; b++)
-                    {
-                        var c = blockComponents[b];
-                        var table = c == 0 ? 0 : 1;
-                        coder.EncodeBlock(blocks.AsSpan(b * 64, 64), masks[b], c, dcTables[table], acTables[table]);
-                    }
+                    HuffmanTable[] dcByComponent = image.IsColor ? [dcTables[0], dcTables[1], dcTables[1]] : dcTables;
+                    HuffmanTable[] acByComponent = image.IsColor ? [acTables[0], acTables[1], acTables[1]] : acTables;
+                    coder.EncodeBlocks(blocks, masks, blockCount, order.ComponentsOf(0, blockCount), dcByComponent, acByComponent);
                 }
                 finally
                 {
@@ -185,6 +185,22 @@ public static class JpegEncoder
         }
 
         stream.Write([0xFF, 0xD9]);
+    }
+
+    /// <summary>
+    /// Transforms and quantizes blocks <paramref name="first"/> .. <paramref name="first"/> + <paramref name="count"/> - 1
+    /// (coding order) into <paramref name="blocks"/> (64 coefficients each, zig-zag order) and their non-zero masks.
+    /// </summary>
+    private static void TransformBlocks(Planes components, BlockOrder order, Quantizer[] divisors, int first, int count, Span<short> blocks, Span<ulong> masks)
+    {
+        Span<float> samples = stackalloc float[64];
+        Span<short> scratch = stackalloc short[64];
+        for (var i = 0; i < count; i++)
+        {
+            var (c, top, left) = order[first + i];
+            components.Load(c, top, left, samples);
+            masks[i] = TransformAndQuantize(samples, divisors[c == 0 ? 0 : 1], blocks.Slice(i * 64, 64), scratch);
+        }
     }
 
     private static void WriteHeaders(Stream output, RenderedImage image, Planes components, int[][] tables, ReadOnlySpan<HuffmanTable> dcTables, ReadOnlySpan<HuffmanTable> acTables)
@@ -809,14 +825,61 @@ public static class JpegEncoder
         }
     }
 
+    /// <summary>
+    /// Component, top and left sample of every block in coding order: a gray image's blocks row by row (computed), a
+    /// colour image's as <see cref="Planes.BlockOrder"/> lists them (interleaved MCUs).
+    /// </summary>
+    private sealed class BlockOrder
+    {
+        private readonly byte[]? components;
+        private readonly int[]? tops;
+        private readonly int[]? lefts;
+        private readonly int columns;
+
+        public BlockOrder(Planes planes)
+        {
+            if (planes.Gray is null)
+            {
+                (components, tops, lefts) = planes.BlockOrder();
+                Count = components.Length;
+            }
+            else
+            {
+                columns = planes.McuColumns;
+                Count = checked(planes.McuColumns * planes.McuRows);
+            }
+        }
+
+        public int Count { get; }
+
+        public (int Component, int Top, int Left) this[int block] => components is null
+            ? (0, block / columns * 8, block % columns * 8)
+            : (components[block], tops![block], lefts![block]);
+
+        public int ComponentOf(int block) => components is null ? 0 : components[block];
+
+        /// <summary>The components of <paramref name="count"/> blocks from <paramref name="first"/>; empty for a gray image (all 0).</summary>
+        public ReadOnlySpan<byte> ComponentsOf(int first, int count) => components is null ? default : components.AsSpan(first, count);
+    }
+
     /// <summary>A Huffman table built for symbol frequencies (T.81 Annex K.2) and its codes (Annex C).</summary>
     private sealed class HuffmanTable
     {
         private readonly byte[] bits = new byte[17];
         private readonly List<byte> values = [];
 
-        /// <summary>Each symbol's code length (bits 16 and up) and code (right-aligned, bits 0-15); 0 for symbols that never occur.</summary>
-        public uint[] Packed { get; } = new uint[256];
+        /// <summary>Bit of <see cref="Codes"/> where the length starts.</summary>
+        public const int LengthShift = 27;
+
+        /// <summary>The code bits of a <see cref="Codes"/> entry.</summary>
+        public const uint CodeMask = (1u << LengthShift) - 1;
+
+        /// <summary>
+        /// Per symbol: its code shifted left over the additional bits that follow it (the symbol's low 4 bits give their
+        /// number, for DC categories and AC run/size symbols alike), and above <see cref="LengthShift"/> the length of
+        /// both together; 0 for symbols that never occur.
+        /// </summary>
+        public uint[] Codes { get; } = new uint[256];
 
         /// <summary>T.81 Table K.3: typical luminance DC differences.</summary>
         public static HuffmanTable TypicalLuminanceDc { get; } = FromSpecification(
@@ -1024,7 +1087,8 @@ public static class JpegEncoder
                 for (var i = 0; i < bits[size]; i++)
                 {
                     var symbol = values[k++];
-                    Packed[symbol] = (uint)((size << 16) | code);
+                    var valueBits = symbol & 15;
+                    Codes[symbol] = (uint)(((size + valueBits) << LengthShift) | (code << valueBits));
                     code++;
                 }
 
@@ -1034,15 +1098,17 @@ public static class JpegEncoder
     }
 
     /// <summary>
-    /// The Huffman coding of quantized blocks (T.81 F.1.2) into the entropy-coded segment: bits most significant first
-    /// through a 64-bit buffer (held in locals while a block is coded), four bytes at a time unless one is 0xFF (then
-    /// followed by a stuffed 0x00, B.1.1.5), padded with ones at the end; bytes collect in a pooled 64 KiB buffer.
+    /// The Huffman coding of quantized blocks (T.81 F.1.2) into the entropy-coded segment. Each symbol's code and the
+    /// value's additional bits go into a 64-bit buffer in one shift and or (<see cref="HuffmanTable.Codes"/> holds the
+    /// code already shifted over the value bits), and after each symbol the whole bytes are stored, eight at a time and
+    /// unconditionally unless one of them is 0xFF (then byte by byte, each 0xFF followed by a stuffed 0x00, B.1.1.5), so
+    /// there is no branch on the bit count. Padded with ones at the end; bytes collect in a pooled 64 KiB buffer.
     /// </summary>
     private sealed class EntropyCoder(Stream stream) : IDisposable
     {
         private const int Capacity = 1 << 16;
 
-        /// <summary>Room for the worst case of one block: 64 codes of at most 16 + 11 bits, every byte stuffed.</summary>
+        /// <summary>Room for the worst case of one block (64 codes of at most 16 + 11 bits, every byte stuffed) and an 8-byte store.</summary>
         private const int BlockReserve = 512;
 
         private readonly byte[] output = ArrayPool<byte>.Shared.Rent(Capacity);
@@ -1051,83 +1117,80 @@ public static class JpegEncoder
         private ulong buffer;
         private int count;
 
-        /// <summary>Codes one block (64 coefficients in zig-zag order, <paramref name="nonZero"/> the mask of those not zero) of component <paramref name="component"/>.</summary>
-        public void EncodeBlock(ReadOnlySpan<short> block, ulong nonZero, int component, HuffmanTable dcTable, HuffmanTable acTable)
+        /// <summary>
+        /// Codes <paramref name="blockCount"/> blocks (64 coefficients each in zig-zag order; <paramref name="masks"/>: the
+        /// non-zero ones), block b of component <paramref name="components"/>[b] (all 0 when empty) with that component's
+        /// tables (<paramref name="dcTables"/>/<paramref name="acTables"/> indexed by component).
+        /// </summary>
+        public void EncodeBlocks(
+            ReadOnlySpan<short> blocks, ReadOnlySpan<ulong> masks, int blockCount, ReadOnlySpan<byte> components,
+            ReadOnlySpan<HuffmanTable> dcTables, ReadOnlySpan<HuffmanTable> acTables)
         {
-            if (this.length > Capacity - BlockReserve)
+            if (blocks.Length < blockCount * 64 || masks.Length < blockCount || (!components.IsEmpty && components.Length < blockCount))
             {
-                stream.Write(this.output, 0, this.length);
-                this.length = 0;
+                throw new ArgumentException("Fewer blocks than the count given.");
             }
 
             var output = this.output;
             var length = this.length;
             var buffer = this.buffer;
             var count = this.count;
-            ref var dcCodes = ref MemoryMarshal.GetArrayDataReference(dcTable.Packed);
-            ref var acCodes = ref MemoryMarshal.GetArrayDataReference(acTable.Packed);
-            ref var coefficients = ref MemoryMarshal.GetReference(block);
-
-            // DC difference: its category's code, then the value's bits.
-            int dc = coefficients;
-            var difference = dc - predictions[component];
-            predictions[component] = dc;
-            var size = Category(difference);
-            var packed = Unsafe.Add(ref dcCodes, size);
-            var bits = (int)(packed >> 16) + size;
-            buffer = (buffer << bits) | ((packed & 0xFFFF) << size) | ValueBits(difference, size);
-            count += bits;
-            if (count >= 32)
+            var predictions = this.predictions;
+            ref var coefficients = ref MemoryMarshal.GetReference(blocks);
+            ref var dcCodes = ref MemoryMarshal.GetArrayDataReference(dcTables[0].Codes);
+            ref var acCodes = ref MemoryMarshal.GetArrayDataReference(acTables[0].Codes);
+            var component = 0;
+            for (var b = 0; b < blockCount; b++, coefficients = ref Unsafe.Add(ref coefficients, 64))
             {
-                count -= 32;
-                Emit(output, ref length, (uint)(buffer >> count));
-            }
-
-            // AC: (zero run, category) codes for the non-zero coefficients, 16-zero runs, end of block.
-            var mask = nonZero & ~1UL;
-            var last = 0;
-            while (mask != 0)
-            {
-                var k = BitOperations.TrailingZeroCount(mask);
-                mask &= mask - 1;
-                var run = k - last - 1;
-                last = k;
-                while (run > 15)
+                if (length > Capacity - BlockReserve)
                 {
-                    packed = Unsafe.Add(ref acCodes, 0xF0);
-                    buffer = (buffer << (int)(packed >> 16)) | (packed & 0xFFFF);
-                    count += (int)(packed >> 16);
-                    if (count >= 32)
+                    stream.Write(output, 0, length);
+                    length = 0;
+                }
+
+                if (!components.IsEmpty && components[b] != component)
+                {
+                    component = components[b];
+                    dcCodes = ref MemoryMarshal.GetArrayDataReference(dcTables[component].Codes);
+                    acCodes = ref MemoryMarshal.GetArrayDataReference(acTables[component].Codes);
+                }
+
+                ref var target = ref MemoryMarshal.GetArrayDataReference(output);
+
+                // DC difference: its category's code, then the value's bits.
+                int dc = coefficients;
+                var difference = dc - predictions[component];
+                predictions[component] = dc;
+                var size = Category(difference);
+                Put(ref buffer, ref count, Unsafe.Add(ref dcCodes, size), ValueBits(difference, size));
+                Flush(ref target, ref length, ref buffer, ref count);
+
+                // AC: (zero run, category) codes for the non-zero coefficients, 16-zero runs, end of block.
+                var mask = masks[b] & ~1UL;
+                var last = 0;
+                while (mask != 0)
+                {
+                    var k = BitOperations.TrailingZeroCount(mask);
+                    mask &= mask - 1;
+                    var run = k - last - 1;
+                    last = k;
+                    while (run > 15)
                     {
-                        count -= 32;
-                        Emit(output, ref length, (uint)(buffer >> count));
+                        Put(ref buffer, ref count, Unsafe.Add(ref acCodes, 0xF0), 0);
+                        Flush(ref target, ref length, ref buffer, ref count);
+                        run -= 16;
                     }
 
-                    run -= 16;
+                    int value = Unsafe.Add(ref coefficients, k);
+                    size = Category(value);
+                    Put(ref buffer, ref count, Unsafe.Add(ref acCodes, (run << 4) | size), ValueBits(value, size));
+                    Flush(ref target, ref length, ref buffer, ref count);
                 }
 
-                int value = Unsafe.Add(ref coefficients, k);
-                size = Category(value);
-                packed = Unsafe.Add(ref acCodes, (run << 4) | size);
-                bits = (int)(packed >> 16) + size;
-                buffer = (buffer << bits) | ((packed & 0xFFFF) << size) | ValueBits(value, size);
-                count += bits;
-                if (count >= 32)
+                if (last != 63)
                 {
-                    count -= 32;
-                    Emit(output, ref length, (uint)(buffer >> count));
-                }
-            }
-
-            if (last != 63)
-            {
-                packed = Unsafe.Add(ref acCodes, 0x00);
-                buffer = (buffer << (int)(packed >> 16)) | (packed & 0xFFFF);
-                count += (int)(packed >> 16);
-                if (count >= 32)
-                {
-                    count -= 32;
-                    Emit(output, ref length, (uint)(buffer >> count));
+                    Put(ref buffer, ref count, acCodes, 0);
+                    Flush(ref target, ref length, ref buffer, ref count);
                 }
             }
 
@@ -1146,10 +1209,9 @@ public static class JpegEncoder
                 count += pad;
             }
 
-            while (count >= 8)
+            if (count > 0)
             {
-                count -= 8;
-                EmitByte(output, ref length, (byte)(buffer >> count));
+                Flush(ref MemoryMarshal.GetArrayDataReference(output), ref length, ref buffer, ref count);
             }
 
             stream.Write(output, 0, length);
@@ -1158,37 +1220,48 @@ public static class JpegEncoder
 
         public void Dispose() => ArrayPool<byte>.Shared.Return(output);
 
-        /// <summary>Four bytes, big-endian, each 0xFF followed by 0x00.</summary>
+        /// <summary>Appends a code (<see cref="HuffmanTable.Codes"/> entry) and its value bits to the right of the buffer.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Emit(byte[] output, ref int length, uint word)
+        private static void Put(ref ulong buffer, ref int count, uint code, uint valueBits)
         {
-            // A byte of the word is 0xFF exactly when the same byte of ~word is zero.
-            var inverted = ~word;
-            if (((inverted - 0x01010101u) & ~inverted & 0x80808080u) == 0)
+            var bits = (int)(code >> HuffmanTable.LengthShift);
+            buffer = (buffer << bits) | (code & HuffmanTable.CodeMask) | valueBits;
+            count += bits;
+        }
+
+        /// <summary>
+        /// Stores the whole bytes of the buffer's <paramref name="count"/> bits (1..64) and keeps the rest: one 8-byte
+        /// big-endian store (the bytes past the whole ones are overwritten later) unless a whole byte is 0xFF.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Flush(ref byte output, ref int length, ref ulong buffer, ref int count)
+        {
+            // Left-aligned, the bits below the buffered ones are zero: a byte not yet whole is never 0xFF.
+            var word = buffer << (64 - count);
+            if ((((word & 0x7F7F7F7F7F7F7F7FUL) + 0x0101010101010101UL) & word & 0x8080808080808080UL) == 0)
             {
-                BinaryPrimitives.WriteUInt32BigEndian(output.AsSpan(length, 4), word);
-                length += 4;
-                return;
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref output, length), BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(word) : word);
+                length += count >> 3;
+            }
+            else
+            {
+                FlushStuffed(ref output, ref length, word, count >> 3);
             }
 
-            EmitStuffed(output, ref length, word);
+            count &= 7;
         }
 
         [MethodImpl(MethodImplOptions.NoInlining)]
-        private static void EmitStuffed(byte[] output, ref int length, uint word)
+        private static void FlushStuffed(ref byte output, ref int length, ulong word, int bytes)
         {
-            EmitByte(output, ref length, (byte)(word >> 24));
-            EmitByte(output, ref length, (byte)(word >> 16));
-            EmitByte(output, ref length, (byte)(word >> 8));
-            EmitByte(output, ref length, (byte)word);
-        }
-
-        private static void EmitByte(byte[] output, ref int length, byte value)
-        {
-            output[length++] = value;
-            if (value == 0xFF)
+            for (var i = 0; i < bytes; i++, word <<= 8)
             {
-                output[length++] = 0;
+                var value = (byte)(word >> 56);
+                Unsafe.Add(ref output, length++) = value;
+                if (value == 0xFF)
+                {
+                    Unsafe.Add(ref output, length++) = 0;
+                }
             }
         }
     }
