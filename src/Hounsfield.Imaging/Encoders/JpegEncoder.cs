@@ -357,7 +357,9 @@ public static class JpegEncoder
 
     /// <summary>The additional bits of a value (T.81 F.1.2.1.1): negative values as value - 1, in <paramref name="size"/> bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint ValueBits(int value, int size) => (uint)(value + (value >> 31)) & ((1u << size) - 1);
+    private static uint ValueBits(int value, int size) => Bmi2.IsSupported
+        ? Bmi2.ZeroHighBits((uint)(value + (value >> 31)), (uint)size)
+        : (uint)(value + (value >> 31)) & ((1u << size) - 1);
 
     /// <summary>
     /// Transforms one block of level-shifted samples (<paramref name="samples"/>, rows of 8; overwritten) and quantizes it
@@ -1100,73 +1102,93 @@ public static class JpegEncoder
     /// <summary>
     /// The Huffman coding of quantized blocks (T.81 F.1.2) into the entropy-coded segment. Each symbol's code and the
     /// value's additional bits go into a 64-bit buffer in one shift and or (<see cref="HuffmanTable.Codes"/> holds the
-    /// code already shifted over the value bits), and after each symbol the whole bytes are stored, eight at a time and
-    /// unconditionally unless one of them is 0xFF (then byte by byte, each 0xFF followed by a stuffed 0x00, B.1.1.5), so
-    /// there is no branch on the bit count. Padded with ones at the end; bytes collect in a pooled 64 KiB buffer.
+    /// code already shifted over the value bits), and after each symbol the buffer's whole bytes are stored with one
+    /// unconditional 8-byte store: no branch on the bit count in the loop. The bytes collect in a pooled 64 KiB buffer;
+    /// each 0xFF gets its stuffed 0x00 (B.1.1.5) when the buffer is written out (a vectorised search: 0xFF bytes are rare).
+    /// Padded with ones at the end.
     /// </summary>
     private sealed class EntropyCoder(Stream stream) : IDisposable
     {
         private const int Capacity = 1 << 16;
 
-        /// <summary>Room for the worst case of one block (64 codes of at most 16 + 11 bits, every byte stuffed) and an 8-byte store.</summary>
-        private const int BlockReserve = 512;
+        /// <summary>Room for the worst case of one block (64 codes of at most 16 + 11 bits) and an 8-byte store.</summary>
+        private const int BlockReserve = 256;
 
         private readonly byte[] output = ArrayPool<byte>.Shared.Rent(Capacity);
+        private readonly byte[] stuffed = ArrayPool<byte>.Shared.Rent(2 * Capacity);
         private readonly int[] predictions = new int[4];
         private int length;
         private ulong buffer;
         private int count;
 
         /// <summary>
-        /// Codes <paramref name="blockCount"/> blocks (64 coefficients each in zig-zag order; <paramref name="masks"/>: the
-        /// non-zero ones), block b of component <paramref name="components"/>[b] (all 0 when empty) with that component's
-        /// tables (<paramref name="dcTables"/>/<paramref name="acTables"/> indexed by component).
+        /// Codes <paramref name="blockCount"/> blocks, block b of component <paramref name="components"/>[b] (all 0 when
+        /// empty) with that component's tables (<paramref name="dcTables"/>/<paramref name="acTables"/> indexed by component).
         /// </summary>
         public void EncodeBlocks(
             ReadOnlySpan<short> blocks, ReadOnlySpan<ulong> masks, int blockCount, ReadOnlySpan<byte> components,
             ReadOnlySpan<HuffmanTable> dcTables, ReadOnlySpan<HuffmanTable> acTables)
         {
-            if (blocks.Length < blockCount * 64 || masks.Length < blockCount || (!components.IsEmpty && components.Length < blockCount))
+            if (components.IsEmpty)
             {
-                throw new ArgumentException("Fewer blocks than the count given.");
+                EncodeBlocks(blocks[..(blockCount * 64)], masks[..blockCount], 0, dcTables[0], acTables[0]);
+                return;
             }
 
-            var output = this.output;
-            var length = this.length;
+            // Runs of blocks of one component (a colour MCU: the luminance blocks, then each chrominance block).
+            for (var first = 0; first < blockCount;)
+            {
+                var c = components[first];
+                var end = first + 1;
+                while (end < blockCount && components[end] == c)
+                {
+                    end++;
+                }
+
+                EncodeBlocks(blocks[(first * 64)..(end * 64)], masks[first..end], c, dcTables[c], acTables[c]);
+                first = end;
+            }
+        }
+
+        /// <summary>
+        /// Codes blocks (64 coefficients each in zig-zag order; <paramref name="masks"/>: the non-zero ones, one per block)
+        /// of one component with its tables.
+        /// </summary>
+        public void EncodeBlocks(ReadOnlySpan<short> blocks, ReadOnlySpan<ulong> masks, int component, HuffmanTable dcTable, HuffmanTable acTable)
+        {
+            if (blocks.Length < masks.Length * 64)
+            {
+                throw new ArgumentException("Fewer blocks than masks.", nameof(blocks));
+            }
+
+            // Locals only (no address taken, no call in the loop), so that they stay in registers.
             var buffer = this.buffer;
             var count = this.count;
-            var predictions = this.predictions;
+            var prediction = predictions[component];
+            ref var start = ref MemoryMarshal.GetArrayDataReference(output);
+            ref var limit = ref Unsafe.Add(ref start, Capacity - BlockReserve);
+            ref var cursor = ref Unsafe.Add(ref start, length);
             ref var coefficients = ref MemoryMarshal.GetReference(blocks);
-            ref var dcCodes = ref MemoryMarshal.GetArrayDataReference(dcTables[0].Codes);
-            ref var acCodes = ref MemoryMarshal.GetArrayDataReference(acTables[0].Codes);
-            var component = 0;
-            for (var b = 0; b < blockCount; b++, coefficients = ref Unsafe.Add(ref coefficients, 64))
+            ref var dcCodes = ref MemoryMarshal.GetArrayDataReference(dcTable.Codes);
+            ref var acCodes = ref MemoryMarshal.GetArrayDataReference(acTable.Codes);
+            foreach (var nonZero in masks)
             {
-                if (length > Capacity - BlockReserve)
+                if (Unsafe.IsAddressGreaterThan(ref cursor, ref limit))
                 {
-                    stream.Write(output, 0, length);
-                    length = 0;
+                    WriteOut((int)Unsafe.ByteOffset(ref start, ref cursor));
+                    cursor = ref start;
                 }
-
-                if (!components.IsEmpty && components[b] != component)
-                {
-                    component = components[b];
-                    dcCodes = ref MemoryMarshal.GetArrayDataReference(dcTables[component].Codes);
-                    acCodes = ref MemoryMarshal.GetArrayDataReference(acTables[component].Codes);
-                }
-
-                ref var target = ref MemoryMarshal.GetArrayDataReference(output);
 
                 // DC difference: its category's code, then the value's bits.
                 int dc = coefficients;
-                var difference = dc - predictions[component];
-                predictions[component] = dc;
+                var difference = dc - prediction;
+                prediction = dc;
                 var size = Category(difference);
                 Put(ref buffer, ref count, Unsafe.Add(ref dcCodes, size), ValueBits(difference, size));
-                Flush(ref target, ref length, ref buffer, ref count);
+                cursor = ref Flush(ref cursor, buffer, ref count);
 
                 // AC: (zero run, category) codes for the non-zero coefficients, 16-zero runs, end of block.
-                var mask = masks[b] & ~1UL;
+                var mask = nonZero & ~1UL;
                 var last = 0;
                 while (mask != 0)
                 {
@@ -1177,24 +1199,27 @@ public static class JpegEncoder
                     while (run > 15)
                     {
                         Put(ref buffer, ref count, Unsafe.Add(ref acCodes, 0xF0), 0);
-                        Flush(ref target, ref length, ref buffer, ref count);
+                        cursor = ref Flush(ref cursor, buffer, ref count);
                         run -= 16;
                     }
 
                     int value = Unsafe.Add(ref coefficients, k);
                     size = Category(value);
                     Put(ref buffer, ref count, Unsafe.Add(ref acCodes, (run << 4) | size), ValueBits(value, size));
-                    Flush(ref target, ref length, ref buffer, ref count);
+                    cursor = ref Flush(ref cursor, buffer, ref count);
                 }
 
                 if (last != 63)
                 {
                     Put(ref buffer, ref count, acCodes, 0);
-                    Flush(ref target, ref length, ref buffer, ref count);
+                    cursor = ref Flush(ref cursor, buffer, ref count);
                 }
+
+                coefficients = ref Unsafe.Add(ref coefficients, 64);
             }
 
-            this.length = length;
+            length = (int)Unsafe.ByteOffset(ref start, ref cursor);
+            predictions[component] = prediction;
             this.buffer = buffer;
             this.count = count;
         }
@@ -1211,14 +1236,19 @@ public static class JpegEncoder
 
             if (count > 0)
             {
-                Flush(ref MemoryMarshal.GetArrayDataReference(output), ref length, ref buffer, ref count);
+                ref var start = ref MemoryMarshal.GetArrayDataReference(output);
+                length = (int)Unsafe.ByteOffset(ref start, ref Flush(ref Unsafe.Add(ref start, length), buffer, ref count));
             }
 
-            stream.Write(output, 0, length);
+            WriteOut(length);
             length = 0;
         }
 
-        public void Dispose() => ArrayPool<byte>.Shared.Return(output);
+        public void Dispose()
+        {
+            ArrayPool<byte>.Shared.Return(output);
+            ArrayPool<byte>.Shared.Return(stuffed);
+        }
 
         /// <summary>Appends a code (<see cref="HuffmanTable.Codes"/> entry) and its value bits to the right of the buffer.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -1230,39 +1260,48 @@ public static class JpegEncoder
         }
 
         /// <summary>
-        /// Stores the whole bytes of the buffer's <paramref name="count"/> bits (1..64) and keeps the rest: one 8-byte
-        /// big-endian store (the bytes past the whole ones are overwritten later) unless a whole byte is 0xFF.
+        /// Stores the whole bytes of the buffer's <paramref name="count"/> bits (1..64) at <paramref name="cursor"/> and
+        /// keeps the rest; returns the new cursor. One 8-byte big-endian store: the bytes past the whole ones are
+        /// overwritten later.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Flush(ref byte output, ref int length, ref ulong buffer, ref int count)
+        private static ref byte Flush(ref byte cursor, ulong buffer, scoped ref int count)
         {
-            // Left-aligned, the bits below the buffered ones are zero: a byte not yet whole is never 0xFF.
             var word = buffer << (64 - count);
-            if ((((word & 0x7F7F7F7F7F7F7F7FUL) + 0x0101010101010101UL) & word & 0x8080808080808080UL) == 0)
-            {
-                Unsafe.WriteUnaligned(ref Unsafe.Add(ref output, length), BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(word) : word);
-                length += count >> 3;
-            }
-            else
-            {
-                FlushStuffed(ref output, ref length, word, count >> 3);
-            }
-
+            Unsafe.WriteUnaligned(ref cursor, BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(word) : word);
+            var bytes = count >> 3;
             count &= 7;
+            return ref Unsafe.Add(ref cursor, bytes);
         }
 
-        [MethodImpl(MethodImplOptions.NoInlining)]
-        private static void FlushStuffed(ref byte output, ref int length, ulong word, int bytes)
+        /// <summary>Writes the first <paramref name="length"/> coded bytes to the stream, a 0x00 after each 0xFF.</summary>
+        private void WriteOut(int length)
         {
-            for (var i = 0; i < bytes; i++, word <<= 8)
+            var source = output.AsSpan(0, length);
+            var written = 0;
+            while (true)
             {
-                var value = (byte)(word >> 56);
-                Unsafe.Add(ref output, length++) = value;
-                if (value == 0xFF)
+                var next = source.IndexOf((byte)0xFF);
+                if (next < 0 && written == 0)
                 {
-                    Unsafe.Add(ref output, length++) = 0;
+                    stream.Write(output, 0, length);
+                    return;
                 }
+
+                if (next < 0)
+                {
+                    source.CopyTo(stuffed.AsSpan(written));
+                    written += source.Length;
+                    break;
+                }
+
+                source[..(next + 1)].CopyTo(stuffed.AsSpan(written));
+                written += next + 1;
+                stuffed[written++] = 0;
+                source = source[(next + 1)..];
             }
+
+            stream.Write(stuffed, 0, written);
         }
     }
 }
