@@ -195,9 +195,22 @@ public static class JpegEncoder
     {
         Span<float> samples = stackalloc float[64];
         Span<short> scratch = stackalloc short[64];
+        var gray = components.Gray;
         for (var i = 0; i < count; i++)
         {
             var (c, top, left) = order[first + i];
+            if (gray is not null && Avx2.IsSupported && left + 8 <= gray.Width && top + 8 <= gray.Height)
+            {
+                // Whole blocks of gray images straight from the pixels.
+                masks[i] = TransformGray(
+                    ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(gray.Pixels), (top * gray.Width) + left),
+                    gray.Width,
+                    ref MemoryMarshal.GetArrayDataReference(divisors[0].Transposed),
+                    ref MemoryMarshal.GetReference(scratch),
+                    ref MemoryMarshal.GetReference(blocks.Slice(i * 64, 64)));
+                continue;
+            }
+
             components.Load(c, top, left, samples);
             masks[i] = TransformAndQuantize(samples, divisors[c == 0 ? 0 : 1], blocks.Slice(i * 64, 64), scratch);
         }
@@ -372,32 +385,15 @@ public static class JpegEncoder
         if (vector && Avx2.IsSupported)
         {
             ref var block = ref MemoryMarshal.GetReference(samples);
-            ref var natural = ref MemoryMarshal.GetReference(scratch);
-            ref var target = ref MemoryMarshal.GetReference(output);
-            ColumnsThenTranspose(ref block);
-            ColumnsAndQuantize(ref block, ref MemoryMarshal.GetArrayDataReference(quantizer.Transposed), ref natural);
-            if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported)
-            {
-                // Zig-zag order by two two-table word permutes (vpermt2w) over the 64 coefficients.
-                var low = Vector512.LoadUnsafe(ref natural, 0);
-                var high = Vector512.LoadUnsafe(ref natural, 32);
-                ref var permutation = ref MemoryMarshal.GetArrayDataReference(ZigZagPermutation);
-                var first = Avx512BW.PermuteVar32x16x2(low, Vector512.LoadUnsafe(ref permutation, 0), high);
-                var second = Avx512BW.PermuteVar32x16x2(low, Vector512.LoadUnsafe(ref permutation, 32), high);
-                first.StoreUnsafe(ref target, 0);
-                second.StoreUnsafe(ref target, 32);
-                var zeros = Vector512.Equals(first, Vector512<short>.Zero).ExtractMostSignificantBits()
-                    | (Vector512.Equals(second, Vector512<short>.Zero).ExtractMostSignificantBits() << 32);
-                return ~zeros;
-            }
-
-            ref var zigzag = ref MemoryMarshal.GetArrayDataReference(ZigZagTransposed);
-            for (var k = 0; k < 64; k++)
-            {
-                Unsafe.Add(ref target, k) = Unsafe.Add(ref natural, Unsafe.Add(ref zigzag, k));
-            }
-
-            return NonZeroMask(output);
+            return TransformVectors(
+                Vector256.LoadUnsafe(ref block, 0), Vector256.LoadUnsafe(ref block, 8),
+                Vector256.LoadUnsafe(ref block, 16), Vector256.LoadUnsafe(ref block, 24),
+                Vector256.LoadUnsafe(ref block, 32), Vector256.LoadUnsafe(ref block, 40),
+                Vector256.LoadUnsafe(ref block, 48), Vector256.LoadUnsafe(ref block, 56),
+                0,
+                ref MemoryMarshal.GetArrayDataReference(quantizer.Transposed),
+                ref MemoryMarshal.GetReference(scratch),
+                ref MemoryMarshal.GetReference(output));
         }
 
         ForwardDct(samples);
@@ -479,17 +475,47 @@ public static class JpegEncoder
     }
 
     /// <summary>
-    /// The 8-point AAN DCT down all 8 columns at once (row r of the block is lane vector r), then the block transposed
-    /// (AVX: unpack, shuffle, permute), all in place.
+    /// The 8x8 block of a gray image at <paramref name="pixels"/> (rows <paramref name="stride"/> bytes apart, all inside
+    /// the image) transformed and quantized as <see cref="TransformAndQuantize"/> does, read straight from the bytes: the
+    /// level shift is taken off the DC coefficient alone (it adds 128 × 64 there and cancels exactly everywhere else, the
+    /// AAN butterflies being sums and differences of integers before any multiplication). AVX2 only.
     /// </summary>
-    private static void ColumnsThenTranspose(ref float block)
-    {
-        var (r0, r1, r2, r3, r4, r5, r6, r7) = Dct8(
-            Vector256.LoadUnsafe(ref block, 0), Vector256.LoadUnsafe(ref block, 8),
-            Vector256.LoadUnsafe(ref block, 16), Vector256.LoadUnsafe(ref block, 24),
-            Vector256.LoadUnsafe(ref block, 32), Vector256.LoadUnsafe(ref block, 40),
-            Vector256.LoadUnsafe(ref block, 48), Vector256.LoadUnsafe(ref block, 56));
+    private static ulong TransformGray(ref byte pixels, nint stride, ref float divisors, ref short scratch, ref short output) =>
+        TransformVectors(
+            Row(ref pixels), Row(ref Unsafe.Add(ref pixels, stride)),
+            Row(ref Unsafe.Add(ref pixels, 2 * stride)), Row(ref Unsafe.Add(ref pixels, 3 * stride)),
+            Row(ref Unsafe.Add(ref pixels, 4 * stride)), Row(ref Unsafe.Add(ref pixels, 5 * stride)),
+            Row(ref Unsafe.Add(ref pixels, 6 * stride)), Row(ref Unsafe.Add(ref pixels, 7 * stride)),
+            128 * 64,
+            ref divisors,
+            ref scratch,
+            ref output);
 
+    /// <summary>8 bytes as 8 floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Row(ref byte pixels) =>
+        Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(ref pixels)).AsByte()));
+
+    /// <summary>
+    /// The vector transform of one block (row r in lane vector r): the AAN DCT down the columns, a transpose, the AAN DCT
+    /// along the original rows, leaving coefficient (v, u) at u × 8 + v; <paramref name="dcOffset"/> off the DC; times the
+    /// divisors and rounded half away from zero; then in zig-zag order into <paramref name="output"/> (AVX-512: two word
+    /// permutes over the 64 coefficients; else through <paramref name="scratch"/>). Returns the mask of the non-zero ones.
+    /// </summary>
+    /// <remarks>
+    /// Not inlined: the JIT's inlining budget grows with the caller's size, and this method must be large enough itself
+    /// for the two <see cref="Dct8(Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float})"/>
+    /// to be inlined (else the vectors go through memory).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ulong TransformVectors(
+        Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7,
+        float dcOffset, ref float divisors, ref short scratch, ref short output)
+    {
+        (r0, r1, r2, r3, r4, r5, r6, r7) = Dct8(r0, r1, r2, r3, r4, r5, r6, r7);
+
+        // Transpose (AVX: unpack, shuffle, permute).
         var t0 = Avx.UnpackLow(r0, r1);
         var t1 = Avx.UnpackHigh(r0, r1);
         var t2 = Avx.UnpackLow(r2, r3);
@@ -506,33 +532,41 @@ public static class JpegEncoder
         var s5 = Avx.Shuffle(t4, t6, 0xEE);
         var s6 = Avx.Shuffle(t5, t7, 0x44);
         var s7 = Avx.Shuffle(t5, t7, 0xEE);
-        Avx.Permute2x128(s0, s4, 0x20).StoreUnsafe(ref block, 0);
-        Avx.Permute2x128(s1, s5, 0x20).StoreUnsafe(ref block, 8);
-        Avx.Permute2x128(s2, s6, 0x20).StoreUnsafe(ref block, 16);
-        Avx.Permute2x128(s3, s7, 0x20).StoreUnsafe(ref block, 24);
-        Avx.Permute2x128(s0, s4, 0x31).StoreUnsafe(ref block, 32);
-        Avx.Permute2x128(s1, s5, 0x31).StoreUnsafe(ref block, 40);
-        Avx.Permute2x128(s2, s6, 0x31).StoreUnsafe(ref block, 48);
-        Avx.Permute2x128(s3, s7, 0x31).StoreUnsafe(ref block, 56);
-    }
-
-    /// <summary>
-    /// The second pass on a transposed block (so along the original rows), leaving coefficient (v, u) at u × 8 + v, times
-    /// the divisors, rounded half away from zero to integers in <paramref name="quantized"/>.
-    /// </summary>
-    private static void ColumnsAndQuantize(ref float block, ref float divisors, ref short quantized)
-    {
-        var (r0, r1, r2, r3, r4, r5, r6, r7) = Dct8(
-            Vector256.LoadUnsafe(ref block, 0), Vector256.LoadUnsafe(ref block, 8),
-            Vector256.LoadUnsafe(ref block, 16), Vector256.LoadUnsafe(ref block, 24),
-            Vector256.LoadUnsafe(ref block, 32), Vector256.LoadUnsafe(ref block, 40),
-            Vector256.LoadUnsafe(ref block, 48), Vector256.LoadUnsafe(ref block, 56));
+        var c = Dct8(
+            Avx.Permute2x128(s0, s4, 0x20), Avx.Permute2x128(s1, s5, 0x20), Avx.Permute2x128(s2, s6, 0x20), Avx.Permute2x128(s3, s7, 0x20),
+            Avx.Permute2x128(s0, s4, 0x31), Avx.Permute2x128(s1, s5, 0x31), Avx.Permute2x128(s2, s6, 0x31), Avx.Permute2x128(s3, s7, 0x31));
 
         // |coefficient| / Q stays far inside 16 bits (at most 8 × 128 × 8 for Q = 1 before scaling): narrowing is exact.
-        Vector256.Narrow(Round(r0 * Vector256.LoadUnsafe(ref divisors, 0)), Round(r1 * Vector256.LoadUnsafe(ref divisors, 8))).StoreUnsafe(ref quantized, 0);
-        Vector256.Narrow(Round(r2 * Vector256.LoadUnsafe(ref divisors, 16)), Round(r3 * Vector256.LoadUnsafe(ref divisors, 24))).StoreUnsafe(ref quantized, 16);
-        Vector256.Narrow(Round(r4 * Vector256.LoadUnsafe(ref divisors, 32)), Round(r5 * Vector256.LoadUnsafe(ref divisors, 40))).StoreUnsafe(ref quantized, 32);
-        Vector256.Narrow(Round(r6 * Vector256.LoadUnsafe(ref divisors, 48)), Round(r7 * Vector256.LoadUnsafe(ref divisors, 56))).StoreUnsafe(ref quantized, 48);
+        var n01 = Vector256.Narrow(Round((c.Item1 - Vector256.CreateScalar(dcOffset)) * Vector256.LoadUnsafe(ref divisors, 0)), Round(c.Item2 * Vector256.LoadUnsafe(ref divisors, 8)));
+        var n23 = Vector256.Narrow(Round(c.Item3 * Vector256.LoadUnsafe(ref divisors, 16)), Round(c.Item4 * Vector256.LoadUnsafe(ref divisors, 24)));
+        var n45 = Vector256.Narrow(Round(c.Item5 * Vector256.LoadUnsafe(ref divisors, 32)), Round(c.Item6 * Vector256.LoadUnsafe(ref divisors, 40)));
+        var n67 = Vector256.Narrow(Round(c.Item7 * Vector256.LoadUnsafe(ref divisors, 48)), Round(c.Item8 * Vector256.LoadUnsafe(ref divisors, 56)));
+        if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported)
+        {
+            // Zig-zag order by two two-table word permutes (vpermt2w) over the 64 coefficients.
+            var low = Vector512.Create(n01, n23);
+            var high = Vector512.Create(n45, n67);
+            ref var permutation = ref MemoryMarshal.GetArrayDataReference(ZigZagPermutation);
+            var first = Avx512BW.PermuteVar32x16x2(low, Vector512.LoadUnsafe(ref permutation, 0), high);
+            var second = Avx512BW.PermuteVar32x16x2(low, Vector512.LoadUnsafe(ref permutation, 32), high);
+            first.StoreUnsafe(ref output, 0);
+            second.StoreUnsafe(ref output, 32);
+            var zeros = Vector512.Equals(first, Vector512<short>.Zero).ExtractMostSignificantBits()
+                | (Vector512.Equals(second, Vector512<short>.Zero).ExtractMostSignificantBits() << 32);
+            return ~zeros;
+        }
+
+        n01.StoreUnsafe(ref scratch, 0);
+        n23.StoreUnsafe(ref scratch, 16);
+        n45.StoreUnsafe(ref scratch, 32);
+        n67.StoreUnsafe(ref scratch, 48);
+        ref var zigzag = ref MemoryMarshal.GetArrayDataReference(ZigZagTransposed);
+        for (var k = 0; k < 64; k++)
+        {
+            Unsafe.Add(ref output, k) = Unsafe.Add(ref scratch, Unsafe.Add(ref zigzag, k));
+        }
+
+        return NonZeroMask(MemoryMarshal.CreateReadOnlySpan(ref output, 64));
 
         // Half away from zero: add ±0.5 with the value's sign, then truncate (the values are far inside the int range).
         static Vector256<int> Round(Vector256<float> value) =>
