@@ -1213,42 +1213,60 @@ public static class JpegEncoder
                     cursor = ref start;
                 }
 
-                // DC difference: its category's code, then the value's bits.
+                // DC difference: its category's code, then the value's bits. Flushed every second symbol: at most 7
+                // bits are left after a flush, and a symbol is at most 16 + 11 bits, so two fit in the 64-bit buffer.
                 int dc = coefficients;
                 var difference = dc - prediction;
                 prediction = dc;
                 var size = Category(difference);
                 Put(ref buffer, ref count, Unsafe.Add(ref dcCodes, size), ValueBits(difference, size));
-                cursor = ref Flush(ref cursor, buffer, ref count);
 
                 // AC: (zero run, category) codes for the non-zero coefficients, 16-zero runs, end of block.
                 var mask = nonZero & ~1UL;
                 var last = 0;
                 while (mask != 0)
                 {
+                    // One symbol pending: this one makes two.
                     var k = BitOperations.TrailingZeroCount(mask);
                     mask &= mask - 1;
                     var run = k - last - 1;
                     last = k;
-                    while (run > 15)
+                    if (run > 15)
                     {
-                        Put(ref buffer, ref count, Unsafe.Add(ref acCodes, 0xF0), 0);
-                        cursor = ref Flush(ref cursor, buffer, ref count);
-                        run -= 16;
+                        cursor = ref PutZeroRuns(ref cursor, ref buffer, ref count, ref acCodes, ref run);
                     }
 
                     int value = Unsafe.Add(ref coefficients, k);
                     size = Category(value);
                     Put(ref buffer, ref count, Unsafe.Add(ref acCodes, (run << 4) | size), ValueBits(value, size));
                     cursor = ref Flush(ref cursor, buffer, ref count);
+                    if (mask == 0)
+                    {
+                        break;
+                    }
+
+                    // None pending: this one makes one.
+                    k = BitOperations.TrailingZeroCount(mask);
+                    mask &= mask - 1;
+                    run = k - last - 1;
+                    last = k;
+                    if (run > 15)
+                    {
+                        cursor = ref PutZeroRuns(ref cursor, ref buffer, ref count, ref acCodes, ref run);
+                    }
+
+                    value = Unsafe.Add(ref coefficients, k);
+                    size = Category(value);
+                    Put(ref buffer, ref count, Unsafe.Add(ref acCodes, (run << 4) | size), ValueBits(value, size));
                 }
 
+                // At most one symbol pending: the end of block (at most 16 bits) still fits.
                 if (last != 63)
                 {
                     Put(ref buffer, ref count, acCodes, 0);
-                    cursor = ref Flush(ref cursor, buffer, ref count);
                 }
 
+                cursor = ref Flush(ref cursor, buffer, ref count);
                 coefficients = ref Unsafe.Add(ref coefficients, 64);
             }
 
@@ -1256,6 +1274,24 @@ public static class JpegEncoder
             predictions[component] = prediction;
             this.buffer = buffer;
             this.count = count;
+        }
+
+        /// <summary>
+        /// The 16-zero-run codes (ZRL) before a coefficient after <paramref name="run"/> &gt; 15 zeros, each flushed (so the
+        /// buffer holds at most 7 bits after); leaves the remaining run (under 16).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static ref byte PutZeroRuns(ref byte cursor, scoped ref ulong buffer, scoped ref int count, scoped ref uint acCodes, scoped ref int run)
+        {
+            cursor = ref Flush(ref cursor, buffer, ref count);
+            while (run > 15)
+            {
+                Put(ref buffer, ref count, Unsafe.Add(ref acCodes, 0xF0), 0);
+                cursor = ref Flush(ref cursor, buffer, ref count);
+                run -= 16;
+            }
+
+            return ref cursor;
         }
 
         /// <summary>Pads the last byte with ones and writes out what is buffered.</summary>
