@@ -721,10 +721,14 @@ public static class JpegEncoder
                 for (var column = 0; column < width; column++, i++)
                 {
                     var p = sourceRow + (Math.Min(column, image.Width - 1) * 3);
-                    float r = pixels[p], g = pixels[p + 1], b = pixels[p + 2];
-                    y[i] = (0.299f * r) + (0.587f * g) + (0.114f * b) - 128;
-                    cb[i] = (-0.168736f * r) - (0.331264f * g) + (0.5f * b);
-                    cr[i] = (0.5f * r) - (0.418688f * g) - (0.081312f * b);
+                    int r = pixels[p], g = pixels[p + 1], b = pixels[p + 2];
+
+                    // JFIF's samples are 8-bit integers: the conversion in 16-bit fixed point, rounded (Y half up, Cb and
+                    // Cr half down, as libjpeg does). Kept fractional, ties such as Cb = -0.5 of RGB (1, 1, 0) decode a
+                    // level off far more often.
+                    y[i] = (((19595 * r) + (38470 * g) + (7471 * b) + 32768) >> 16) - 128;
+                    cb[i] = ((-11059 * r) - (21709 * g) + (32768 * b) + 32767) >> 16;
+                    cr[i] = ((32768 * r) - (27439 * g) - (5329 * b) + 32767) >> 16;
                 }
             }
 
