@@ -95,7 +95,10 @@ public static class JpegEncoder
         return memory.ToArray();
     }
 
-    public static void Encode(Stream stream, RenderedImage image, JpegOptions? options = null)
+    public static void Encode(Stream stream, RenderedImage image, JpegOptions? options = null) => Encode(stream, image, options, vector: true);
+
+    /// <summary>As the public overload; with <paramref name="vector"/> false the scalar transform runs whatever the hardware (for tests).</summary>
+    internal static void Encode(Stream stream, RenderedImage image, JpegOptions? options, bool vector)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(image);
@@ -131,7 +134,7 @@ public static class JpegEncoder
                     for (var first = 0; first < blockCount; first += Batch)
                     {
                         var n = Math.Min(Batch, blockCount - first);
-                        TransformBlocks(components, order, divisors, first, n, blocks, masks);
+                        TransformBlocks(components, order, divisors, first, n, blocks, masks, vector);
                         coder.EncodeBlocks(blocks, masks, n, order.ComponentsOf(first, n), dcTables, acTables);
                     }
                 }
@@ -147,7 +150,7 @@ public static class JpegEncoder
                 var masks = ArrayPool<ulong>.Shared.Rent(blockCount);
                 try
                 {
-                    TransformBlocks(components, order, divisors, 0, blockCount, blocks, masks);
+                    TransformBlocks(components, order, divisors, 0, blockCount, blocks, masks, vector);
                     var counts = new int[4 * 257]; // DC 0, AC 0, DC 1, AC 1
                     Span<int> predictions = stackalloc int[components.Count];
                     for (var b = 0; b < blockCount; b++)
@@ -191,7 +194,7 @@ public static class JpegEncoder
     /// Transforms and quantizes blocks <paramref name="first"/> .. <paramref name="first"/> + <paramref name="count"/> - 1
     /// (coding order) into <paramref name="blocks"/> (64 coefficients each, zig-zag order) and their non-zero masks.
     /// </summary>
-    private static void TransformBlocks(Planes components, BlockOrder order, Quantizer[] divisors, int first, int count, Span<short> blocks, Span<ulong> masks)
+    private static void TransformBlocks(Planes components, BlockOrder order, Quantizer[] divisors, int first, int count, Span<short> blocks, Span<ulong> masks, bool vector)
     {
         Span<float> samples = stackalloc float[64];
         Span<short> scratch = stackalloc short[64];
@@ -199,7 +202,7 @@ public static class JpegEncoder
         for (var i = 0; i < count; i++)
         {
             var (c, top, left) = order[first + i];
-            if (gray is not null && Avx2.IsSupported && left + 8 <= gray.Width && top + 8 <= gray.Height)
+            if (vector && gray is not null && Avx2.IsSupported && left + 8 <= gray.Width && top + 8 <= gray.Height)
             {
                 // Whole blocks of gray images straight from the pixels.
                 masks[i] = TransformGray(
@@ -212,7 +215,7 @@ public static class JpegEncoder
             }
 
             components.Load(c, top, left, samples);
-            masks[i] = TransformAndQuantize(samples, divisors[c == 0 ? 0 : 1], blocks.Slice(i * 64, 64), scratch);
+            masks[i] = TransformAndQuantize(samples, divisors[c == 0 ? 0 : 1], blocks.Slice(i * 64, 64), scratch, vector);
         }
     }
 
