@@ -261,6 +261,9 @@ public static class JpegEncoder
         output.Write(header.GetBuffer(), 0, (int)header.Length);
     }
 
+    /// <summary>T.81 Table K.1 (luminance) or K.2 (chrominance) scaled for <paramref name="quality"/> as the IJG library does, row-major.</summary>
+    internal static int[] QuantizationTable(bool chrominance, int quality) => ScaleTable(chrominance ? ChrominanceTable : LuminanceTable, Math.Clamp(quality, 1, 100));
+
     /// <summary>T.81 K.1 table scaled for <paramref name="quality"/>: 50 keeps it, higher divides, lower multiplies (1..255).</summary>
     private static int[] ScaleTable(ReadOnlySpan<byte> table, int quality)
     {
