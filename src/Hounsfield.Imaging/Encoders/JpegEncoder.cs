@@ -44,10 +44,12 @@ public sealed record JpegOptions
 /// </summary>
 /// <remarks>
 /// The forward DCT is the separable Arai-Agui-Nakajima factorisation (as libjpeg's jfdctflt: 5 multiplications per
-/// 8 points; 8 columns at a time with AVX), its output scale folded into the quantization divisors; coefficients are
-/// quantized straight into zig-zag order (AVX-512: two word permutes) with a mask of the non-zero ones, and coded from
-/// precomputed code/length tables through a 64-bit bit buffer, the mask skipping zero runs. With typical tables each block
-/// is coded as soon as it is transformed; no allocation per block.
+/// 8 points; 8 columns at a time with AVX, whole gray blocks read straight from the pixel bytes), its output scale folded
+/// into the quantization divisors; coefficients are quantized straight into zig-zag order (AVX-512: two word permutes)
+/// with a mask of the non-zero ones. Blocks are transformed a batch at a time, then coded from tables holding each
+/// symbol's code already shifted over its value bits, through a 64-bit bit buffer flushed every second symbol with one
+/// unconditional store (0xFF bytes are stuffed when the output buffer is written out); the mask skips zero runs. No
+/// allocation per block.
 /// </remarks>
 public static class JpegEncoder
 {

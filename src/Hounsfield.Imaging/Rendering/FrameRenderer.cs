@@ -15,8 +15,9 @@ namespace Hounsfield.Imaging.Rendering;
 /// RGB and YBR_FULL / YBR_FULL_422 / YBR_PARTIAL_422 to RGB. Output: 8-bit gray or RGB, optionally a region and a new size.
 /// </summary>
 /// <remarks>
-/// Integer frames of at most 16 bits stored go through one precomputed table per frame (stored value to output byte);
-/// deeper and floating-point frames are computed per pixel without allocation.
+/// Integer frames of at most 16 bits stored go through one precomputed table per frame (stored value to output byte),
+/// looked up 64 samples at a time with AVX-512 VBMI where the hardware has it (<see cref="ByteTableLookup"/>); deeper and
+/// floating-point frames are computed per pixel without allocation.
 /// </remarks>
 public static class FrameRenderer
 {
