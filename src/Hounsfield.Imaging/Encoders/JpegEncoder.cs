@@ -204,6 +204,20 @@ public static class JpegEncoder
         for (var i = 0; i < count; i++)
         {
             var (c, top, left) = order[first + i];
+            if (vector && gray is not null && PairedTransform && i + 1 < count && left + 16 <= gray.Width && top + 8 <= gray.Height)
+            {
+                // Two whole blocks side by side (the next in a gray image's order), in the 16 lanes of AVX-512.
+                var (nonZero, nextNonZero) = TransformGrayPair(
+                    ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(gray.Pixels), (top * gray.Width) + left),
+                    gray.Width,
+                    ref MemoryMarshal.GetArrayDataReference(divisors[0].TransposedTwice),
+                    ref MemoryMarshal.GetReference(blocks.Slice(i * 64, 128)));
+                masks[i] = nonZero;
+                masks[i + 1] = nextNonZero;
+                i++;
+                continue;
+            }
+
             if (vector && gray is not null && Avx2.IsSupported && left + 8 <= gray.Width && top + 8 <= gray.Height)
             {
                 // Whole blocks of gray images straight from the pixels.
@@ -298,9 +312,18 @@ public static class JpegEncoder
             {
                 InZigZag[k] = Transposed[ZigZagTransposed[k]];
             }
+
+            for (var row = 0; row < 8; row++)
+            {
+                Transposed.AsSpan(row * 8, 8).CopyTo(TransposedTwice.AsSpan(row * 16));
+                Transposed.AsSpan(row * 8, 8).CopyTo(TransposedTwice.AsSpan((row * 16) + 8));
+            }
         }
 
         public float[] InZigZag { get; } = new float[64];
+
+        /// <summary>Each row of <see cref="Transposed"/> twice: the divisors of two blocks side by side (16 lanes).</summary>
+        public float[] TransposedTwice { get; } = new float[128];
 
         public float[] Transposed { get; } = new float[64];
     }
@@ -499,6 +522,101 @@ public static class JpegEncoder
             ref scratch,
             ref output);
 
+    /// <summary>Whether <see cref="TransformGrayPair"/> runs (AVX-512 F and BW).</summary>
+    private static bool PairedTransform => Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512BW.IsSupported;
+
+    /// <summary>Float lane indices for vpermt2ps: the low 128-bit halves of two blocks' rows, interleaved (AVX's vperm2f128 0x20 per block).</summary>
+    private static readonly int[] LowHalves = [0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27];
+
+    /// <summary>As <see cref="LowHalves"/> for the high halves (vperm2f128 0x31).</summary>
+    private static readonly int[] HighHalves = [4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31];
+
+    /// <summary>
+    /// <see cref="TransformGray"/> of the two blocks at <paramref name="pixels"/> and 8 pixels right of it at once, block
+    /// one in lanes 0-7 and block two in lanes 8-15 of each AVX-512 vector: the same operations lane by lane, so the same
+    /// coefficients. Writes 128 coefficients (two blocks in zig-zag order) and returns the two non-zero masks.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (ulong First, ulong Second) TransformGrayPair(ref byte pixels, nint stride, ref float divisors, ref short output)
+    {
+        var (r0, r1, r2, r3, r4, r5, r6, r7) = Dct8(
+            Row16(ref pixels), Row16(ref Unsafe.Add(ref pixels, stride)),
+            Row16(ref Unsafe.Add(ref pixels, 2 * stride)), Row16(ref Unsafe.Add(ref pixels, 3 * stride)),
+            Row16(ref Unsafe.Add(ref pixels, 4 * stride)), Row16(ref Unsafe.Add(ref pixels, 5 * stride)),
+            Row16(ref Unsafe.Add(ref pixels, 6 * stride)), Row16(ref Unsafe.Add(ref pixels, 7 * stride)));
+
+        // Transpose each block: unpack and shuffle work within 128-bit lanes as AVX's do; the cross-lane step by vpermt2ps.
+        var t0 = Avx512F.UnpackLow(r0, r1);
+        var t1 = Avx512F.UnpackHigh(r0, r1);
+        var t2 = Avx512F.UnpackLow(r2, r3);
+        var t3 = Avx512F.UnpackHigh(r2, r3);
+        var t4 = Avx512F.UnpackLow(r4, r5);
+        var t5 = Avx512F.UnpackHigh(r4, r5);
+        var t6 = Avx512F.UnpackLow(r6, r7);
+        var t7 = Avx512F.UnpackHigh(r6, r7);
+        var s0 = Avx512F.Shuffle(t0, t2, 0x44);
+        var s1 = Avx512F.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx512F.Shuffle(t1, t3, 0x44);
+        var s3 = Avx512F.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx512F.Shuffle(t4, t6, 0x44);
+        var s5 = Avx512F.Shuffle(t4, t6, 0xEE);
+        var s6 = Avx512F.Shuffle(t5, t7, 0x44);
+        var s7 = Avx512F.Shuffle(t5, t7, 0xEE);
+        var low = Vector512.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(LowHalves));
+        var high = Vector512.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(HighHalves));
+        var (c0, c1, c2, c3, c4, c5, c6, c7) = Dct8(
+            Avx512F.PermuteVar16x32x2(s0, low, s4), Avx512F.PermuteVar16x32x2(s1, low, s5),
+            Avx512F.PermuteVar16x32x2(s2, low, s6), Avx512F.PermuteVar16x32x2(s3, low, s7),
+            Avx512F.PermuteVar16x32x2(s0, high, s4), Avx512F.PermuteVar16x32x2(s1, high, s5),
+            Avx512F.PermuteVar16x32x2(s2, high, s6), Avx512F.PermuteVar16x32x2(s3, high, s7));
+
+        // Level shift off both DCs, quantize, narrow: row i of both blocks in one Vector256 (block one's 8, block two's 8).
+        var dcOffset = Vector512.Create(128f * 64, 0, 0, 0, 0, 0, 0, 0, 128f * 64, 0, 0, 0, 0, 0, 0, 0);
+        var q0 = Quantize(c0 - dcOffset, ref divisors, 0);
+        var q1 = Quantize(c1, ref divisors, 16);
+        var q2 = Quantize(c2, ref divisors, 32);
+        var q3 = Quantize(c3, ref divisors, 48);
+        var q4 = Quantize(c4, ref divisors, 64);
+        var q5 = Quantize(c5, ref divisors, 80);
+        var q6 = Quantize(c6, ref divisors, 96);
+        var q7 = Quantize(c7, ref divisors, 112);
+
+        // 128-bit lanes [one's row i, two's row i, one's row i+1, two's row i+1], then each block's 64 gathered.
+        var p01 = Vector512.Create(q0, q1).AsInt32();
+        var p23 = Vector512.Create(q2, q3).AsInt32();
+        var p45 = Vector512.Create(q4, q5).AsInt32();
+        var p67 = Vector512.Create(q6, q7).AsInt32();
+        var first = ZigZagAndMask(Avx512F.Shuffle4x128(p01, p23, 0x88).AsInt16(), Avx512F.Shuffle4x128(p45, p67, 0x88).AsInt16(), ref output);
+        var second = ZigZagAndMask(Avx512F.Shuffle4x128(p01, p23, 0xDD).AsInt16(), Avx512F.Shuffle4x128(p45, p67, 0xDD).AsInt16(), ref Unsafe.Add(ref output, 64));
+        return (first, second);
+
+        static Vector256<short> Quantize(Vector512<float> value, ref float divisors, int offset)
+        {
+            // As TransformVectors: times the divisor, ±0.5 with the sign, truncated; exact narrowing.
+            value *= Vector512.LoadUnsafe(ref divisors, (nuint)offset);
+            return Avx512F.ConvertToVector256Int16(Avx512F.ConvertToVector512Int32WithTruncation(value + ((value & Vector512.Create(-0.0f)) | Vector512.Create(0.5f))));
+        }
+    }
+
+    /// <summary>One block's 64 coefficients (transposed order) to zig-zag order at <paramref name="output"/> by two vpermt2w; the non-zero mask.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong ZigZagAndMask(Vector512<short> low, Vector512<short> high, ref short output)
+    {
+        ref var permutation = ref MemoryMarshal.GetArrayDataReference(ZigZagPermutation);
+        var first = Avx512BW.PermuteVar32x16x2(low, Vector512.LoadUnsafe(ref permutation, 0), high);
+        var second = Avx512BW.PermuteVar32x16x2(low, Vector512.LoadUnsafe(ref permutation, 32), high);
+        first.StoreUnsafe(ref output, 0);
+        second.StoreUnsafe(ref output, 32);
+        var zeros = Vector512.Equals(first, Vector512<short>.Zero).ExtractMostSignificantBits()
+            | (Vector512.Equals(second, Vector512<short>.Zero).ExtractMostSignificantBits() << 32);
+        return ~zeros;
+    }
+
+    /// <summary>16 bytes as 16 floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Row16(ref byte pixels) =>
+        Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref pixels)));
+
     /// <summary>8 bytes as 8 floats.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Row(ref byte pixels) =>
@@ -552,16 +670,7 @@ public static class JpegEncoder
         if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported)
         {
             // Zig-zag order by two two-table word permutes (vpermt2w) over the 64 coefficients.
-            var low = Vector512.Create(n01, n23);
-            var high = Vector512.Create(n45, n67);
-            ref var permutation = ref MemoryMarshal.GetArrayDataReference(ZigZagPermutation);
-            var first = Avx512BW.PermuteVar32x16x2(low, Vector512.LoadUnsafe(ref permutation, 0), high);
-            var second = Avx512BW.PermuteVar32x16x2(low, Vector512.LoadUnsafe(ref permutation, 32), high);
-            first.StoreUnsafe(ref output, 0);
-            second.StoreUnsafe(ref output, 32);
-            var zeros = Vector512.Equals(first, Vector512<short>.Zero).ExtractMostSignificantBits()
-                | (Vector512.Equals(second, Vector512<short>.Zero).ExtractMostSignificantBits() << 32);
-            return ~zeros;
+            return ZigZagAndMask(Vector512.Create(n01, n23), Vector512.Create(n45, n67), ref output);
         }
 
         n01.StoreUnsafe(ref scratch, 0);
@@ -613,6 +722,43 @@ public static class JpegEncoder
         var z2 = (Vector256.Create(0.541196100f) * tmp10) + z5;
         var z4 = (Vector256.Create(1.306562965f) * tmp12) + z5;
         var z3 = tmp11 * Vector256.Create(0.707106781f);
+        var z11 = tmp7 + z3;
+        var z13 = tmp7 - z3;
+        return (o0, z11 + z4, o2, z13 - z2, o4, z13 + z2, o6, z11 - z4);
+    }
+
+    /// <summary>The same butterflies on 16 lanes (two blocks side by side).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>) Dct8(
+        Vector512<float> d0, Vector512<float> d1, Vector512<float> d2, Vector512<float> d3,
+        Vector512<float> d4, Vector512<float> d5, Vector512<float> d6, Vector512<float> d7)
+    {
+        var tmp0 = d0 + d7;
+        var tmp7 = d0 - d7;
+        var tmp1 = d1 + d6;
+        var tmp6 = d1 - d6;
+        var tmp2 = d2 + d5;
+        var tmp5 = d2 - d5;
+        var tmp3 = d3 + d4;
+        var tmp4 = d3 - d4;
+
+        var tmp10 = tmp0 + tmp3;
+        var tmp13 = tmp0 - tmp3;
+        var tmp11 = tmp1 + tmp2;
+        var tmp12 = tmp1 - tmp2;
+        var o0 = tmp10 + tmp11;
+        var o4 = tmp10 - tmp11;
+        var z1 = (tmp12 + tmp13) * Vector512.Create(0.707106781f);
+        var o2 = tmp13 + z1;
+        var o6 = tmp13 - z1;
+
+        tmp10 = tmp4 + tmp5;
+        tmp11 = tmp5 + tmp6;
+        tmp12 = tmp6 + tmp7;
+        var z5 = (tmp10 - tmp12) * Vector512.Create(0.382683433f);
+        var z2 = (Vector512.Create(0.541196100f) * tmp10) + z5;
+        var z4 = (Vector512.Create(1.306562965f) * tmp12) + z5;
+        var z3 = tmp11 * Vector512.Create(0.707106781f);
         var z11 = tmp7 + z3;
         var z13 = tmp7 - z3;
         return (o0, z11 + z4, o2, z13 - z2, o4, z13 + z2, o6, z11 - z4);
