@@ -16,7 +16,7 @@ namespace Hounsfield.Imaging.Rendering;
 /// </summary>
 /// <remarks>
 /// Integer frames of at most 16 bits stored go through one precomputed table per frame (stored value to output byte),
-/// looked up 64 samples at a time with AVX-512 VBMI where the hardware has it (<see cref="ByteTableLookup"/>); deeper and
+/// looked up 64 samples at a time with AVX-512 permutes where the hardware has them (<see cref="ByteTableLookup"/>); deeper and
 /// floating-point frames are computed per pixel without allocation.
 /// </remarks>
 public static class FrameRenderer
