@@ -244,7 +244,7 @@ public sealed class ImageEncoderTests
     }
 
     /// <summary>Decodes a JPEG with libjpeg-turbo's djpeg to PNM and parses it.</summary>
-    private static DecodedImage Djpeg(byte[] jpeg)
+    internal static DecodedImage Djpeg(byte[] jpeg)
     {
         var start = new ProcessStartInfo("djpeg")
         {

@@ -153,6 +153,59 @@ public sealed class RenderingTests(ITestOutputHelper output)
 
     // ---- generated data sets: the standard's formulas ----
 
+    [Theory]
+    [InlineData(12, true, 4, 1, 0, 200)] // a narrow window: one 128-entry chunk
+    [InlineData(12, true, 4, 1, 1000, 1400)] // several chunks, both ends saturated
+    [InlineData(12, true, 4, 5, 1500, 2400)] // 901 entries: 15 word chunks
+    [InlineData(12, false, 0, 2047, 0, 4095)] // the whole 12-bit range varies: 32 chunks
+    [InlineData(16, false, 0, 65535, 30000, 30100)] // 16 bits, a window far inside
+    [InlineData(10, true, 2, 3, 0, 1023)] // high bit below the top, other bits set
+    public void VectorTableLookupMatchesTheTable(int bitsStored, bool signed, int shift, int seed, int windowLow, int windowHigh)
+    {
+        // A table constant below windowLow and above windowHigh, random in between, and samples with stray bits outside Bits Stored.
+        var random = new Random(seed);
+        var count = 1 << bitsStored;
+        var table = new byte[count];
+        for (var i = 0; i < count; i++)
+        {
+            table[i] = i < windowLow ? (byte)3 : i > windowHigh ? (byte)250 : (byte)random.Next(256);
+        }
+
+        var mask = count - 1;
+        var signFlip = signed ? count / 2 : 0;
+        var samples = new ushort[512 + 37];
+        for (var i = 0; i < samples.Length; i++)
+        {
+            samples[i] = (ushort)random.Next(65536);
+        }
+
+        int IndexOf(ushort raw) => ((raw >> shift) & mask) ^ signFlip;
+        var first = samples.Min(IndexOf);
+        var last = samples.Max(IndexOf);
+        if (!ByteTableLookup.IsSupported)
+        {
+            Assert.Null(ByteTableLookup.Create(table, first, last));
+            output.WriteLine("No AVX-512: the scalar table lookup renders (covered by the render tests).");
+            return;
+        }
+
+        // Byte permutes (VBMI; word permutes where it is missing) and word permutes (AVX-512 BW), up to 1024 entries.
+        foreach (var bytePermutes in new[] { true, false })
+        {
+            var lookup = ByteTableLookup.Create(table, first, last, bytePermutes);
+            if (lookup is null)
+            {
+                Assert.True(windowHigh - windowLow > 1000, $"no lookup for a table of {windowHigh - windowLow} varying entries");
+                output.WriteLine($"bytePermutes {bytePermutes}: the table is too long, the scalar lookup serves.");
+                continue;
+            }
+
+            var target = new byte[samples.Length];
+            lookup.Map(samples, shift, mask, signFlip, target);
+            Assert.Equal(samples.Select(raw => table[IndexOf(raw)]).ToArray(), target);
+        }
+    }
+
     [Fact]
     public void LinearWindowFollowsC11212()
     {

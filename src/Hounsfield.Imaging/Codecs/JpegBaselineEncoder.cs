@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using Hounsfield.Imaging.Encoders;
 
 namespace Hounsfield.Imaging.Codecs;
 
@@ -11,33 +12,6 @@ namespace Hounsfield.Imaging.Codecs;
 /// </summary>
 public sealed class JpegBaselineEncoder : IFrameEncoder
 {
-    private static readonly byte[] LuminanceTable =
-    [
-        16, 11, 10, 16, 24, 40, 51, 61,
-        12, 12, 14, 19, 26, 58, 60, 55,
-        14, 13, 16, 24, 40, 57, 69, 56,
-        14, 17, 22, 29, 51, 87, 80, 62,
-        18, 22, 37, 56, 68, 109, 103, 77,
-        24, 35, 55, 64, 81, 104, 113, 92,
-        49, 64, 78, 87, 103, 121, 120, 101,
-        72, 92, 95, 98, 112, 100, 103, 99,
-    ];
-
-    private static readonly byte[] ChrominanceTable =
-    [
-        17, 18, 24, 47, 99, 99, 99, 99,
-        18, 21, 26, 66, 99, 99, 99, 99,
-        24, 26, 56, 99, 99, 99, 99, 99,
-        47, 66, 99, 99, 99, 99, 99, 99,
-        99, 99, 99, 99, 99, 99, 99, 99,
-        99, 99, 99, 99, 99, 99, 99, 99,
-        99, 99, 99, 99, 99, 99, 99, 99,
-        99, 99, 99, 99, 99, 99, 99, 99,
-    ];
-
-    /// <summary>cos((2x + 1) u π / 16) · C(u) / 2, for the separable forward DCT (A.3.3).</summary>
-    private static readonly float[] DctBasis = CreateDctBasis();
-
     public JpegBaselineEncoder(JpegBaselineEncoderOptions? options = null)
     {
         Options = options ?? new JpegBaselineEncoderOptions();
@@ -120,7 +94,8 @@ public sealed class JpegBaselineEncoder : IFrameEncoder
             components[c] = new Component(c, h, v, mcusX * h, mcusY * v, c == 0 || !(convert || info.IsYbr) ? 0 : 1);
         }
 
-        var quant = new[] { ScaleTable(LuminanceTable, Options.Quality), ScaleTable(ChrominanceTable, Options.Quality) };
+        var quant = new[] { JpegEncoder.QuantizationTable(chrominance: false, Options.Quality), JpegEncoder.QuantizationTable(chrominance: true, Options.Quality) };
+        var quantizers = quant.Select(q => new JpegEncoder.Quantizer(q)).ToArray();
         var tableCount = components.Max(c => c.Table) + 1;
 
         // Level-shifted samples of each component at its resolution, edges replicated into the padding; then the
@@ -130,6 +105,8 @@ public sealed class JpegBaselineEncoder : IFrameEncoder
         {
             BuildPlanes(frame, info, convert, components, hLuma, vLuma, planes);
             Span<float> block = stackalloc float[64];
+            Span<short> zigzag = stackalloc short[64];
+            Span<short> scratch = stackalloc short[64];
             foreach (var c in components)
             {
                 c.Coefficients = new short[c.BlocksWide * c.BlocksHigh * 64];
@@ -143,14 +120,13 @@ public sealed class JpegBaselineEncoder : IFrameEncoder
                             planes[c.Index].AsSpan((((by * 8) + y) * stride) + (bx * 8), 8).CopyTo(block[(y * 8)..]);
                         }
 
-                        ForwardDct(block);
+                        // The JFIF writer's transform and quantization, in zig-zag order; stored in natural order.
+                        JpegEncoder.TransformAndQuantize(block, quantizers[c.Table], zigzag, scratch);
                         var output = c.Coefficients.AsSpan(((by * c.BlocksWide) + bx) * 64, 64);
-                        var table = quant[c.Table];
                         for (var k = 0; k < 64; k++)
                         {
                             // Baseline limits: DC differences of up to 11 bits, AC coefficients of up to 10 bits (F.1.2).
-                            var value = (int)Math.Round(block[k] / table[k], MidpointRounding.AwayFromZero);
-                            output[k] = (short)(k == 0 ? Math.Clamp(value, -1024, 1023) : Math.Clamp(value, -1023, 1023));
+                            output[JpegDecoding.NaturalOrder[k]] = (short)(k == 0 ? Math.Clamp(zigzag[k], (short)-1024, (short)1023) : Math.Clamp(zigzag[k], (short)-1023, (short)1023));
                         }
                     }
                 }
@@ -444,67 +420,6 @@ public sealed class JpegBaselineEncoder : IFrameEncoder
         {
             ArrayPool<float>.Shared.Return(full);
         }
-    }
-
-    /// <summary>The forward DCT of A.3.3 on a level-shifted block, in place (rows, then columns).</summary>
-    private static void ForwardDct(Span<float> block)
-    {
-        Span<float> temp = stackalloc float[64];
-        for (var y = 0; y < 8; y++)
-        {
-            for (var u = 0; u < 8; u++)
-            {
-                var sum = 0f;
-                for (var x = 0; x < 8; x++)
-                {
-                    sum += block[(y * 8) + x] * DctBasis[(u * 8) + x];
-                }
-
-                temp[(y * 8) + u] = sum;
-            }
-        }
-
-        for (var u = 0; u < 8; u++)
-        {
-            for (var v = 0; v < 8; v++)
-            {
-                var sum = 0f;
-                for (var y = 0; y < 8; y++)
-                {
-                    sum += temp[(y * 8) + u] * DctBasis[(v * 8) + y];
-                }
-
-                block[(v * 8) + u] = sum;
-            }
-        }
-    }
-
-    private static float[] CreateDctBasis()
-    {
-        var basis = new float[64];
-        for (var u = 0; u < 8; u++)
-        {
-            var scale = u == 0 ? Math.Sqrt(0.5) / 2 : 0.5;
-            for (var x = 0; x < 8; x++)
-            {
-                basis[(u * 8) + x] = (float)(scale * Math.Cos(((2 * x) + 1) * u * Math.PI / 16));
-            }
-        }
-
-        return basis;
-    }
-
-    /// <summary>A table of Annex K.1 scaled for a quality factor as the IJG library does (50: as is; 100: all ones).</summary>
-    private static ushort[] ScaleTable(byte[] table, int quality)
-    {
-        var scale = quality < 50 ? 5000 / quality : 200 - (quality * 2);
-        var result = new ushort[64];
-        for (var k = 0; k < 64; k++)
-        {
-            result[k] = (ushort)Math.Clamp(((table[k] * scale) + 50) / 100, 1, 255);
-        }
-
-        return result;
     }
 
     private static int Category(int value)

@@ -44,10 +44,12 @@ public sealed record JpegOptions
 /// </summary>
 /// <remarks>
 /// The forward DCT is the separable Arai-Agui-Nakajima factorisation (as libjpeg's jfdctflt: 5 multiplications per
-/// 8 points; 8 columns at a time with AVX), its output scale folded into the quantization divisors; coefficients are
-/// quantized straight into zig-zag order (AVX-512: two word permutes) with a mask of the non-zero ones, and coded from
-/// precomputed code/length tables through a 64-bit bit buffer, the mask skipping zero runs. With typical tables each block
-/// is coded as soon as it is transformed; no allocation per block.
+/// 8 points; 8 columns at a time with AVX, whole gray blocks read straight from the pixel bytes), its output scale folded
+/// into the quantization divisors; coefficients are quantized straight into zig-zag order (AVX-512: two word permutes)
+/// with a mask of the non-zero ones. Blocks are transformed a batch at a time, then coded from tables holding each
+/// symbol's code already shifted over its value bits, through a 64-bit bit buffer flushed every second symbol with one
+/// unconditional store (0xFF bytes are stuffed when the output buffer is written out); the mask skips zero runs. No
+/// allocation per block.
 /// </remarks>
 public static class JpegEncoder
 {
@@ -95,7 +97,10 @@ public static class JpegEncoder
         return memory.ToArray();
     }
 
-    public static void Encode(Stream stream, RenderedImage image, JpegOptions? options = null)
+    public static void Encode(Stream stream, RenderedImage image, JpegOptions? options = null) => Encode(stream, image, options, vector: true);
+
+    /// <summary>As the public overload; with <paramref name="vector"/> false the scalar transform runs whatever the hardware (for tests).</summary>
+    internal static void Encode(Stream stream, RenderedImage image, JpegOptions? options, bool vector)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(image);
@@ -112,27 +117,32 @@ public static class JpegEncoder
             ? Planes.FromRgb(image, options.Subsampling == JpegSubsampling.Yuv420 ? 2 : 1)
             : Planes.FromGray(image);
         var tableCount = image.IsColor ? 2 : 1;
-        var (blockComponents, blockTops, blockLefts) = components.BlockOrder();
-        var blockCount = blockComponents.Length;
-        Span<float> samples = stackalloc float[64];
-        Span<short> scratch = stackalloc short[64];
+        var order = new BlockOrder(components);
+        var blockCount = order.Count;
         var coder = new EntropyCoder(stream);
         try
         {
             if (!options.OptimizeCoding)
             {
-                // One pass: each block coded with the typical tables as soon as it is transformed.
-                var dcTables = new[] { HuffmanTable.TypicalLuminanceDc, HuffmanTable.TypicalChrominanceDc };
-                var acTables = new[] { HuffmanTable.TypicalLuminanceAc, HuffmanTable.TypicalChrominanceAc };
+                // One pass: blocks transformed a batch at a time and coded with the typical tables.
+                HuffmanTable[] dcTables = [HuffmanTable.TypicalLuminanceDc, HuffmanTable.TypicalChrominanceDc, HuffmanTable.TypicalChrominanceDc];
+                HuffmanTable[] acTables = [HuffmanTable.TypicalLuminanceAc, HuffmanTable.TypicalChrominanceAc, HuffmanTable.TypicalChrominanceAc];
                 WriteHeaders(stream, image, components, tables, dcTables.AsSpan(0, tableCount), acTables.AsSpan(0, tableCount));
-                Span<short> block = stackalloc short[64];
-                for (var b = 0; b < blockCount; b++)
+                const int Batch = 64;
+                var blocks = ArrayPool<short>.Shared.Rent(Batch * 64);
+                Span<ulong> masks = stackalloc ulong[Batch];
+                try
                 {
-                    var c = blockComponents[b];
-                    var table = c == 0 ? 0 : 1;
-                    components.Load(c, blockTops[b], blockLefts[b], samples);
-                    var mask = TransformAndQuantize(samples, divisors[table], block, scratch);
-                    coder.EncodeBlock(block, mask, c, dcTables[table], acTables[table]);
+                    for (var first = 0; first < blockCount; first += Batch)
+                    {
+                        var n = Math.Min(Batch, blockCount - first);
+                        TransformBlocks(components, order, divisors, first, n, blocks, masks, vector);
+                        coder.EncodeBlocks(blocks, masks, n, order.ComponentsOf(first, n), dcTables, acTables);
+                    }
+                }
+                finally
+                {
+                    ArrayPool<short>.Shared.Return(blocks);
                 }
             }
             else
@@ -142,16 +152,14 @@ public static class JpegEncoder
                 var masks = ArrayPool<ulong>.Shared.Rent(blockCount);
                 try
                 {
+                    TransformBlocks(components, order, divisors, 0, blockCount, blocks, masks, vector);
                     var counts = new int[4 * 257]; // DC 0, AC 0, DC 1, AC 1
                     Span<int> predictions = stackalloc int[components.Count];
                     for (var b = 0; b < blockCount; b++)
                     {
-                        var c = blockComponents[b];
+                        var c = order.ComponentOf(b);
                         var table = c == 0 ? 0 : 1;
-                        components.Load(c, blockTops[b], blockLefts[b], samples);
-                        var block = blocks.AsSpan(b * 64, 64);
-                        masks[b] = TransformAndQuantize(samples, divisors[table], block, scratch);
-                        CountBlock(block, masks[b], ref predictions[c], ref counts[table * 514], ref counts[(table * 514) + 257]);
+                        CountBlock(blocks.AsSpan(b * 64, 64), masks[b], ref predictions[c], ref counts[table * 514], ref counts[(table * 514) + 257]);
                     }
 
                     var dcTables = new HuffmanTable[tableCount];
@@ -163,12 +171,9 @@ public static class JpegEncoder
                     }
 
                     WriteHeaders(stream, image, components, tables, dcTables, acTables);
-                    for (var b = 0; b < blockCount; b++)
-                    {
-                        var c = blockComponents[b];
-                        var table = c == 0 ? 0 : 1;
-                        coder.EncodeBlock(blocks.AsSpan(b * 64, 64), masks[b], c, dcTables[table], acTables[table]);
-                    }
+                    HuffmanTable[] dcByComponent = image.IsColor ? [dcTables[0], dcTables[1], dcTables[1]] : dcTables;
+                    HuffmanTable[] acByComponent = image.IsColor ? [acTables[0], acTables[1], acTables[1]] : acTables;
+                    coder.EncodeBlocks(blocks, masks, blockCount, order.ComponentsOf(0, blockCount), dcByComponent, acByComponent);
                 }
                 finally
                 {
@@ -185,6 +190,49 @@ public static class JpegEncoder
         }
 
         stream.Write([0xFF, 0xD9]);
+    }
+
+    /// <summary>
+    /// Transforms and quantizes blocks <paramref name="first"/> .. <paramref name="first"/> + <paramref name="count"/> - 1
+    /// (coding order) into <paramref name="blocks"/> (64 coefficients each, zig-zag order) and their non-zero masks.
+    /// </summary>
+    private static void TransformBlocks(Planes components, BlockOrder order, Quantizer[] divisors, int first, int count, Span<short> blocks, Span<ulong> masks, bool vector)
+    {
+        Span<float> samples = stackalloc float[64];
+        Span<short> scratch = stackalloc short[64];
+        var gray = components.Gray;
+        for (var i = 0; i < count; i++)
+        {
+            var (c, top, left) = order[first + i];
+            if (vector && gray is not null && PairedTransform && i + 1 < count && left + 16 <= gray.Width && top + 8 <= gray.Height)
+            {
+                // Two whole blocks side by side (the next in a gray image's order), in the 16 lanes of AVX-512.
+                var (nonZero, nextNonZero) = TransformGrayPair(
+                    ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(gray.Pixels), (top * gray.Width) + left),
+                    gray.Width,
+                    ref MemoryMarshal.GetArrayDataReference(divisors[0].TransposedTwice),
+                    ref MemoryMarshal.GetReference(blocks.Slice(i * 64, 128)));
+                masks[i] = nonZero;
+                masks[i + 1] = nextNonZero;
+                i++;
+                continue;
+            }
+
+            if (vector && gray is not null && Avx2.IsSupported && left + 8 <= gray.Width && top + 8 <= gray.Height)
+            {
+                // Whole blocks of gray images straight from the pixels.
+                masks[i] = TransformGray(
+                    ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(gray.Pixels), (top * gray.Width) + left),
+                    gray.Width,
+                    ref MemoryMarshal.GetArrayDataReference(divisors[0].Transposed),
+                    ref MemoryMarshal.GetReference(scratch),
+                    ref MemoryMarshal.GetReference(blocks.Slice(i * 64, 64)));
+                continue;
+            }
+
+            components.Load(c, top, left, samples);
+            masks[i] = TransformAndQuantize(samples, divisors[c == 0 ? 0 : 1], blocks.Slice(i * 64, 64), scratch, vector);
+        }
     }
 
     private static void WriteHeaders(Stream output, RenderedImage image, Planes components, int[][] tables, ReadOnlySpan<HuffmanTable> dcTables, ReadOnlySpan<HuffmanTable> acTables)
@@ -229,6 +277,9 @@ public static class JpegEncoder
         output.Write(header.GetBuffer(), 0, (int)header.Length);
     }
 
+    /// <summary>T.81 Table K.1 (luminance) or K.2 (chrominance) scaled for <paramref name="quality"/> as the IJG library does, row-major.</summary>
+    internal static int[] QuantizationTable(bool chrominance, int quality) => ScaleTable(chrominance ? ChrominanceTable : LuminanceTable, Math.Clamp(quality, 1, 100));
+
     /// <summary>T.81 K.1 table scaled for <paramref name="quality"/>: 50 keeps it, higher divides, lower multiplies (1..255).</summary>
     private static int[] ScaleTable(ReadOnlySpan<byte> table, int quality)
     {
@@ -261,9 +312,18 @@ public static class JpegEncoder
             {
                 InZigZag[k] = Transposed[ZigZagTransposed[k]];
             }
+
+            for (var row = 0; row < 8; row++)
+            {
+                Transposed.AsSpan(row * 8, 8).CopyTo(TransposedTwice.AsSpan(row * 16));
+                Transposed.AsSpan(row * 8, 8).CopyTo(TransposedTwice.AsSpan((row * 16) + 8));
+            }
         }
 
         public float[] InZigZag { get; } = new float[64];
+
+        /// <summary>Each row of <see cref="Transposed"/> twice: the divisors of two blocks side by side (16 lanes).</summary>
+        public float[] TransposedTwice { get; } = new float[128];
 
         public float[] Transposed { get; } = new float[64];
     }
@@ -341,7 +401,9 @@ public static class JpegEncoder
 
     /// <summary>The additional bits of a value (T.81 F.1.2.1.1): negative values as value - 1, in <paramref name="size"/> bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint ValueBits(int value, int size) => (uint)(value + (value >> 31)) & ((1u << size) - 1);
+    private static uint ValueBits(int value, int size) => Bmi2.IsSupported
+        ? Bmi2.ZeroHighBits((uint)(value + (value >> 31)), (uint)size)
+        : (uint)(value + (value >> 31)) & ((1u << size) - 1);
 
     /// <summary>
     /// Transforms one block of level-shifted samples (<paramref name="samples"/>, rows of 8; overwritten) and quantizes it
@@ -354,32 +416,15 @@ public static class JpegEncoder
         if (vector && Avx2.IsSupported)
         {
             ref var block = ref MemoryMarshal.GetReference(samples);
-            ref var natural = ref MemoryMarshal.GetReference(scratch);
-            ref var target = ref MemoryMarshal.GetReference(output);
-            ColumnsThenTranspose(ref block);
-            ColumnsAndQuantize(ref block, ref MemoryMarshal.GetArrayDataReference(quantizer.Transposed), ref natural);
-            if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported)
-            {
-                // Zig-zag order by two two-table word permutes (vpermt2w) over the 64 coefficients.
-                var low = Vector512.LoadUnsafe(ref natural, 0);
-                var high = Vector512.LoadUnsafe(ref natural, 32);
-                ref var permutation = ref MemoryMarshal.GetArrayDataReference(ZigZagPermutation);
-                var first = Avx512BW.PermuteVar32x16x2(low, Vector512.LoadUnsafe(ref permutation, 0), high);
-                var second = Avx512BW.PermuteVar32x16x2(low, Vector512.LoadUnsafe(ref permutation, 32), high);
-                first.StoreUnsafe(ref target, 0);
-                second.StoreUnsafe(ref target, 32);
-                var zeros = Vector512.Equals(first, Vector512<short>.Zero).ExtractMostSignificantBits()
-                    | (Vector512.Equals(second, Vector512<short>.Zero).ExtractMostSignificantBits() << 32);
-                return ~zeros;
-            }
-
-            ref var zigzag = ref MemoryMarshal.GetArrayDataReference(ZigZagTransposed);
-            for (var k = 0; k < 64; k++)
-            {
-                Unsafe.Add(ref target, k) = Unsafe.Add(ref natural, Unsafe.Add(ref zigzag, k));
-            }
-
-            return NonZeroMask(output);
+            return TransformVectors(
+                Vector256.LoadUnsafe(ref block, 0), Vector256.LoadUnsafe(ref block, 8),
+                Vector256.LoadUnsafe(ref block, 16), Vector256.LoadUnsafe(ref block, 24),
+                Vector256.LoadUnsafe(ref block, 32), Vector256.LoadUnsafe(ref block, 40),
+                Vector256.LoadUnsafe(ref block, 48), Vector256.LoadUnsafe(ref block, 56),
+                0,
+                ref MemoryMarshal.GetArrayDataReference(quantizer.Transposed),
+                ref MemoryMarshal.GetReference(scratch),
+                ref MemoryMarshal.GetReference(output));
         }
 
         ForwardDct(samples);
@@ -461,17 +506,142 @@ public static class JpegEncoder
     }
 
     /// <summary>
-    /// The 8-point AAN DCT down all 8 columns at once (row r of the block is lane vector r), then the block transposed
-    /// (AVX: unpack, shuffle, permute), all in place.
+    /// The 8x8 block of a gray image at <paramref name="pixels"/> (rows <paramref name="stride"/> bytes apart, all inside
+    /// the image) transformed and quantized as <see cref="TransformAndQuantize"/> does, read straight from the bytes: the
+    /// level shift is taken off the DC coefficient alone (it adds 128 × 64 there and cancels exactly everywhere else, the
+    /// AAN butterflies being sums and differences of integers before any multiplication). AVX2 only.
     /// </summary>
-    private static void ColumnsThenTranspose(ref float block)
+    private static ulong TransformGray(ref byte pixels, nint stride, ref float divisors, ref short scratch, ref short output) =>
+        TransformVectors(
+            Row(ref pixels), Row(ref Unsafe.Add(ref pixels, stride)),
+            Row(ref Unsafe.Add(ref pixels, 2 * stride)), Row(ref Unsafe.Add(ref pixels, 3 * stride)),
+            Row(ref Unsafe.Add(ref pixels, 4 * stride)), Row(ref Unsafe.Add(ref pixels, 5 * stride)),
+            Row(ref Unsafe.Add(ref pixels, 6 * stride)), Row(ref Unsafe.Add(ref pixels, 7 * stride)),
+            128 * 64,
+            ref divisors,
+            ref scratch,
+            ref output);
+
+    /// <summary>Whether <see cref="TransformGrayPair"/> runs (AVX-512 F and BW).</summary>
+    private static bool PairedTransform => Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512BW.IsSupported;
+
+    /// <summary>Float lane indices for vpermt2ps: the low 128-bit halves of two blocks' rows, interleaved (AVX's vperm2f128 0x20 per block).</summary>
+    private static readonly int[] LowHalves = [0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27];
+
+    /// <summary>As <see cref="LowHalves"/> for the high halves (vperm2f128 0x31).</summary>
+    private static readonly int[] HighHalves = [4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31];
+
+    /// <summary>
+    /// <see cref="TransformGray"/> of the two blocks at <paramref name="pixels"/> and 8 pixels right of it at once, block
+    /// one in lanes 0-7 and block two in lanes 8-15 of each AVX-512 vector: the same operations lane by lane, so the same
+    /// coefficients. Writes 128 coefficients (two blocks in zig-zag order) and returns the two non-zero masks.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (ulong First, ulong Second) TransformGrayPair(ref byte pixels, nint stride, ref float divisors, ref short output)
     {
         var (r0, r1, r2, r3, r4, r5, r6, r7) = Dct8(
-            Vector256.LoadUnsafe(ref block, 0), Vector256.LoadUnsafe(ref block, 8),
-            Vector256.LoadUnsafe(ref block, 16), Vector256.LoadUnsafe(ref block, 24),
-            Vector256.LoadUnsafe(ref block, 32), Vector256.LoadUnsafe(ref block, 40),
-            Vector256.LoadUnsafe(ref block, 48), Vector256.LoadUnsafe(ref block, 56));
+            Row16(ref pixels), Row16(ref Unsafe.Add(ref pixels, stride)),
+            Row16(ref Unsafe.Add(ref pixels, 2 * stride)), Row16(ref Unsafe.Add(ref pixels, 3 * stride)),
+            Row16(ref Unsafe.Add(ref pixels, 4 * stride)), Row16(ref Unsafe.Add(ref pixels, 5 * stride)),
+            Row16(ref Unsafe.Add(ref pixels, 6 * stride)), Row16(ref Unsafe.Add(ref pixels, 7 * stride)));
 
+        // Transpose each block: unpack and shuffle work within 128-bit lanes as AVX's do; the cross-lane step by vpermt2ps.
+        var t0 = Avx512F.UnpackLow(r0, r1);
+        var t1 = Avx512F.UnpackHigh(r0, r1);
+        var t2 = Avx512F.UnpackLow(r2, r3);
+        var t3 = Avx512F.UnpackHigh(r2, r3);
+        var t4 = Avx512F.UnpackLow(r4, r5);
+        var t5 = Avx512F.UnpackHigh(r4, r5);
+        var t6 = Avx512F.UnpackLow(r6, r7);
+        var t7 = Avx512F.UnpackHigh(r6, r7);
+        var s0 = Avx512F.Shuffle(t0, t2, 0x44);
+        var s1 = Avx512F.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx512F.Shuffle(t1, t3, 0x44);
+        var s3 = Avx512F.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx512F.Shuffle(t4, t6, 0x44);
+        var s5 = Avx512F.Shuffle(t4, t6, 0xEE);
+        var s6 = Avx512F.Shuffle(t5, t7, 0x44);
+        var s7 = Avx512F.Shuffle(t5, t7, 0xEE);
+        var low = Vector512.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(LowHalves));
+        var high = Vector512.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(HighHalves));
+        var (c0, c1, c2, c3, c4, c5, c6, c7) = Dct8(
+            Avx512F.PermuteVar16x32x2(s0, low, s4), Avx512F.PermuteVar16x32x2(s1, low, s5),
+            Avx512F.PermuteVar16x32x2(s2, low, s6), Avx512F.PermuteVar16x32x2(s3, low, s7),
+            Avx512F.PermuteVar16x32x2(s0, high, s4), Avx512F.PermuteVar16x32x2(s1, high, s5),
+            Avx512F.PermuteVar16x32x2(s2, high, s6), Avx512F.PermuteVar16x32x2(s3, high, s7));
+
+        // Level shift off both DCs, quantize, narrow: row i of both blocks in one Vector256 (block one's 8, block two's 8).
+        var dcOffset = Vector512.Create(128f * 64, 0, 0, 0, 0, 0, 0, 0, 128f * 64, 0, 0, 0, 0, 0, 0, 0);
+        var q0 = Quantize(c0 - dcOffset, ref divisors, 0);
+        var q1 = Quantize(c1, ref divisors, 16);
+        var q2 = Quantize(c2, ref divisors, 32);
+        var q3 = Quantize(c3, ref divisors, 48);
+        var q4 = Quantize(c4, ref divisors, 64);
+        var q5 = Quantize(c5, ref divisors, 80);
+        var q6 = Quantize(c6, ref divisors, 96);
+        var q7 = Quantize(c7, ref divisors, 112);
+
+        // 128-bit lanes [one's row i, two's row i, one's row i+1, two's row i+1], then each block's 64 gathered.
+        var p01 = Vector512.Create(q0, q1).AsInt32();
+        var p23 = Vector512.Create(q2, q3).AsInt32();
+        var p45 = Vector512.Create(q4, q5).AsInt32();
+        var p67 = Vector512.Create(q6, q7).AsInt32();
+        var first = ZigZagAndMask(Avx512F.Shuffle4x128(p01, p23, 0x88).AsInt16(), Avx512F.Shuffle4x128(p45, p67, 0x88).AsInt16(), ref output);
+        var second = ZigZagAndMask(Avx512F.Shuffle4x128(p01, p23, 0xDD).AsInt16(), Avx512F.Shuffle4x128(p45, p67, 0xDD).AsInt16(), ref Unsafe.Add(ref output, 64));
+        return (first, second);
+
+        static Vector256<short> Quantize(Vector512<float> value, ref float divisors, int offset)
+        {
+            // As TransformVectors: times the divisor, ±0.5 with the sign, truncated; exact narrowing.
+            value *= Vector512.LoadUnsafe(ref divisors, (nuint)offset);
+            return Avx512F.ConvertToVector256Int16(Avx512F.ConvertToVector512Int32WithTruncation(value + ((value & Vector512.Create(-0.0f)) | Vector512.Create(0.5f))));
+        }
+    }
+
+    /// <summary>One block's 64 coefficients (transposed order) to zig-zag order at <paramref name="output"/> by two vpermt2w; the non-zero mask.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong ZigZagAndMask(Vector512<short> low, Vector512<short> high, ref short output)
+    {
+        ref var permutation = ref MemoryMarshal.GetArrayDataReference(ZigZagPermutation);
+        var first = Avx512BW.PermuteVar32x16x2(low, Vector512.LoadUnsafe(ref permutation, 0), high);
+        var second = Avx512BW.PermuteVar32x16x2(low, Vector512.LoadUnsafe(ref permutation, 32), high);
+        first.StoreUnsafe(ref output, 0);
+        second.StoreUnsafe(ref output, 32);
+        var zeros = Vector512.Equals(first, Vector512<short>.Zero).ExtractMostSignificantBits()
+            | (Vector512.Equals(second, Vector512<short>.Zero).ExtractMostSignificantBits() << 32);
+        return ~zeros;
+    }
+
+    /// <summary>16 bytes as 16 floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Row16(ref byte pixels) =>
+        Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref pixels)));
+
+    /// <summary>8 bytes as 8 floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Row(ref byte pixels) =>
+        Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(ref pixels)).AsByte()));
+
+    /// <summary>
+    /// The vector transform of one block (row r in lane vector r): the AAN DCT down the columns, a transpose, the AAN DCT
+    /// along the original rows, leaving coefficient (v, u) at u × 8 + v; <paramref name="dcOffset"/> off the DC; times the
+    /// divisors and rounded half away from zero; then in zig-zag order into <paramref name="output"/> (AVX-512: two word
+    /// permutes over the 64 coefficients; else through <paramref name="scratch"/>). Returns the mask of the non-zero ones.
+    /// </summary>
+    /// <remarks>
+    /// Not inlined: the JIT's inlining budget grows with the caller's size, and this method must be large enough itself
+    /// for the two <see cref="Dct8(Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float})"/>
+    /// to be inlined (else the vectors go through memory).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ulong TransformVectors(
+        Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7,
+        float dcOffset, ref float divisors, ref short scratch, ref short output)
+    {
+        (r0, r1, r2, r3, r4, r5, r6, r7) = Dct8(r0, r1, r2, r3, r4, r5, r6, r7);
+
+        // Transpose (AVX: unpack, shuffle, permute).
         var t0 = Avx.UnpackLow(r0, r1);
         var t1 = Avx.UnpackHigh(r0, r1);
         var t2 = Avx.UnpackLow(r2, r3);
@@ -488,33 +658,32 @@ public static class JpegEncoder
         var s5 = Avx.Shuffle(t4, t6, 0xEE);
         var s6 = Avx.Shuffle(t5, t7, 0x44);
         var s7 = Avx.Shuffle(t5, t7, 0xEE);
-        Avx.Permute2x128(s0, s4, 0x20).StoreUnsafe(ref block, 0);
-        Avx.Permute2x128(s1, s5, 0x20).StoreUnsafe(ref block, 8);
-        Avx.Permute2x128(s2, s6, 0x20).StoreUnsafe(ref block, 16);
-        Avx.Permute2x128(s3, s7, 0x20).StoreUnsafe(ref block, 24);
-        Avx.Permute2x128(s0, s4, 0x31).StoreUnsafe(ref block, 32);
-        Avx.Permute2x128(s1, s5, 0x31).StoreUnsafe(ref block, 40);
-        Avx.Permute2x128(s2, s6, 0x31).StoreUnsafe(ref block, 48);
-        Avx.Permute2x128(s3, s7, 0x31).StoreUnsafe(ref block, 56);
-    }
-
-    /// <summary>
-    /// The second pass on a transposed block (so along the original rows), leaving coefficient (v, u) at u × 8 + v, times
-    /// the divisors, rounded half away from zero to integers in <paramref name="quantized"/>.
-    /// </summary>
-    private static void ColumnsAndQuantize(ref float block, ref float divisors, ref short quantized)
-    {
-        var (r0, r1, r2, r3, r4, r5, r6, r7) = Dct8(
-            Vector256.LoadUnsafe(ref block, 0), Vector256.LoadUnsafe(ref block, 8),
-            Vector256.LoadUnsafe(ref block, 16), Vector256.LoadUnsafe(ref block, 24),
-            Vector256.LoadUnsafe(ref block, 32), Vector256.LoadUnsafe(ref block, 40),
-            Vector256.LoadUnsafe(ref block, 48), Vector256.LoadUnsafe(ref block, 56));
+        var c = Dct8(
+            Avx.Permute2x128(s0, s4, 0x20), Avx.Permute2x128(s1, s5, 0x20), Avx.Permute2x128(s2, s6, 0x20), Avx.Permute2x128(s3, s7, 0x20),
+            Avx.Permute2x128(s0, s4, 0x31), Avx.Permute2x128(s1, s5, 0x31), Avx.Permute2x128(s2, s6, 0x31), Avx.Permute2x128(s3, s7, 0x31));
 
         // |coefficient| / Q stays far inside 16 bits (at most 8 × 128 × 8 for Q = 1 before scaling): narrowing is exact.
-        Vector256.Narrow(Round(r0 * Vector256.LoadUnsafe(ref divisors, 0)), Round(r1 * Vector256.LoadUnsafe(ref divisors, 8))).StoreUnsafe(ref quantized, 0);
-        Vector256.Narrow(Round(r2 * Vector256.LoadUnsafe(ref divisors, 16)), Round(r3 * Vector256.LoadUnsafe(ref divisors, 24))).StoreUnsafe(ref quantized, 16);
-        Vector256.Narrow(Round(r4 * Vector256.LoadUnsafe(ref divisors, 32)), Round(r5 * Vector256.LoadUnsafe(ref divisors, 40))).StoreUnsafe(ref quantized, 32);
-        Vector256.Narrow(Round(r6 * Vector256.LoadUnsafe(ref divisors, 48)), Round(r7 * Vector256.LoadUnsafe(ref divisors, 56))).StoreUnsafe(ref quantized, 48);
+        var n01 = Vector256.Narrow(Round((c.Item1 - Vector256.CreateScalar(dcOffset)) * Vector256.LoadUnsafe(ref divisors, 0)), Round(c.Item2 * Vector256.LoadUnsafe(ref divisors, 8)));
+        var n23 = Vector256.Narrow(Round(c.Item3 * Vector256.LoadUnsafe(ref divisors, 16)), Round(c.Item4 * Vector256.LoadUnsafe(ref divisors, 24)));
+        var n45 = Vector256.Narrow(Round(c.Item5 * Vector256.LoadUnsafe(ref divisors, 32)), Round(c.Item6 * Vector256.LoadUnsafe(ref divisors, 40)));
+        var n67 = Vector256.Narrow(Round(c.Item7 * Vector256.LoadUnsafe(ref divisors, 48)), Round(c.Item8 * Vector256.LoadUnsafe(ref divisors, 56)));
+        if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported)
+        {
+            // Zig-zag order by two two-table word permutes (vpermt2w) over the 64 coefficients.
+            return ZigZagAndMask(Vector512.Create(n01, n23), Vector512.Create(n45, n67), ref output);
+        }
+
+        n01.StoreUnsafe(ref scratch, 0);
+        n23.StoreUnsafe(ref scratch, 16);
+        n45.StoreUnsafe(ref scratch, 32);
+        n67.StoreUnsafe(ref scratch, 48);
+        ref var zigzag = ref MemoryMarshal.GetArrayDataReference(ZigZagTransposed);
+        for (var k = 0; k < 64; k++)
+        {
+            Unsafe.Add(ref output, k) = Unsafe.Add(ref scratch, Unsafe.Add(ref zigzag, k));
+        }
+
+        return NonZeroMask(MemoryMarshal.CreateReadOnlySpan(ref output, 64));
 
         // Half away from zero: add ±0.5 with the value's sign, then truncate (the values are far inside the int range).
         static Vector256<int> Round(Vector256<float> value) =>
@@ -553,6 +722,43 @@ public static class JpegEncoder
         var z2 = (Vector256.Create(0.541196100f) * tmp10) + z5;
         var z4 = (Vector256.Create(1.306562965f) * tmp12) + z5;
         var z3 = tmp11 * Vector256.Create(0.707106781f);
+        var z11 = tmp7 + z3;
+        var z13 = tmp7 - z3;
+        return (o0, z11 + z4, o2, z13 - z2, o4, z13 + z2, o6, z11 - z4);
+    }
+
+    /// <summary>The same butterflies on 16 lanes (two blocks side by side).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>) Dct8(
+        Vector512<float> d0, Vector512<float> d1, Vector512<float> d2, Vector512<float> d3,
+        Vector512<float> d4, Vector512<float> d5, Vector512<float> d6, Vector512<float> d7)
+    {
+        var tmp0 = d0 + d7;
+        var tmp7 = d0 - d7;
+        var tmp1 = d1 + d6;
+        var tmp6 = d1 - d6;
+        var tmp2 = d2 + d5;
+        var tmp5 = d2 - d5;
+        var tmp3 = d3 + d4;
+        var tmp4 = d3 - d4;
+
+        var tmp10 = tmp0 + tmp3;
+        var tmp13 = tmp0 - tmp3;
+        var tmp11 = tmp1 + tmp2;
+        var tmp12 = tmp1 - tmp2;
+        var o0 = tmp10 + tmp11;
+        var o4 = tmp10 - tmp11;
+        var z1 = (tmp12 + tmp13) * Vector512.Create(0.707106781f);
+        var o2 = tmp13 + z1;
+        var o6 = tmp13 - z1;
+
+        tmp10 = tmp4 + tmp5;
+        tmp11 = tmp5 + tmp6;
+        tmp12 = tmp6 + tmp7;
+        var z5 = (tmp10 - tmp12) * Vector512.Create(0.382683433f);
+        var z2 = (Vector512.Create(0.541196100f) * tmp10) + z5;
+        var z4 = (Vector512.Create(1.306562965f) * tmp12) + z5;
+        var z3 = tmp11 * Vector512.Create(0.707106781f);
         var z11 = tmp7 + z3;
         var z13 = tmp7 - z3;
         return (o0, z11 + z4, o2, z13 - z2, o4, z13 + z2, o6, z11 - z4);
@@ -669,10 +875,14 @@ public static class JpegEncoder
                 for (var column = 0; column < width; column++, i++)
                 {
                     var p = sourceRow + (Math.Min(column, image.Width - 1) * 3);
-                    float r = pixels[p], g = pixels[p + 1], b = pixels[p + 2];
-                    y[i] = (0.299f * r) + (0.587f * g) + (0.114f * b) - 128;
-                    cb[i] = (-0.168736f * r) - (0.331264f * g) + (0.5f * b);
-                    cr[i] = (0.5f * r) - (0.418688f * g) - (0.081312f * b);
+                    int r = pixels[p], g = pixels[p + 1], b = pixels[p + 2];
+
+                    // JFIF's samples are 8-bit integers: the conversion in 16-bit fixed point, rounded (Y half up, Cb and
+                    // Cr half down, as libjpeg does). Kept fractional, ties such as Cb = -0.5 of RGB (1, 1, 0) decode a
+                    // level off far more often.
+                    y[i] = (((19595 * r) + (38470 * g) + (7471 * b) + 32768) >> 16) - 128;
+                    cb[i] = ((-11059 * r) - (21709 * g) + (32768 * b) + 32767) >> 16;
+                    cr[i] = ((32768 * r) - (27439 * g) - (5329 * b) + 32767) >> 16;
                 }
             }
 
@@ -809,14 +1019,61 @@ public static class JpegEncoder
         }
     }
 
+    /// <summary>
+    /// Component, top and left sample of every block in coding order: a gray image's blocks row by row (computed), a
+    /// colour image's as <see cref="Planes.BlockOrder"/> lists them (interleaved MCUs).
+    /// </summary>
+    private sealed class BlockOrder
+    {
+        private readonly byte[]? components;
+        private readonly int[]? tops;
+        private readonly int[]? lefts;
+        private readonly int columns;
+
+        public BlockOrder(Planes planes)
+        {
+            if (planes.Gray is null)
+            {
+                (components, tops, lefts) = planes.BlockOrder();
+                Count = components.Length;
+            }
+            else
+            {
+                columns = planes.McuColumns;
+                Count = checked(planes.McuColumns * planes.McuRows);
+            }
+        }
+
+        public int Count { get; }
+
+        public (int Component, int Top, int Left) this[int block] => components is null
+            ? (0, block / columns * 8, block % columns * 8)
+            : (components[block], tops![block], lefts![block]);
+
+        public int ComponentOf(int block) => components is null ? 0 : components[block];
+
+        /// <summary>The components of <paramref name="count"/> blocks from <paramref name="first"/>; empty for a gray image (all 0).</summary>
+        public ReadOnlySpan<byte> ComponentsOf(int first, int count) => components is null ? default : components.AsSpan(first, count);
+    }
+
     /// <summary>A Huffman table built for symbol frequencies (T.81 Annex K.2) and its codes (Annex C).</summary>
     private sealed class HuffmanTable
     {
         private readonly byte[] bits = new byte[17];
         private readonly List<byte> values = [];
 
-        /// <summary>Each symbol's code length (bits 16 and up) and code (right-aligned, bits 0-15); 0 for symbols that never occur.</summary>
-        public uint[] Packed { get; } = new uint[256];
+        /// <summary>Bit of <see cref="Codes"/> where the length starts.</summary>
+        public const int LengthShift = 27;
+
+        /// <summary>The code bits of a <see cref="Codes"/> entry.</summary>
+        public const uint CodeMask = (1u << LengthShift) - 1;
+
+        /// <summary>
+        /// Per symbol: its code shifted left over the additional bits that follow it (the symbol's low 4 bits give their
+        /// number, for DC categories and AC run/size symbols alike), and above <see cref="LengthShift"/> the length of
+        /// both together; 0 for symbols that never occur.
+        /// </summary>
+        public uint[] Codes { get; } = new uint[256];
 
         /// <summary>T.81 Table K.3: typical luminance DC differences.</summary>
         public static HuffmanTable TypicalLuminanceDc { get; } = FromSpecification(
@@ -1024,7 +1281,8 @@ public static class JpegEncoder
                 for (var i = 0; i < bits[size]; i++)
                 {
                     var symbol = values[k++];
-                    Packed[symbol] = (uint)((size << 16) | code);
+                    var valueBits = symbol & 15;
+                    Codes[symbol] = (uint)(((size + valueBits) << LengthShift) | (code << valueBits));
                     code++;
                 }
 
@@ -1034,106 +1292,186 @@ public static class JpegEncoder
     }
 
     /// <summary>
-    /// The Huffman coding of quantized blocks (T.81 F.1.2) into the entropy-coded segment: bits most significant first
-    /// through a 64-bit buffer (held in locals while a block is coded), four bytes at a time unless one is 0xFF (then
-    /// followed by a stuffed 0x00, B.1.1.5), padded with ones at the end; bytes collect in a pooled 64 KiB buffer.
+    /// The Huffman coding of quantized blocks (T.81 F.1.2) into the entropy-coded segment. Each symbol's code and the
+    /// value's additional bits go into a 64-bit buffer in one shift and or (<see cref="HuffmanTable.Codes"/> holds the
+    /// code already shifted over the value bits), and after each symbol the buffer's whole bytes are stored with one
+    /// unconditional 8-byte store: no branch on the bit count in the loop. The bytes collect in a pooled 64 KiB buffer;
+    /// each 0xFF gets its stuffed 0x00 (B.1.1.5) when the buffer is written out (a vectorised search: 0xFF bytes are rare).
+    /// Padded with ones at the end.
     /// </summary>
     private sealed class EntropyCoder(Stream stream) : IDisposable
     {
         private const int Capacity = 1 << 16;
 
-        /// <summary>Room for the worst case of one block: 64 codes of at most 16 + 11 bits, every byte stuffed.</summary>
-        private const int BlockReserve = 512;
+        /// <summary>Room for the worst case of one block (64 codes of at most 16 + 11 bits) and an 8-byte store.</summary>
+        private const int BlockReserve = 256;
 
         private readonly byte[] output = ArrayPool<byte>.Shared.Rent(Capacity);
+        private readonly byte[] stuffed = ArrayPool<byte>.Shared.Rent(2 * Capacity);
         private readonly int[] predictions = new int[4];
         private int length;
         private ulong buffer;
         private int count;
 
-        /// <summary>Codes one block (64 coefficients in zig-zag order, <paramref name="nonZero"/> the mask of those not zero) of component <paramref name="component"/>.</summary>
-        public void EncodeBlock(ReadOnlySpan<short> block, ulong nonZero, int component, HuffmanTable dcTable, HuffmanTable acTable)
+        /// <summary>
+        /// Codes <paramref name="blockCount"/> blocks, block b of component <paramref name="components"/>[b] (all 0 when
+        /// empty) with that component's tables (<paramref name="dcTables"/>/<paramref name="acTables"/> indexed by component).
+        /// </summary>
+        public void EncodeBlocks(
+            ReadOnlySpan<short> blocks, ReadOnlySpan<ulong> masks, int blockCount, ReadOnlySpan<byte> components,
+            ReadOnlySpan<HuffmanTable> dcTables, ReadOnlySpan<HuffmanTable> acTables)
         {
-            if (this.length > Capacity - BlockReserve)
+            if (components.IsEmpty)
             {
-                stream.Write(this.output, 0, this.length);
-                this.length = 0;
+                EncodeBlocks(blocks[..(blockCount * 64)], masks[..blockCount], 0, dcTables[0], acTables[0]);
+                return;
             }
 
-            var output = this.output;
-            var length = this.length;
+            // Runs of blocks of one component (a colour MCU: the luminance blocks, then each chrominance block).
+            for (var first = 0; first < blockCount;)
+            {
+                var c = components[first];
+                var end = first + 1;
+                while (end < blockCount && components[end] == c)
+                {
+                    end++;
+                }
+
+                EncodeBlocks(blocks[(first * 64)..(end * 64)], masks[first..end], c, dcTables[c], acTables[c]);
+                first = end;
+            }
+        }
+
+        /// <summary>
+        /// Codes blocks (64 coefficients each in zig-zag order; <paramref name="masks"/>: the non-zero ones, one per block)
+        /// of one component with its tables.
+        /// </summary>
+        public void EncodeBlocks(ReadOnlySpan<short> blocks, ReadOnlySpan<ulong> masks, int component, HuffmanTable dcTable, HuffmanTable acTable)
+        {
+            if (blocks.Length < masks.Length * 64)
+            {
+                throw new ArgumentException("Fewer blocks than masks.", nameof(blocks));
+            }
+
+            // Locals only (no address taken, no call in the loop), so that they stay in registers.
             var buffer = this.buffer;
             var count = this.count;
-            ref var dcCodes = ref MemoryMarshal.GetArrayDataReference(dcTable.Packed);
-            ref var acCodes = ref MemoryMarshal.GetArrayDataReference(acTable.Packed);
-            ref var coefficients = ref MemoryMarshal.GetReference(block);
-
-            // DC difference: its category's code, then the value's bits.
-            int dc = coefficients;
-            var difference = dc - predictions[component];
-            predictions[component] = dc;
-            var size = Category(difference);
-            var packed = Unsafe.Add(ref dcCodes, size);
-            var bits = (int)(packed >> 16) + size;
-            buffer = (buffer << bits) | ((packed & 0xFFFF) << size) | ValueBits(difference, size);
-            count += bits;
-            if (count >= 32)
+            var prediction = predictions[component];
+            ref var start = ref MemoryMarshal.GetArrayDataReference(output);
+            ref var limit = ref Unsafe.Add(ref start, Capacity - BlockReserve);
+            ref var cursor = ref Unsafe.Add(ref start, length);
+            ref var coefficients = ref MemoryMarshal.GetReference(blocks);
+            ref var dcCodes = ref MemoryMarshal.GetArrayDataReference(dcTable.Codes);
+            ref var acCodes = ref MemoryMarshal.GetArrayDataReference(acTable.Codes);
+            Span<byte> categories = stackalloc byte[64];
+            ref var category = ref MemoryMarshal.GetReference(categories);
+            foreach (var nonZero in masks)
             {
-                count -= 32;
-                Emit(output, ref length, (uint)(buffer >> count));
-            }
-
-            // AC: (zero run, category) codes for the non-zero coefficients, 16-zero runs, end of block.
-            var mask = nonZero & ~1UL;
-            var last = 0;
-            while (mask != 0)
-            {
-                var k = BitOperations.TrailingZeroCount(mask);
-                mask &= mask - 1;
-                var run = k - last - 1;
-                last = k;
-                while (run > 15)
+                if (VectorCategories)
                 {
-                    packed = Unsafe.Add(ref acCodes, 0xF0);
-                    buffer = (buffer << (int)(packed >> 16)) | (packed & 0xFFFF);
-                    count += (int)(packed >> 16);
-                    if (count >= 32)
+                    Categories(ref coefficients, ref category);
+                }
+
+                if (Unsafe.IsAddressGreaterThan(ref cursor, ref limit))
+                {
+                    WriteOut((int)Unsafe.ByteOffset(ref start, ref cursor));
+                    cursor = ref start;
+                }
+
+                // DC difference: its category's code, then the value's bits. Flushed every second symbol: at most 7
+                // bits are left after a flush, and a symbol is at most 16 + 11 bits, so two fit in the 64-bit buffer.
+                int dc = coefficients;
+                var difference = dc - prediction;
+                prediction = dc;
+                var size = Category(difference);
+                Put(ref buffer, ref count, Unsafe.Add(ref dcCodes, size), ValueBits(difference, size));
+
+                // AC: (zero run, category) codes for the non-zero coefficients, 16-zero runs, end of block.
+                var mask = nonZero & ~1UL;
+                var last = 0;
+                while (mask != 0)
+                {
+                    // One symbol pending: this one makes two.
+                    var k = BitOperations.TrailingZeroCount(mask);
+                    mask &= mask - 1;
+                    var run = k - last - 1;
+                    last = k;
+                    if (run > 15)
                     {
-                        count -= 32;
-                        Emit(output, ref length, (uint)(buffer >> count));
+                        cursor = ref PutZeroRuns(ref cursor, ref buffer, ref count, ref acCodes, ref run);
                     }
 
-                    run -= 16;
+                    int value = Unsafe.Add(ref coefficients, k);
+                    size = VectorCategories ? Unsafe.Add(ref category, k) : Category(value);
+                    Put(ref buffer, ref count, Unsafe.Add(ref acCodes, (run << 4) | size), ValueBits(value, size));
+                    cursor = ref Flush(ref cursor, buffer, ref count);
+                    if (mask == 0)
+                    {
+                        break;
+                    }
+
+                    // None pending: this one makes one.
+                    k = BitOperations.TrailingZeroCount(mask);
+                    mask &= mask - 1;
+                    run = k - last - 1;
+                    last = k;
+                    if (run > 15)
+                    {
+                        cursor = ref PutZeroRuns(ref cursor, ref buffer, ref count, ref acCodes, ref run);
+                    }
+
+                    value = Unsafe.Add(ref coefficients, k);
+                    size = VectorCategories ? Unsafe.Add(ref category, k) : Category(value);
+                    Put(ref buffer, ref count, Unsafe.Add(ref acCodes, (run << 4) | size), ValueBits(value, size));
                 }
 
-                int value = Unsafe.Add(ref coefficients, k);
-                size = Category(value);
-                packed = Unsafe.Add(ref acCodes, (run << 4) | size);
-                bits = (int)(packed >> 16) + size;
-                buffer = (buffer << bits) | ((packed & 0xFFFF) << size) | ValueBits(value, size);
-                count += bits;
-                if (count >= 32)
+                // At most one symbol pending: the end of block (at most 16 bits) still fits.
+                if (last != 63)
                 {
-                    count -= 32;
-                    Emit(output, ref length, (uint)(buffer >> count));
+                    Put(ref buffer, ref count, acCodes, 0);
                 }
+
+                cursor = ref Flush(ref cursor, buffer, ref count);
+                coefficients = ref Unsafe.Add(ref coefficients, 64);
             }
 
-            if (last != 63)
-            {
-                packed = Unsafe.Add(ref acCodes, 0x00);
-                buffer = (buffer << (int)(packed >> 16)) | (packed & 0xFFFF);
-                count += (int)(packed >> 16);
-                if (count >= 32)
-                {
-                    count -= 32;
-                    Emit(output, ref length, (uint)(buffer >> count));
-                }
-            }
-
-            this.length = length;
+            length = (int)Unsafe.ByteOffset(ref start, ref cursor);
+            predictions[component] = prediction;
             this.buffer = buffer;
             this.count = count;
+        }
+
+        /// <summary>Whether <see cref="Categories"/> runs (AVX-512 with its leading-zero count).</summary>
+        private static bool VectorCategories => Vector512.IsHardwareAccelerated && Avx512CD.IsSupported && Avx512BW.IsSupported;
+
+        /// <summary>The magnitude categories (<see cref="Category"/>) of a block's 64 coefficients, 32-bit lanes at a time.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Categories(ref short coefficients, ref byte categories)
+        {
+            for (var i = 0; i < 64; i += 32)
+            {
+                var (low, high) = Vector512.Widen(Vector512.Abs(Vector512.LoadUnsafe(ref coefficients, (nuint)i)).AsUInt16());
+                Avx512F.ConvertToVector128Byte(Vector512.Create(32u) - Avx512CD.LeadingZeroCount(low)).StoreUnsafe(ref categories, (nuint)i);
+                Avx512F.ConvertToVector128Byte(Vector512.Create(32u) - Avx512CD.LeadingZeroCount(high)).StoreUnsafe(ref categories, (nuint)(i + 16));
+            }
+        }
+
+        /// <summary>
+        /// The 16-zero-run codes (ZRL) before a coefficient after <paramref name="run"/> &gt; 15 zeros, each flushed (so the
+        /// buffer holds at most 7 bits after); leaves the remaining run (under 16).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static ref byte PutZeroRuns(ref byte cursor, scoped ref ulong buffer, scoped ref int count, scoped ref uint acCodes, scoped ref int run)
+        {
+            cursor = ref Flush(ref cursor, buffer, ref count);
+            while (run > 15)
+            {
+                Put(ref buffer, ref count, Unsafe.Add(ref acCodes, 0xF0), 0);
+                cursor = ref Flush(ref cursor, buffer, ref count);
+                run -= 16;
+            }
+
+            return ref cursor;
         }
 
         /// <summary>Pads the last byte with ones and writes out what is buffered.</summary>
@@ -1146,50 +1484,74 @@ public static class JpegEncoder
                 count += pad;
             }
 
-            while (count >= 8)
+            if (count > 0)
             {
-                count -= 8;
-                EmitByte(output, ref length, (byte)(buffer >> count));
+                ref var start = ref MemoryMarshal.GetArrayDataReference(output);
+                length = (int)Unsafe.ByteOffset(ref start, ref Flush(ref Unsafe.Add(ref start, length), buffer, ref count));
             }
 
-            stream.Write(output, 0, length);
+            WriteOut(length);
             length = 0;
         }
 
-        public void Dispose() => ArrayPool<byte>.Shared.Return(output);
+        public void Dispose()
+        {
+            ArrayPool<byte>.Shared.Return(output);
+            ArrayPool<byte>.Shared.Return(stuffed);
+        }
 
-        /// <summary>Four bytes, big-endian, each 0xFF followed by 0x00.</summary>
+        /// <summary>Appends a code (<see cref="HuffmanTable.Codes"/> entry) and its value bits to the right of the buffer.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Emit(byte[] output, ref int length, uint word)
+        private static void Put(ref ulong buffer, ref int count, uint code, uint valueBits)
         {
-            // A byte of the word is 0xFF exactly when the same byte of ~word is zero.
-            var inverted = ~word;
-            if (((inverted - 0x01010101u) & ~inverted & 0x80808080u) == 0)
-            {
-                BinaryPrimitives.WriteUInt32BigEndian(output.AsSpan(length, 4), word);
-                length += 4;
-                return;
-            }
-
-            EmitStuffed(output, ref length, word);
+            var bits = (int)(code >> HuffmanTable.LengthShift);
+            buffer = (buffer << bits) | (code & HuffmanTable.CodeMask) | valueBits;
+            count += bits;
         }
 
-        [MethodImpl(MethodImplOptions.NoInlining)]
-        private static void EmitStuffed(byte[] output, ref int length, uint word)
+        /// <summary>
+        /// Stores the whole bytes of the buffer's <paramref name="count"/> bits (1..64) at <paramref name="cursor"/> and
+        /// keeps the rest; returns the new cursor. One 8-byte big-endian store: the bytes past the whole ones are
+        /// overwritten later.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static ref byte Flush(ref byte cursor, ulong buffer, scoped ref int count)
         {
-            EmitByte(output, ref length, (byte)(word >> 24));
-            EmitByte(output, ref length, (byte)(word >> 16));
-            EmitByte(output, ref length, (byte)(word >> 8));
-            EmitByte(output, ref length, (byte)word);
+            var word = buffer << (64 - count);
+            Unsafe.WriteUnaligned(ref cursor, BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(word) : word);
+            var bytes = count >> 3;
+            count &= 7;
+            return ref Unsafe.Add(ref cursor, bytes);
         }
 
-        private static void EmitByte(byte[] output, ref int length, byte value)
+        /// <summary>Writes the first <paramref name="length"/> coded bytes to the stream, a 0x00 after each 0xFF.</summary>
+        private void WriteOut(int length)
         {
-            output[length++] = value;
-            if (value == 0xFF)
+            var source = output.AsSpan(0, length);
+            var written = 0;
+            while (true)
             {
-                output[length++] = 0;
+                var next = source.IndexOf((byte)0xFF);
+                if (next < 0 && written == 0)
+                {
+                    stream.Write(output, 0, length);
+                    return;
+                }
+
+                if (next < 0)
+                {
+                    source.CopyTo(stuffed.AsSpan(written));
+                    written += source.Length;
+                    break;
+                }
+
+                source[..(next + 1)].CopyTo(stuffed.AsSpan(written));
+                written += next + 1;
+                stuffed[written++] = 0;
+                source = source[(next + 1)..];
             }
+
+            stream.Write(stuffed, 0, written);
         }
     }
 }
