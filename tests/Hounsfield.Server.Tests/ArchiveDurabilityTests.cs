@@ -122,6 +122,52 @@ public sealed class ArchiveDurabilityTests
         }
     }
 
+    [CorpusFact]
+    public async Task Concurrent_stores_share_index_commits_and_every_study_counts_exactly_its_instances()
+    {
+        var data = Directory.CreateTempSubdirectory("hounsfield-concurrent-");
+        try
+        {
+            await using var server = await ServerProcess.StartAsync(data);
+            var files = Corpus.Files.Where(f => !f.IsMalformed)
+                .Select(f => (f.Path, Dataset: Hounsfield.Dicom.DicomFile.Open(f.Path).Dataset))
+                .Select(f => (f.Path, Study: f.Dataset.GetString(Hounsfield.Dicom.DicomTag.StudyInstanceUID), Instance: f.Dataset.GetString(Hounsfield.Dicom.DicomTag.SOPInstanceUID)))
+                .DistinctBy(f => f.Instance)
+                .ToList();
+
+            // Eight requests in flight at a time, one instance each: their index commits overlap and are batched. A few
+            // corpus files are refused on purpose (no usable UIDs: 409), which must not disturb the others' commits.
+            var stored = new System.Collections.Concurrent.ConcurrentBag<string>();
+            await Parallel.ForEachAsync(files, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (file, cancellationToken) =>
+            {
+                using var content = DicomWebClient.Multipart([await File.ReadAllBytesAsync(file.Path, cancellationToken)]);
+                using var response = await server.Client.PostAsync("/dicomweb/studies", content, cancellationToken);
+                Assert.True(response.StatusCode is HttpStatusCode.OK or HttpStatusCode.Conflict, $"{file.Path}: {response.StatusCode}");
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    stored.Add(file.Instance!);
+                }
+            });
+            Assert.True(stored.Count > 20, $"only {stored.Count} corpus instances were stored");
+            files = [.. files.Where(f => stored.Contains(f.Instance!))];
+
+            var studies = JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/studies?limit=1000")).RootElement.EnumerateArray().ToList();
+            var expected = files.GroupBy(f => f.Study).ToDictionary(g => g.Key!, g => g.Count());
+            Assert.Equal(expected.Count, studies.Count);
+            foreach (var study in studies)
+            {
+                Assert.Equal(expected[Text(study, "0020000D")!].ToString(System.Globalization.CultureInfo.InvariantCulture), Text(study, "00201208"));
+            }
+
+            var instances = JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances?limit=1000")).RootElement.GetArrayLength();
+            Assert.Equal(files.Count, instances);
+        }
+        finally
+        {
+            data.Delete(recursive: true);
+        }
+    }
+
     private static string? Text(JsonElement dataset, string tag) => CorpusServerFixture.Text(dataset, tag);
 
     private static string? StudyOf(JsonElement result) => Text(result, "0020000D");

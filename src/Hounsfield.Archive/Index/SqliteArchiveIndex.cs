@@ -64,6 +64,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
 
     private readonly SqliteDatabase database;
     private readonly SemaphoreSlim writeLock = new(1, 1);
+    private readonly System.Collections.Concurrent.ConcurrentQueue<PendingInsert> pendingInserts = new();
     private IndexWriter? writer;
 
     public SqliteArchiveIndex(string databasePath)
@@ -105,53 +106,140 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         return await reader.ReadAsync(cancellationToken) ? ReadStoredInstance(reader) : null;
     }
 
+    /// <summary>
+    /// Indexes an instance. Instances that arrive while a commit is being flushed are indexed together by the next one (each
+    /// in its own savepoint, so one failure fails only its instance): concurrent ingests share the flush of the index.
+    /// </summary>
     public async Task AddInstanceAsync(InstanceRecord record, CancellationToken cancellationToken)
     {
-        await WriteAsync(async (writer, cancellationToken) =>
+        var insert = new PendingInsert(record);
+        pendingInserts.Enqueue(insert);
+        await writeLock.WaitAsync(CancellationToken.None);
+        try
         {
-            await DeleteInstanceRowAsync(writer, record.SopInstanceUid, cancellationToken);
+            // Whoever holds the lock commits everything queued so far; this instance may already be in an earlier commit.
+            if (!insert.Done.Task.IsCompleted)
+            {
+                await CommitPendingInsertsAsync();
+            }
+        }
+        finally
+        {
+            writeLock.Release();
+        }
 
-            var patientPk = await writer.ScalarAsync("""
-                INSERT INTO patients (patient_id, patient_name, patient_name_fuzzy, patient_birth_date, patient_sex)
-                VALUES ($id, $name, $fuzzy, $birth, $sex)
-                ON CONFLICT(patient_id) DO UPDATE SET patient_name = excluded.patient_name, patient_name_fuzzy = excluded.patient_name_fuzzy,
-                    patient_birth_date = excluded.patient_birth_date, patient_sex = excluded.patient_sex
-                RETURNING pk
-                """, cancellationToken,
-                ("$id", record.PatientId), ("$name", record.PatientName), ("$fuzzy", FuzzyName(record.PatientName)),
-                ("$birth", record.PatientBirthDate), ("$sex", record.PatientSex));
-            var studyPk = await writer.ScalarAsync("""
-                INSERT INTO studies (patient_pk, study_uid, study_date, study_time, accession_number, study_id, study_description, referring_physician_name, referring_physician_name_fuzzy)
-                VALUES ($patient, $uid, $date, $time, $accession, $id, $description, $referring, $fuzzy)
-                ON CONFLICT(study_uid) DO UPDATE SET patient_pk = excluded.patient_pk
-                RETURNING pk
-                """, cancellationToken,
-                ("$patient", patientPk), ("$uid", record.StudyInstanceUid), ("$date", record.StudyDate), ("$time", record.StudyTime),
-                ("$accession", record.AccessionNumber), ("$id", record.StudyId), ("$description", record.StudyDescription),
-                ("$referring", record.ReferringPhysicianName), ("$fuzzy", FuzzyName(record.ReferringPhysicianName)));
-            var seriesPk = await writer.ScalarAsync("""
-                INSERT INTO series (study_pk, series_uid, modality, series_number, series_description)
-                VALUES ($study, $uid, $modality, $number, $description)
-                ON CONFLICT(series_uid) DO UPDATE SET study_pk = excluded.study_pk
-                RETURNING pk
-                """, cancellationToken,
-                ("$study", studyPk), ("$uid", record.SeriesInstanceUid), ("$modality", record.Modality),
-                ("$number", record.SeriesNumber), ("$description", record.SeriesDescription));
-            await writer.ScalarAsync("""
-                INSERT INTO instances (series_pk, sop_uid, sop_class_uid, instance_number, transfer_syntax_uid, blob_key, length, number_of_frames, rows, columns, bits_allocated, metadata)
-                VALUES ($series, $uid, $class, $number, $syntax, $key, $length, $frames, $rows, $columns, $bits, $metadata)
-                RETURNING pk
-                """, cancellationToken,
-                ("$series", seriesPk), ("$uid", record.SopInstanceUid), ("$class", record.SopClassUid), ("$number", record.InstanceNumber),
-                ("$syntax", record.TransferSyntaxUid), ("$key", record.BlobKey), ("$length", record.Length), ("$frames", record.NumberOfFrames),
-                ("$rows", record.Rows), ("$columns", record.Columns), ("$bits", record.BitsAllocated), ("$metadata", record.Metadata));
-            // Counts move by one instance; the study's totals come from its few series rows, not from its instances.
-            await writer.ExecuteAsync("""
-                UPDATE series SET instance_count = instance_count + 1 WHERE pk = $series;
-                UPDATE studies SET series_count = (SELECT count(*) FROM series WHERE study_pk = $study),
-                    instance_count = (SELECT coalesce(sum(instance_count), 0) FROM series WHERE study_pk = $study) WHERE pk = $study;
-                """, cancellationToken, ("$series", seriesPk), ("$study", studyPk));
-        }, cancellationToken);
+        await insert.Done.Task;
+    }
+
+    private async Task CommitPendingInsertsAsync()
+    {
+        var batch = new List<PendingInsert>();
+        while (pendingInserts.TryDequeue(out var next))
+        {
+            batch.Add(next);
+        }
+
+        try
+        {
+            writer ??= await IndexWriter.OpenAsync(database, CancellationToken.None);
+            await writer.BeginAsync(CancellationToken.None);
+            foreach (var insert in batch)
+            {
+                writer.Transaction.Save("instance");
+                try
+                {
+                    await InsertAsync(writer, insert.Record, CancellationToken.None);
+                    writer.Transaction.Release("instance");
+                }
+                catch (SqliteException ex)
+                {
+                    writer.Transaction.Rollback("instance");
+                    writer.Transaction.Release("instance");
+                    insert.Failure = ex;
+                }
+            }
+
+            await writer.CommitAsync(CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            writer?.Dispose();
+            writer = null;
+            foreach (var insert in batch)
+            {
+                insert.Done.TrySetException(ex);
+            }
+
+            return;
+        }
+
+        foreach (var insert in batch)
+        {
+            if (insert.Failure is { } failure)
+            {
+                insert.Done.TrySetException(failure);
+            }
+            else
+            {
+                insert.Done.TrySetResult();
+            }
+        }
+    }
+
+    private static async Task InsertAsync(IndexWriter writer, InstanceRecord record, CancellationToken cancellationToken)
+    {
+        await DeleteInstanceRowAsync(writer, record.SopInstanceUid, cancellationToken);
+
+        var patientPk = await writer.ScalarAsync("""
+            INSERT INTO patients (patient_id, patient_name, patient_name_fuzzy, patient_birth_date, patient_sex)
+            VALUES ($id, $name, $fuzzy, $birth, $sex)
+            ON CONFLICT(patient_id) DO UPDATE SET patient_name = excluded.patient_name, patient_name_fuzzy = excluded.patient_name_fuzzy,
+                patient_birth_date = excluded.patient_birth_date, patient_sex = excluded.patient_sex
+            RETURNING pk
+            """, cancellationToken,
+            ("$id", record.PatientId), ("$name", record.PatientName), ("$fuzzy", FuzzyName(record.PatientName)),
+            ("$birth", record.PatientBirthDate), ("$sex", record.PatientSex));
+        var studyPk = await writer.ScalarAsync("""
+            INSERT INTO studies (patient_pk, study_uid, study_date, study_time, accession_number, study_id, study_description, referring_physician_name, referring_physician_name_fuzzy)
+            VALUES ($patient, $uid, $date, $time, $accession, $id, $description, $referring, $fuzzy)
+            ON CONFLICT(study_uid) DO UPDATE SET patient_pk = excluded.patient_pk
+            RETURNING pk
+            """, cancellationToken,
+            ("$patient", patientPk), ("$uid", record.StudyInstanceUid), ("$date", record.StudyDate), ("$time", record.StudyTime),
+            ("$accession", record.AccessionNumber), ("$id", record.StudyId), ("$description", record.StudyDescription),
+            ("$referring", record.ReferringPhysicianName), ("$fuzzy", FuzzyName(record.ReferringPhysicianName)));
+        var seriesPk = await writer.ScalarAsync("""
+            INSERT INTO series (study_pk, series_uid, modality, series_number, series_description)
+            VALUES ($study, $uid, $modality, $number, $description)
+            ON CONFLICT(series_uid) DO UPDATE SET study_pk = excluded.study_pk
+            RETURNING pk
+            """, cancellationToken,
+            ("$study", studyPk), ("$uid", record.SeriesInstanceUid), ("$modality", record.Modality),
+            ("$number", record.SeriesNumber), ("$description", record.SeriesDescription));
+        await writer.ScalarAsync("""
+            INSERT INTO instances (series_pk, sop_uid, sop_class_uid, instance_number, transfer_syntax_uid, blob_key, length, number_of_frames, rows, columns, bits_allocated, metadata)
+            VALUES ($series, $uid, $class, $number, $syntax, $key, $length, $frames, $rows, $columns, $bits, $metadata)
+            RETURNING pk
+            """, cancellationToken,
+            ("$series", seriesPk), ("$uid", record.SopInstanceUid), ("$class", record.SopClassUid), ("$number", record.InstanceNumber),
+            ("$syntax", record.TransferSyntaxUid), ("$key", record.BlobKey), ("$length", record.Length), ("$frames", record.NumberOfFrames),
+            ("$rows", record.Rows), ("$columns", record.Columns), ("$bits", record.BitsAllocated), ("$metadata", record.Metadata));
+        // Counts move by one instance; the study's totals come from its few series rows, not from its instances.
+        await writer.ExecuteAsync("""
+            UPDATE series SET instance_count = instance_count + 1 WHERE pk = $series;
+            UPDATE studies SET series_count = (SELECT count(*) FROM series WHERE study_pk = $study),
+                instance_count = (SELECT coalesce(sum(instance_count), 0) FROM series WHERE study_pk = $study) WHERE pk = $study;
+            """, cancellationToken, ("$series", seriesPk), ("$study", studyPk));
+    }
+
+    /// <summary>An instance waiting for the next index commit.</summary>
+    private sealed class PendingInsert(InstanceRecord record)
+    {
+        public InstanceRecord Record { get; } = record;
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Exception? Failure { get; set; }
     }
 
     public async Task<QueryResult> QueryAsync(QidoQuery query, CancellationToken cancellationToken)
@@ -465,6 +553,9 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     {
         private readonly Dictionary<string, SqliteCommand> statements = new(StringComparer.Ordinal);
         private SqliteTransaction? transaction;
+
+        /// <summary>The transaction begun by <see cref="BeginAsync"/>.</summary>
+        public SqliteTransaction Transaction => transaction ?? throw new InvalidOperationException("No transaction is open.");
 
         /// <summary>
         /// A writer whose commits survive a power loss too (synchronous=FULL: the WAL is flushed at each commit), since a
