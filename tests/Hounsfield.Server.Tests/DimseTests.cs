@@ -11,6 +11,29 @@ public sealed class DimseTests
 {
     private static readonly string[] Files = ["evrle_ct_small", "ivrle_mr_small", "mono1_cr_chest", "charset_latin1_french", "overlay_mr"];
 
+    [Fact]
+    public void A_dicom_port_already_in_use_stops_serve_with_one_line_naming_the_port_and_the_setting()
+    {
+        using var occupant = new TcpListener(IPAddress.Any, 0);
+        occupant.Start();
+        var port = ((IPEndPoint)occupant.LocalEndpoint).Port;
+        var data = Directory.CreateTempSubdirectory("hounsfield-port-");
+        try
+        {
+            var (exitCode, stdout, stderr) = CliRunner.Run("serve", "--urls", "http://127.0.0.1:0", "--data", data.FullName, "--dicom-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+            Assert.Equal(1, exitCode);
+            var error = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            Assert.Contains($"DICOM port {port} cannot be opened", error, StringComparison.Ordinal);
+            Assert.Contains("Dimse:Port", error, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", stdout + stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            data.Delete(recursive: true);
+        }
+    }
+
     [CorpusFact]
     public async Task Dcmtk_stores_finds_moves_and_gets_through_the_same_archive_as_dicomweb()
     {

@@ -82,7 +82,17 @@ internal sealed class DimseService(
             Tls = tlsOptions,
             Log = message => logger.LogInformation("DIMSE {Message}", message),
         });
-        await server.StartAsync(cancellationToken);
+        try
+        {
+            await server.StartAsync(cancellationToken);
+        }
+        catch (System.Net.Sockets.SocketException ex)
+        {
+            await server.DisposeAsync();
+            var setting = tlsOptions is null ? "Dimse:Port (--dicom-port)" : "Dimse:Tls:Port";
+            throw new DimseSettingsException($"The DICOM{(tlsOptions is null ? string.Empty : " TLS")} port {port} cannot be opened: {ex.Message}. Choose another with {setting}, or 0 to turn it off.");
+        }
+
         servers.Add(server);
         return server;
     }
