@@ -275,7 +275,8 @@ public sealed class DicomNodesTests
         return (await JsonAsync(response)).GetProperty("id").GetInt64();
     }
 
-    private static async Task<JsonElement> WaitForJobAsync(ServerProcess server, string jobId)
+    /// <summary>Polls a DICOM node job until it has succeeded or failed (at most 60 s).</summary>
+    internal static async Task<JsonElement> WaitForJobAsync(ServerProcess server, string jobId)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)

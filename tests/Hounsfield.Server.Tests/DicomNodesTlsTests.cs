@@ -65,7 +65,7 @@ public sealed class DicomNodesTlsTests
 
             using (var accepted = await server.Client.PostAsync($"/api/dicom_nodes/{id}/store", Json($$"""{"instances": ["{{ct.GetString(DicomTag.SOPInstanceUID)}}"]}""")))
             {
-                var job = await WaitForJobAsync(server, (await JsonAsync(accepted)).GetProperty("job_id").GetString()!);
+                var job = await DicomNodesTests.WaitForJobAsync(server, (await JsonAsync(accepted)).GetProperty("job_id").GetString()!);
                 Assert.True(job.GetProperty("state").GetString() == "succeeded", job.ToString());
             }
 
@@ -91,7 +91,7 @@ public sealed class DicomNodesTlsTests
 
             using (var accepted = await server.Client.PostAsync($"/api/dicom_nodes/{strangerNode}/store", Json($$"""{"instances": ["{{ct.GetString(DicomTag.SOPInstanceUID)}}"]}""")))
             {
-                var job = await WaitForJobAsync(server, (await JsonAsync(accepted)).GetProperty("job_id").GetString()!);
+                var job = await DicomNodesTests.WaitForJobAsync(server, (await JsonAsync(accepted)).GetProperty("job_id").GetString()!);
                 Assert.Equal("failed", job.GetProperty("state").GetString());
                 Assert.Contains("the server certificate is not trusted", job.GetProperty("error").GetString(), StringComparison.Ordinal);
             }
@@ -152,7 +152,7 @@ public sealed class DicomNodesTlsTests
                 var study = dataset.GetString(DicomTag.StudyInstanceUID)!;
                 using var accepted = await server.Client.PostAsync($"/api/dicom_nodes/{id}/{operation}", Json($$$"""{"level": "STUDY", "query": {"StudyInstanceUID": "{{{study}}}"}}"""));
                 Assert.True(accepted.StatusCode == HttpStatusCode.Accepted, await accepted.Content.ReadAsStringAsync());
-                var job = await WaitForJobAsync(server, (await JsonAsync(accepted)).GetProperty("job_id").GetString()!);
+                var job = await DicomNodesTests.WaitForJobAsync(server, (await JsonAsync(accepted)).GetProperty("job_id").GetString()!);
                 Assert.True(job.GetProperty("state").GetString() == "succeeded" && job.GetProperty("completed").GetInt32() == 1, $"{operation}: {job}");
                 var instances = await JsonAsync(await server.Client.GetAsync($"/dicomweb/studies/{study}/instances"));
                 Assert.Equal(dataset.GetString(DicomTag.SOPInstanceUID), Assert.Single(instances.EnumerateArray()).GetProperty("00080018").GetProperty("Value")[0].GetString());
@@ -210,23 +210,6 @@ public sealed class DicomNodesTlsTests
             new Dictionary<string, object?> { ["name"] = name.ToLowerInvariant(), ["peer_aet_title"] = peerAETitle ?? name, ["peer_host"] = "127.0.0.1", ["peer_port"] = port, ["tls"] = tls });
         Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
         return await JsonAsync(response);
-    }
-
-    internal static async Task<JsonElement> WaitForJobAsync(ServerProcess server, string jobId)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            using var response = await server.Client.GetAsync($"/api/dicom_nodes/jobs/{jobId}");
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            var job = await JsonAsync(response);
-            if (job.GetProperty("state").GetString() is "succeeded" or "failed" || DateTime.UtcNow > deadline)
-            {
-                return job;
-            }
-
-            await Task.Delay(100);
-        }
     }
 
     private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");

@@ -155,7 +155,7 @@ public sealed class DicomNodesTransferSyntaxTests
                 var study = DicomFile.Open(Corpus.Get(name).Path).Dataset.GetString(DicomTag.StudyInstanceUID);
                 using var accepted = await server.Client.PostAsync($"/api/dicom_nodes/{node}/get", Json($$$"""{"level": "STUDY", "query": {"StudyInstanceUID": "{{{study}}}"}}"""));
                 Assert.True(accepted.StatusCode == HttpStatusCode.Accepted, await accepted.Content.ReadAsStringAsync());
-                var job = await DicomNodesTlsTests.WaitForJobAsync(server, (await JsonAsync(accepted)).GetProperty("job_id").GetString()!);
+                var job = await DicomNodesTests.WaitForJobAsync(server, (await JsonAsync(accepted)).GetProperty("job_id").GetString()!);
                 Assert.True(job.GetProperty("state").GetString() == "succeeded" && job.GetProperty("completed").GetInt32() == 1, job.ToString());
             }
 
@@ -214,7 +214,7 @@ public sealed class DicomNodesTransferSyntaxTests
     {
         using var accepted = await server.Client.PostAsync($"/api/dicom_nodes/{node}/store", body);
         Assert.True(accepted.StatusCode == HttpStatusCode.Accepted, await accepted.Content.ReadAsStringAsync());
-        return await DicomNodesTlsTests.WaitForJobAsync(server, (await JsonAsync(accepted)).GetProperty("job_id").GetString()!);
+        return await DicomNodesTests.WaitForJobAsync(server, (await JsonAsync(accepted)).GetProperty("job_id").GetString()!);
     }
 
     private static string OracleValueSha256(string name)
