@@ -168,6 +168,47 @@ public sealed class ArchiveDurabilityTests
         }
     }
 
+    [CorpusTheory]
+    [InlineData("Overwrite")]
+    [InlineData("KeepFirst")]
+    public async Task A_resent_instance_replaces_or_keeps_the_stored_copy_whole_as_the_duplicate_policy_says(string policy)
+    {
+        var data = Directory.CreateTempSubdirectory("hounsfield-duplicate-");
+        try
+        {
+            await using var server = await ServerProcess.StartAsync(data, "--Archive:DuplicatePolicy", policy);
+            var first = File.ReadAllBytes(Corpus.Get("evrle_ct_small").Path);
+            var resent = Hounsfield.Dicom.DicomFile.Read(first);
+            resent.Dataset.AddOrUpdate(Hounsfield.Dicom.DicomTag.PatientName, Hounsfield.Dicom.DicomVR.PN, "Resent^Copy");
+            var second = resent.ToBytes();
+            Assert.NotEqual(first, second);
+
+            foreach (var bytes in new[] { first, second })
+            {
+                using var content = DicomWebClient.Multipart([bytes]);
+                using var response = await server.Client.PostAsync("/dicomweb/studies", content);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+
+            var instance = Assert.Single(JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances")).RootElement.EnumerateArray().ToList());
+            using var retrieved = await server.Client.GetAsync(
+                $"/dicomweb/studies/{StudyOf(instance)}/series/{SeriesOf(instance)}/instances/{Text(instance, "00080018")}");
+            var stored = Assert.Single(await DicomWebClient.ReadMultipartAsync(retrieved));
+            Assert.Equal(policy == "Overwrite" ? second : first, stored);
+            var metadata = JsonDocument.Parse(await server.Client.GetStringAsync(
+                $"/dicomweb/studies/{StudyOf(instance)}/series/{SeriesOf(instance)}/instances/{Text(instance, "00080018")}/metadata")).RootElement[0];
+            var expectedName = Hounsfield.Dicom.DicomFile.Read(policy == "Overwrite" ? second : first).Dataset.GetString(Hounsfield.Dicom.DicomTag.PatientName);
+            Assert.Equal(expectedName, metadata.GetProperty("00100010").GetProperty("Value")[0].GetProperty("Alphabetic").GetString());
+            var blobs = Path.Combine(data.FullName, "blobs");
+            Assert.Single(Directory.EnumerateFiles(blobs, "*.dcm", SearchOption.AllDirectories), f => !Path.GetRelativePath(blobs, f).StartsWith("tmp", StringComparison.Ordinal));
+            Assert.Empty(Directory.EnumerateFiles(Path.Combine(blobs, "tmp")));
+        }
+        finally
+        {
+            data.Delete(recursive: true);
+        }
+    }
+
     private static string? Text(JsonElement dataset, string tag) => CorpusServerFixture.Text(dataset, tag);
 
     private static string? StudyOf(JsonElement result) => Text(result, "0020000D");

@@ -6,8 +6,8 @@ namespace Hounsfield.Archive.Blobs;
 
 /// <summary>
 /// Blobs as files under a folder; keys are relative paths made of hex names only, so no key escapes the folder.
-/// An incoming blob is held in memory up to <c>inMemoryLimit</c> bytes and written with one write and one fsync at its
-/// commit; a larger one spills to a temporary file as it arrives.
+/// An incoming blob is held in memory up to <c>inMemoryLimit</c> bytes and written under its key with one write and one
+/// fsync at its commit; a larger one spills to a temporary file as it arrives and is renamed at its commit.
 /// </summary>
 public sealed class FolderBlobStore : IBlobStore
 {
@@ -80,19 +80,63 @@ public sealed class FolderBlobStore : IBlobStore
 
     private string NewTemporaryPath() => Path.Combine(root, TemporaryFolder, Guid.NewGuid().ToString("N"));
 
-    /// <summary>Moves a durable temporary file under <paramref name="key"/>, creating its folder the first time.</summary>
+    /// <summary>Moves a durable temporary file under <paramref name="key"/>, replacing a blob of that key.</summary>
     private void Publish(string temporaryPath, string key)
     {
         var target = PathOf(key);
-        var folder = Path.GetDirectoryName(target)!;
+        var folder = EnsureFolderOf(target);
+        File.Move(temporaryPath, target, overwrite: true);
+        DirectoryEntries.Flush(folder);
+    }
+
+    /// <summary>
+    /// Writes a blob whose key is free straight under it: created, written and flushed in place, with no rename. Flushing a
+    /// new file also makes its folder entry durable on journaling file systems (ext4, XFS commit the creation with it), so
+    /// one flush does what the temporary file, its flush, the rename and the folder's flush do. A crash before the index row
+    /// leaves a blob the index does not know, which start-up removes. False when the key is taken (a replacement goes
+    /// through <see cref="Publish"/>, so the stored copy stays whole until the new one is durable).
+    /// </summary>
+    private bool TryWriteNew(string key, ReadOnlyMemory<byte> bytes)
+    {
+        var target = PathOf(key);
+        EnsureFolderOf(target);
+        Microsoft.Win32.SafeHandles.SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(target, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None, bytes.Length);
+        }
+        catch (IOException) when (File.Exists(target))
+        {
+            return false;
+        }
+
+        try
+        {
+            using (handle)
+            {
+                RandomAccess.Write(handle, bytes.Span, 0);
+                RandomAccess.FlushToDisk(handle);
+            }
+        }
+        catch
+        {
+            File.Delete(target);
+            throw;
+        }
+
+        return true;
+    }
+
+    private string EnsureFolderOf(string path)
+    {
+        var folder = Path.GetDirectoryName(path)!;
         if (!createdFolders.ContainsKey(folder))
         {
             Directory.CreateDirectory(folder);
             createdFolders.TryAdd(folder, true);
         }
 
-        File.Move(temporaryPath, target, overwrite: true);
-        DirectoryEntries.Flush(folder);
+        return folder;
     }
 
     private sealed class TemporaryBlob(FolderBlobStore store) : ITemporaryBlob
@@ -115,6 +159,11 @@ public sealed class FolderBlobStore : IBlobStore
                 file.Flush(flushToDisk: true);
                 await file.DisposeAsync();
                 path = content.FilePath!;
+            }
+            else if (store.TryWriteNew(key, content.Buffered))
+            {
+                committed = true;
+                return;
             }
             else
             {
