@@ -100,31 +100,32 @@ public sealed class FolderBlobStore : IBlobStore
     {
         var target = PathOf(key);
         EnsureFolderOf(target);
-        Microsoft.Win32.SafeHandles.SafeFileHandle handle;
         try
         {
-            handle = File.OpenHandle(target, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None, bytes.Length);
+            WriteNewFile(target, bytes);
+            return true;
         }
         catch (IOException) when (File.Exists(target))
         {
-            return false;
+            return false; // taken (a failed write removes what it created, so the file found is another's)
         }
+    }
 
+    /// <summary>Creates <paramref name="path"/> (which must not exist), writes <paramref name="bytes"/> and flushes them to disk; on failure nothing is left there.</summary>
+    private static void WriteNewFile(string path, ReadOnlyMemory<byte> bytes)
+    {
+        using var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None, bytes.Length);
         try
         {
-            using (handle)
-            {
-                RandomAccess.Write(handle, bytes.Span, 0);
-                RandomAccess.FlushToDisk(handle);
-            }
+            RandomAccess.Write(handle, bytes.Span, 0);
+            RandomAccess.FlushToDisk(handle);
         }
         catch
         {
-            File.Delete(target);
+            handle.Dispose();
+            File.Delete(path);
             throw;
         }
-
-        return true;
     }
 
     private string EnsureFolderOf(string path)
@@ -168,18 +169,7 @@ public sealed class FolderBlobStore : IBlobStore
             else
             {
                 path = store.NewTemporaryPath();
-                var bytes = content.Buffered;
-                try
-                {
-                    using var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None, bytes.Length);
-                    RandomAccess.Write(handle, bytes.Span, 0);
-                    RandomAccess.FlushToDisk(handle);
-                }
-                catch
-                {
-                    File.Delete(path);
-                    throw;
-                }
+                WriteNewFile(path, content.Buffered);
             }
 
             try

@@ -141,30 +141,27 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
 
         try
         {
-            writer ??= await IndexWriter.OpenAsync(database, CancellationToken.None);
-            await writer.BeginAsync(CancellationToken.None);
-            foreach (var insert in batch)
+            await InWriterTransactionAsync(async (writer, cancellationToken) =>
             {
-                writer.Transaction.Save("instance");
-                try
+                foreach (var insert in batch)
                 {
-                    await InsertAsync(writer, insert.Record, CancellationToken.None);
-                    writer.Transaction.Release("instance");
+                    writer.Transaction.Save("instance");
+                    try
+                    {
+                        await InsertAsync(writer, insert.Record, cancellationToken);
+                        writer.Transaction.Release("instance");
+                    }
+                    catch (SqliteException ex)
+                    {
+                        writer.Transaction.Rollback("instance");
+                        writer.Transaction.Release("instance");
+                        insert.Failure = ex;
+                    }
                 }
-                catch (SqliteException ex)
-                {
-                    writer.Transaction.Rollback("instance");
-                    writer.Transaction.Release("instance");
-                    insert.Failure = ex;
-                }
-            }
-
-            await writer.CommitAsync(CancellationToken.None);
+            }, CancellationToken.None);
         }
         catch (Exception ex)
         {
-            writer?.Dispose();
-            writer = null;
             foreach (var insert in batch)
             {
                 insert.Done.TrySetException(ex);
@@ -518,33 +515,39 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>
-    /// Runs <paramref name="work"/> in one transaction of the writer connection, the only one that writes: kept open with its
-    /// statements prepared once (an ingest runs the same few statements every time). A failed transaction is rolled back and
-    /// the connection reopened for the next.
-    /// </summary>
+    /// <summary>Runs <paramref name="work"/> under the write lock in one transaction of the writer connection.</summary>
     private async Task WriteAsync(Func<IndexWriter, CancellationToken, Task> work, CancellationToken cancellationToken)
     {
         await writeLock.WaitAsync(cancellationToken);
         try
         {
-            writer ??= await IndexWriter.OpenAsync(database, cancellationToken);
-            try
-            {
-                await writer.BeginAsync(cancellationToken);
-                await work(writer, cancellationToken);
-                await writer.CommitAsync(cancellationToken);
-            }
-            catch
-            {
-                writer.Dispose();
-                writer = null;
-                throw;
-            }
+            await InWriterTransactionAsync(work, cancellationToken);
         }
         finally
         {
             writeLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in one transaction of the writer connection (the caller holds the write lock), the only
+    /// connection that writes: kept open with its statements prepared once (an ingest runs the same few statements every
+    /// time). A failed transaction is rolled back and the connection reopened for the next.
+    /// </summary>
+    private async Task InWriterTransactionAsync(Func<IndexWriter, CancellationToken, Task> work, CancellationToken cancellationToken)
+    {
+        writer ??= await IndexWriter.OpenAsync(database, cancellationToken);
+        try
+        {
+            await writer.BeginAsync(cancellationToken);
+            await work(writer, cancellationToken);
+            await writer.CommitAsync(cancellationToken);
+        }
+        catch
+        {
+            writer.Dispose();
+            writer = null;
+            throw;
         }
     }
 
