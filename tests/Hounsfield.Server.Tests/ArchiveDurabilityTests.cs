@@ -209,6 +209,32 @@ public sealed class ArchiveDurabilityTests
         }
     }
 
+    [CorpusFact]
+    public async Task An_instance_over_the_length_limit_is_413_while_still_in_memory_and_leaves_nothing()
+    {
+        var data = Directory.CreateTempSubdirectory("hounsfield-limit-");
+        try
+        {
+            // The limit is far below the in-memory receive limit, so the refusal happens while the part is buffered.
+            await using var server = await ServerProcess.StartAsync(data, "--Archive:MaxInstanceLength", "4096");
+            var instance = File.ReadAllBytes(Corpus.Get("mono1_cr_chest").Path);
+            Assert.True(instance.Length > 4096);
+            using var content = DicomWebClient.Multipart([instance]);
+
+            using var response = await server.Client.PostAsync("/dicomweb/studies", content);
+
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+            Assert.Contains("4096", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.Equal("[]", (await server.Client.GetStringAsync("/dicomweb/instances")).Trim());
+            var blobs = Path.Combine(data.FullName, "blobs");
+            Assert.Empty(Directory.EnumerateFiles(blobs, "*", SearchOption.AllDirectories));
+        }
+        finally
+        {
+            data.Delete(recursive: true);
+        }
+    }
+
     private static string? Text(JsonElement dataset, string tag) => CorpusServerFixture.Text(dataset, tag);
 
     private static string? StudyOf(JsonElement result) => Text(result, "0020000D");

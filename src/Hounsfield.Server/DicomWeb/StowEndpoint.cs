@@ -43,7 +43,8 @@ internal static class StowEndpoint
         {
             HeadersCountLimit = 32,
             HeadersLengthLimit = 16 * 1024,
-            BodyLengthLimit = archive.Options.MaxInstanceLength,
+            // No part limit here: the archive counts each instance's bytes as they arrive and refuses one over
+            // Archive:MaxInstanceLength as too large (413); the request as a whole is bounded by Archive:MaxRequestLength.
         };
 
         // Parts are received one after the other while earlier ones are made durable (IngestBatch); the response, which
@@ -74,7 +75,7 @@ internal static class StowEndpoint
         }
         catch (Exception ex) when (ex is InvalidDataException or IOException and not BadHttpRequestException && !cancellationToken.IsCancellationRequested)
         {
-            // Malformed multipart framing or a part over the body limit; the instances stored before it stay stored and are reported.
+            // Malformed multipart framing; the instances stored before it stay stored and are reported.
             unreadableParts++;
             problem = DicomWebEndpoints.Problem(StatusCodes.Status400BadRequest, $"Malformed multipart body: {ex.Message}");
         }
