@@ -107,7 +107,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
                 return (null, failure);
             }
 
-            var key = BlobKey(sopInstance!);
+            var key = BlobKey(series!, sopInstance!);
             var metadata = MetadataBuilder.Build(dataset, study!, series!, sopInstance!, options.BulkDataThreshold);
             // The UIDs as checked above (the file meta's when the data set lacks them), not as the data set spells them.
             var record = InstanceRecord.FromDataset(dataset, file.TransferSyntax.Uid, key, length, metadata) with
@@ -146,6 +146,8 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
             }
         }
 
+        // A copy resent into another series has another key: the stored copy stays until the index points at the new one.
+        var replacedKey = existing?.BlobKey == record.BlobKey ? null : existing?.BlobKey;
         await temporary.CommitAsync(record.BlobKey, cancellationToken);
         try
         {
@@ -153,12 +155,17 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         }
         catch
         {
-            if (existing is null)
+            if (existing is null || replacedKey is not null)
             {
                 blobs.Delete(record.BlobKey);
             }
 
             throw;
+        }
+
+        if (replacedKey is not null)
+        {
+            blobs.Delete(replacedKey);
         }
 
         return new IngestResult(true, null, record.SopClassUid, record.SopInstanceUid, record.StudyInstanceUid, record.SeriesInstanceUid, "Stored.");
@@ -190,12 +197,17 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         return keys.Count;
     }
 
-    /// <summary>A key from the SHA-256 of the SOP Instance UID: hex only, so no UID can steer a path.</summary>
-    internal static string BlobKey(string sopInstanceUid)
+    /// <summary>
+    /// A key from the SHA-256 of the series and of the SOP Instance UID: hex only, so no UID can steer a path. One folder per
+    /// series: ingest creates (and flushes) a folder per series, not per instance, and a series is read from one folder.
+    /// </summary>
+    internal static string BlobKey(string seriesInstanceUid, string sopInstanceUid)
     {
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(sopInstanceUid)));
-        return $"{hash[..2]}/{hash[2..4]}/{hash}.dcm";
+        var series = HexHash(seriesInstanceUid);
+        return $"{series[..2]}/{series}/{HexHash(sopInstanceUid)}.dcm";
     }
+
+    private static string HexHash(string uid) => Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(uid)));
 
     /// <summary>A UID usable as a key and in a URL: lenient about the syntax of PS3.5 §9 (real files break it), strict about path characters.</summary>
     private static string? Uid(DicomDataset dataset, DicomTag tag)

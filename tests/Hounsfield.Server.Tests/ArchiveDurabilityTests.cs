@@ -169,9 +169,11 @@ public sealed class ArchiveDurabilityTests
     }
 
     [CorpusTheory]
-    [InlineData("Overwrite")]
-    [InlineData("KeepFirst")]
-    public async Task A_resent_instance_replaces_or_keeps_the_stored_copy_whole_as_the_duplicate_policy_says(string policy)
+    [InlineData("Overwrite", false)]
+    [InlineData("Overwrite", true)]
+    [InlineData("KeepFirst", false)]
+    [InlineData("KeepFirst", true)]
+    public async Task A_resent_instance_replaces_or_keeps_the_stored_copy_whole_as_the_duplicate_policy_says(string policy, bool intoAnotherSeries)
     {
         var data = Directory.CreateTempSubdirectory("hounsfield-duplicate-");
         try
@@ -180,6 +182,12 @@ public sealed class ArchiveDurabilityTests
             var first = File.ReadAllBytes(Corpus.Get("evrle_ct_small").Path);
             var resent = Hounsfield.Dicom.DicomFile.Read(first);
             resent.Dataset.AddOrUpdate(Hounsfield.Dicom.DicomTag.PatientName, Hounsfield.Dicom.DicomVR.PN, "Resent^Copy");
+            var firstSeries = resent.Dataset.GetString(Hounsfield.Dicom.DicomTag.SeriesInstanceUID);
+            if (intoAnotherSeries)
+            {
+                resent.Dataset.AddOrUpdate(Hounsfield.Dicom.DicomTag.SeriesInstanceUID, Hounsfield.Dicom.DicomVR.UI, firstSeries + ".9");
+            }
+
             var second = resent.ToBytes();
             Assert.NotEqual(first, second);
 
@@ -191,6 +199,7 @@ public sealed class ArchiveDurabilityTests
             }
 
             var instance = Assert.Single(JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances")).RootElement.EnumerateArray().ToList());
+            Assert.Equal(policy == "Overwrite" && intoAnotherSeries ? firstSeries + ".9" : firstSeries, SeriesOf(instance));
             using var retrieved = await server.Client.GetAsync(
                 $"/dicomweb/studies/{StudyOf(instance)}/series/{SeriesOf(instance)}/instances/{Text(instance, "00080018")}");
             var stored = Assert.Single(await DicomWebClient.ReadMultipartAsync(retrieved));
