@@ -52,14 +52,15 @@ public sealed class TestServer : IAsyncDisposable
 
 internal static class DicomServerOptionsExtensions
 {
-    public static DicomServerOptions With(this DicomServerOptions options, ICStoreProvider? store = null, ICFindProvider? find = null, ICMoveProvider? move = null, ICGetProvider? get = null) =>
+    public static DicomServerOptions With(this DicomServerOptions options, ICStoreProvider? store = null, ICFindProvider? find = null, ICMoveProvider? move = null, ICGetProvider? get = null,
+        DicomAssociationOptions? association = null) =>
         new()
         {
             Port = options.Port,
             BindAddress = options.BindAddress,
             AETitle = options.AETitle,
             Log = options.Log,
-            Association = options.Association,
+            Association = association ?? options.Association,
             AcceptedCallingAETitles = options.AcceptedCallingAETitles,
             MaxAssociations = options.MaxAssociations,
             Echo = options.Echo,

@@ -35,6 +35,39 @@ public sealed class DimseTests
     }
 
     [CorpusFact]
+    public async Task An_scu_with_an_asynchronous_operations_window_stores_the_corpus_and_every_study_counts_exactly_its_instances()
+    {
+        var dicomPort = FreePort();
+        await using var server = await ServerProcess.StartAsync(null, "--dicom-port", $"{dicomPort}", "--Dimse:Nodes:0:AETitle", "TESTSCU", "--Dimse:MaxAsyncOperations", "8");
+        var files = Corpus.Files.Where(f => !f.IsMalformed)
+            .Select(f => (f.Path, Dataset: DicomFile.Open(f.Path).Dataset))
+            .Where(f => f.Dataset.GetString(DicomTag.SOPInstanceUID) is { Length: > 0 } && f.Dataset.GetString(DicomTag.StudyInstanceUID) is { Length: > 0 })
+            .DistinctBy(f => f.Dataset.GetString(DicomTag.SOPInstanceUID))
+            .ToList();
+        var client = new Hounsfield.Network.DicomClient("127.0.0.1", dicomPort, "TESTSCU", "HOUNSFIELD",
+            Hounsfield.Network.Association.DicomAssociationOptions.Default with { MaxAsyncOperations = 16 });
+
+        var results = await client.StoreAsync(files.Select(f => f.Path));
+
+        // Results come back in the order sent, whatever order the overlapped commits finished in.
+        Assert.Equal(files.Select(f => f.Dataset.GetString(DicomTag.SOPInstanceUID)), results.Select(r => r.SopInstanceUid));
+        var stored = results.Where(r => r.Succeeded).Select(r => r.SopInstanceUid!).ToHashSet();
+        Assert.True(stored.Count > 20, $"only {stored.Count} stored: {string.Join("; ", results.Where(r => !r.Succeeded).Take(5))}");
+        var instances = JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances?limit=1000")).RootElement.EnumerateArray()
+            .Select(i => i.GetProperty("00080018").GetProperty("Value")[0].GetString()!).ToList();
+        Assert.True(stored.SetEquals(instances) && instances.Count == stored.Count, $"stored {stored.Count}, indexed {instances.Count}");
+        var expectedPerStudy = files.Where(f => stored.Contains(f.Dataset.GetString(DicomTag.SOPInstanceUID)!))
+            .GroupBy(f => f.Dataset.GetString(DicomTag.StudyInstanceUID)!).ToDictionary(g => g.Key, g => g.Count());
+        var studies = JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/studies?limit=1000")).RootElement.EnumerateArray().ToList();
+        Assert.Equal(expectedPerStudy.Count, studies.Count);
+        foreach (var study in studies)
+        {
+            var uid = study.GetProperty("0020000D").GetProperty("Value")[0].GetString()!;
+            Assert.Equal(expectedPerStudy[uid], int.Parse(study.GetProperty("00201208").GetProperty("Value")[0].ToString(), System.Globalization.CultureInfo.InvariantCulture));
+        }
+    }
+
+    [CorpusFact]
     public async Task Dcmtk_stores_finds_moves_and_gets_through_the_same_archive_as_dicomweb()
     {
         var dicomPort = FreePort();

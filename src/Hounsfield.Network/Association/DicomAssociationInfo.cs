@@ -46,7 +46,15 @@ public sealed class DicomAssociationInfo
         UserIdentity = requestorInformation.UserIdentity;
         PresentationContexts = presentationContexts;
         byId = presentationContexts.ToDictionary(c => c.Id);
+        RequestorOperationsWindow = NegotiatedWindow(requestorInformation.AsynchronousOperationsWindow?.Invoked, acceptorInformation.AsynchronousOperationsWindow?.Performed);
     }
+
+    /// <summary>
+    /// How many operations the requestor may have invoked and not yet seen answered: the asynchronous operations window
+    /// (PS3.7 D.3.3.3), the smaller of the requestor's invoked and the acceptor's performed values (0 = unlimited); 1 when
+    /// either side left the sub-item out. The acceptor invokes one operation at a time on associations of this library.
+    /// </summary>
+    public int RequestorOperationsWindow { get; }
 
     /// <summary>Whether this side requested the association (is the SCU side of the connection).</summary>
     public bool IsRequestor { get; }
@@ -103,6 +111,15 @@ public sealed class DicomAssociationInfo
 
         return transferSyntax is null ? fallback : null;
     }
+
+    private static int NegotiatedWindow(ushort? invoked, ushort? performed) => (invoked, performed) switch
+    {
+        (null, _) or (_, null) => 1,
+        (0, 0) => ushort.MaxValue,
+        (0, var p) => p.Value,
+        (var i, 0) => i.Value,
+        (var i, var p) => Math.Min(i.Value, p.Value),
+    };
 
     public override string ToString() => $"{CallingAE} -> {CalledAE} ({RemoteEndPoint})";
 }

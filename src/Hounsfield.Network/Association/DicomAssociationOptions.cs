@@ -34,6 +34,14 @@ public sealed record DicomAssociationOptions
     /// C-STORE data sets are streamed and not subject to it.</summary>
     public long MaxDataSetLength { get; init; } = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// The asynchronous operations window (PS3.7 D.3.3.3): as acceptor, how many C-STORE requests of a peer that proposes a
+    /// window this side performs at once (their commits overlap, and their responses may come out of order); as requestor,
+    /// how many C-STORE requests it sends before awaiting their responses, when the peer accepts that many. Default 16;
+    /// 1 performs and invokes one operation at a time.
+    /// </summary>
+    public int MaxAsyncOperations { get; init; } = 16;
+
     /// <summary>Time allowed for the TCP connection of a requestor. Default 15 s.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(15);
 
@@ -65,6 +73,11 @@ public sealed record DicomAssociationOptions
         if (MaxSendPduLength < 1024)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxSendPduLength), MaxSendPduLength, "MaxSendPduLength must be at least 1024.");
+        }
+
+        if (MaxAsyncOperations is < 1 or > ushort.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxAsyncOperations), MaxAsyncOperations, "MaxAsyncOperations must be 1 to 65535.");
         }
 
         if (MaxPduLength > Array.MaxLength - 64 || MaxSendPduLength > Array.MaxLength - 64)

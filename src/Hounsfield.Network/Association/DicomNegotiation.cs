@@ -87,8 +87,10 @@ internal static class DicomNegotiation
                 ImplementationClassUid = options.ImplementationClassUid,
                 ImplementationVersionName = options.ImplementationVersionName,
 
-                // This implementation performs one operation at a time (PS3.7 D.3.3.3).
-                AsynchronousOperationsWindow = request.UserInformation.AsynchronousOperationsWindow is null ? null : ((ushort)1, (ushort)1),
+                // Performs up to MaxAsyncOperations of the requestor's at once, invokes one at a time (PS3.7 D.3.3.3).
+                AsynchronousOperationsWindow = request.UserInformation.AsynchronousOperationsWindow is { } proposedWindow
+                    ? ((ushort)1, (ushort)(proposedWindow.Invoked == 0 ? options.MaxAsyncOperations : Math.Min(proposedWindow.Invoked, options.MaxAsyncOperations)))
+                    : null,
             },
         };
 

@@ -7,6 +7,7 @@ internal sealed class DimseDataStream : Stream
 {
     private readonly DimseEngine engine;
     private readonly byte contextId;
+    private readonly TaskCompletionSource endReached = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ReadOnlyMemory<byte> current;
     private bool lastSeen;
     private bool ended;
@@ -24,6 +25,9 @@ internal sealed class DimseDataStream : Stream
 
     public bool IsComplete => ended;
 
+    /// <summary>Completes once the last fragment has been read (or reading failed): the association reads no more for this stream.</summary>
+    public Task EndReached => endReached.Task;
+
     public override bool CanRead => true;
 
     public override bool CanSeek => false;
@@ -37,6 +41,11 @@ internal sealed class DimseDataStream : Stream
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
+        if (ended)
+        {
+            return 0; // also once detached: a reader that took the last bytes may still ask for the end
+        }
+
         ObjectDisposedException.ThrowIf(detached, this);
         if (Fault is not null)
         {
@@ -53,7 +62,7 @@ internal sealed class DimseDataStream : Stream
         {
             if (lastSeen)
             {
-                ended = true;
+                MarkEnded();
                 return 0;
             }
 
@@ -65,7 +74,7 @@ internal sealed class DimseDataStream : Stream
             }
             catch (Exception ex)
             {
-                Fault = ex;
+                MarkFaulted(ex);
                 throw;
             }
         }
@@ -76,7 +85,7 @@ internal sealed class DimseDataStream : Stream
         position += n;
         if (current.IsEmpty && lastSeen)
         {
-            ended = true;
+            MarkEnded();
         }
 
         return n;
@@ -89,6 +98,11 @@ internal sealed class DimseDataStream : Stream
 
     public override int Read(Span<byte> destination)
     {
+        if (ended)
+        {
+            return 0;
+        }
+
         ObjectDisposedException.ThrowIf(detached, this);
         if (Fault is not null)
         {
@@ -99,7 +113,7 @@ internal sealed class DimseDataStream : Stream
         {
             if (lastSeen)
             {
-                ended = true;
+                MarkEnded();
                 break;
             }
 
@@ -113,7 +127,7 @@ internal sealed class DimseDataStream : Stream
             }
             catch (Exception ex)
             {
-                Fault = ex;
+                MarkFaulted(ex);
                 throw;
             }
         }
@@ -124,7 +138,7 @@ internal sealed class DimseDataStream : Stream
         position += n;
         if (current.IsEmpty && lastSeen)
         {
-            ended = true;
+            MarkEnded();
         }
 
         return n;
@@ -138,7 +152,7 @@ internal sealed class DimseDataStream : Stream
             current = ReadOnlyMemory<byte>.Empty;
             if (lastSeen)
             {
-                ended = true;
+                MarkEnded();
                 break;
             }
 
@@ -150,10 +164,22 @@ internal sealed class DimseDataStream : Stream
             }
             catch (Exception ex)
             {
-                Fault = ex;
+                MarkFaulted(ex);
                 throw;
             }
         }
+    }
+
+    private void MarkEnded()
+    {
+        ended = true;
+        endReached.TrySetResult();
+    }
+
+    private void MarkFaulted(Exception fault)
+    {
+        Fault = fault;
+        endReached.TrySetResult();
     }
 
     /// <summary>After the handler returns the stream no longer reads: its fragments would belong to later messages.</summary>

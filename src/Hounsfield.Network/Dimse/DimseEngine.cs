@@ -79,6 +79,8 @@ internal sealed class DimseEngine
     private readonly PooledBufferStream encodeBuffer = new(1024);
     private readonly ConcurrentDictionary<ushort, DimsePendingRequest> pending = new();
     private readonly ConcurrentDictionary<ushort, (CancellationTokenSource Cancel, Task Task)> operations = new();
+    private readonly ConcurrentDictionary<Task, bool> overlappedOperations = new();
+    private SemaphoreSlim? overlapSlots;
     private readonly TaskCompletionSource<Exception?> completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ReadOnlyMemory<byte> pduBody;
     private int pduPosition;
@@ -253,6 +255,42 @@ internal sealed class DimseEngine
 
         started.SetResult();
     }
+
+    /// <summary>
+    /// Performs a request whose data set is being received (C-STORE) within the negotiated asynchronous operations window:
+    /// returns to the reader loop once the data set has been read in full, so that the next requests arrive while
+    /// <paramref name="perform"/> finishes (the provider's commit, then the response). Waits for a free slot first.
+    /// </summary>
+    internal async ValueTask PerformOverlappedAsync(DimseDataStream data, Func<Task> perform)
+    {
+        overlapSlots ??= new SemaphoreSlim(Association.RequestorOperationsWindow);
+        await overlapSlots.WaitAsync(Lifetime).ConfigureAwait(false);
+        var operation = Task.Run(async () =>
+        {
+            try
+            {
+                await perform().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                log?.Invoke($"An overlapped operation on {Association} failed: {ex.Message}");
+                await AbortAsync(DicomAbortSource.ServiceProvider, DicomAbortReason.NotSpecified, ex).ConfigureAwait(false);
+            }
+        });
+        overlappedOperations.TryAdd(operation, true);
+        _ = operation.ContinueWith(
+            static (done, state) =>
+            {
+                var engine = (DimseEngine)state!;
+                engine.overlappedOperations.TryRemove(done, out _);
+                engine.overlapSlots!.Release();
+            },
+            this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        await Task.WhenAny(operation, data.EndReached).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for overlapped operations to finish (each sends its own response, or fails on its own).</summary>
+    private Task OverlappedOperationsDone() => Task.WhenAll(overlappedOperations.Keys);
 
     // ---- release and abort ----
 
@@ -592,6 +630,7 @@ internal sealed class DimseEngine
 
     private async ValueTask AnswerReleaseAsync()
     {
+        await OverlappedOperationsDone().ConfigureAwait(false);
         await StopOperationsAsync().ConfigureAwait(false);
         await sendLock.WaitAsync(options.ArtimTimeout).ConfigureAwait(false);
         try
@@ -643,6 +682,7 @@ internal sealed class DimseEngine
         }
 
         await StopOperationsAsync().ConfigureAwait(false);
+        await OverlappedOperationsDone().ConfigureAwait(false);
 
         // Pooled buffers go back only when no send can be using them.
         if (await sendLock.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false))

@@ -5,7 +5,16 @@ namespace Hounsfield.Network.Dimse;
 
 internal static class StoreRequestHandler
 {
-    public static async ValueTask HandleAsync(DimseEngine engine, DimseIncomingMessage message, ICStoreProvider? provider)
+    /// <summary>
+    /// Performs the request; when the requestor negotiated an asynchronous operations window, this returns as soon as the
+    /// data set has arrived and the commit and the response follow while the next requests are received.
+    /// </summary>
+    public static ValueTask HandleAsync(DimseEngine engine, DimseIncomingMessage message, ICStoreProvider? provider) =>
+        message.Data is { } data && provider is not null && !engine.Association.IsRequestor && engine.Association.RequestorOperationsWindow > 1
+            ? engine.PerformOverlappedAsync(data, () => PerformAsync(engine, message, provider).AsTask())
+            : PerformAsync(engine, message, provider);
+
+    private static async ValueTask PerformAsync(DimseEngine engine, DimseIncomingMessage message, ICStoreProvider? provider)
     {
         DicomStatus status;
         string? comment = null;

@@ -151,6 +151,9 @@ public sealed class DicomClient
             while (index < batch.Count)
             {
                 var engine = await OpenAsync(proposals, [], null, cancellationToken).ConfigureAwait(false);
+                // Up to the negotiated window of requests are sent before their responses are awaited (PS3.7 D.3.3.3);
+                // the responses are taken in the order sent, so results keep the order of the instances.
+                var inFlight = new Queue<(DimsePendingRequest Request, DicomInstanceSource Source, DicomInstanceHeader Header)>();
                 try
                 {
                     for (; index < batch.Count; index++)
@@ -160,6 +163,7 @@ public sealed class DicomClient
                         var context = StorePlan.Select(engine.Association, header, Transcoder);
                         if (context is null)
                         {
+                            await CompleteInFlightAsync(0).ConfigureAwait(false);
                             await AddAsync(new DicomStoreResult(source, header.SopInstanceUid, DicomStatus.SopClassNotSupported,
                                 $"The peer accepted no presentation context for {header.SopClassUid} in {header.TransferSyntax.Name} or a syntax it converts to")).ConfigureAwait(false);
                             continue;
@@ -173,24 +177,26 @@ public sealed class DicomClient
                             command.AddOrUpdate<ushort>(DicomTag.MoveOriginatorMessageID, DicomVR.US, session.MoveOriginatorMessageId ?? 0);
                         }
 
-                        DimseResponse response;
                         try
                         {
                             var request = await engine.SendRequestAsync(
                                 context, command, null, writer => source.WriteDataSetAsync(writer, context.TransferSyntax!, Transcoder, cancellationToken), cancellationToken).ConfigureAwait(false);
-                            response = await request.ReadAsync(cancellationToken).ConfigureAwait(false);
+                            inFlight.Enqueue((request, source, header));
                         }
                         catch (Exception ex) when (ex is not (OperationCanceledException or DicomNetworkException) && !engine.IsOpen)
                         {
-                            // The instance could not be read while it was being sent: the association was aborted; go on with a new one.
+                            // The instance could not be read while it was being sent: the association was aborted; the requests
+                            // sent before it keep the responses that arrived, and the rest go on with a new association.
+                            await CompleteInFlightAsync(0, associationAborted: true).ConfigureAwait(false);
                             await AddAsync(new DicomStoreResult(source, header.SopInstanceUid, DicomStatus.ProcessingFailure, ex.Message)).ConfigureAwait(false);
                             index++;
                             break;
                         }
 
-                        await AddAsync(new DicomStoreResult(source, header.SopInstanceUid, response.Status, response.Command.GetString(DicomTag.ErrorComment))).ConfigureAwait(false);
+                        await CompleteInFlightAsync(engine.Association.RequestorOperationsWindow - 1).ConfigureAwait(false);
                     }
 
+                    await CompleteInFlightAsync(0).ConfigureAwait(false);
                     if (engine.IsOpen)
                     {
                         await engine.ReleaseAsync(cancellationToken).ConfigureAwait(false);
@@ -199,6 +205,26 @@ public sealed class DicomClient
                 finally
                 {
                     await CloseAsync(engine).ConfigureAwait(false);
+                }
+
+                async ValueTask CompleteInFlightAsync(int keep, bool associationAborted = false)
+                {
+                    while (inFlight.Count > keep)
+                    {
+                        var (request, source, header) = inFlight.Dequeue();
+                        DicomStoreResult result;
+                        try
+                        {
+                            var response = await request.ReadAsync(cancellationToken).ConfigureAwait(false);
+                            result = new DicomStoreResult(source, header.SopInstanceUid, response.Status, response.Command.GetString(DicomTag.ErrorComment));
+                        }
+                        catch (DicomNetworkException ex) when (associationAborted)
+                        {
+                            result = new DicomStoreResult(source, header.SopInstanceUid, DicomStatus.ProcessingFailure, $"No response before the association was aborted: {ex.Message}");
+                        }
+
+                        await AddAsync(result).ConfigureAwait(false);
+                    }
                 }
             }
         }
@@ -493,6 +519,7 @@ public sealed class DicomClient
                     MaxPduLength = Options.MaxPduLength,
                     ImplementationClassUid = Options.ImplementationClassUid,
                     ImplementationVersionName = Options.ImplementationVersionName,
+                    AsynchronousOperationsWindow = Options.MaxAsyncOperations > 1 ? ((ushort)Options.MaxAsyncOperations, (ushort)1) : null,
                 },
             };
             request.PresentationContexts.AddRange(contexts);

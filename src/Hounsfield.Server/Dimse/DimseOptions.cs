@@ -13,6 +13,12 @@ public sealed class DimseOptions
 
     public int MaxAssociations { get; set; } = 32;
 
+    /// <summary>
+    /// The asynchronous operations window (PS3.7 D.3.3.3): C-STOREs performed at once for a peer that proposes a window,
+    /// and sent before awaiting responses to a peer that accepts one. Default 16; 1 = one at a time.
+    /// </summary>
+    public int MaxAsyncOperations { get; set; } = 16;
+
     /// <summary>Known peers: who may connect (unless <see cref="Open"/>) and where C-MOVE sends.</summary>
     public List<DimseNode> Nodes { get; set; } = [];
 

@@ -1,3 +1,4 @@
+using Hounsfield.Network.Association;
 using Hounsfield.Network;
 using Hounsfield.Server.Nodes;
 
@@ -65,6 +66,11 @@ internal sealed class DimseService(
 
     private async Task<DicomServer> StartServerAsync(int port, DicomTlsServerOptions? tlsOptions, CancellationToken cancellationToken)
     {
+        if (options.MaxAsyncOperations is < 1 or > ushort.MaxValue)
+        {
+            throw new DimseSettingsException($"Dimse:MaxAsyncOperations {options.MaxAsyncOperations} must be between 1 and 65535");
+        }
+
         var server = new DicomServer(new DicomServerOptions
         {
             Port = port,
@@ -72,6 +78,7 @@ internal sealed class DimseService(
             AcceptedCallingAETitles = options.Open ? null : options.Nodes.Select(n => n.AETitle.Trim()).ToArray(),
             IsCallingAETitleAccepted = IsKnownNode,
             MaxAssociations = options.MaxAssociations,
+            Association = DicomAssociationOptions.Default with { MaxAsyncOperations = options.MaxAsyncOperations },
             Echo = provider,
             Store = provider,
             Find = provider,

@@ -23,6 +23,7 @@ internal sealed class DicomNodeTransfers(
             ConnectTimeout = options.ConnectTimeout,
             ArtimTimeout = options.AssociationTimeout,
             DimseTimeout = options.DimseTimeout,
+            MaxAsyncOperations = dimse.MaxAsyncOperations,
         })
         {
             Tls = node.Tls ? tls.Client : null,

@@ -1,0 +1,90 @@
+using System.Collections.Concurrent;
+using Hounsfield.Dicom;
+
+namespace Hounsfield.Network.Tests;
+
+/// <summary>The asynchronous operations window (PS3.7 D.3.3.3) between our SCU and our SCP: C-STOREs overlap up to the negotiated window, never beyond it.</summary>
+public sealed class AsyncOperationsTests
+{
+    private const int Instances = 24;
+
+    [Theory]
+    [InlineData(8, 4, 4)]
+    [InlineData(1, 4, 1)]
+    [InlineData(8, 1, 1)]
+    public async Task Stores_overlap_up_to_the_negotiated_window_and_the_results_keep_the_order_sent(int scuWindow, int scpWindow, int negotiated)
+    {
+        var provider = new OverlapProbeProvider(failing: Uid(5));
+        await using var server = await TestServer.StartAsync(o => o.With(store: provider, association: o.Association with { MaxAsyncOperations = scpWindow }));
+        var client = server.Client(options: new Network.Association.DicomAssociationOptions
+        {
+            ArtimTimeout = TimeSpan.FromSeconds(10),
+            DimseTimeout = TimeSpan.FromSeconds(30),
+            MaxAsyncOperations = scuWindow,
+        });
+        var files = Enumerable.Range(0, Instances)
+            .Select(i => new DicomFile(SampleInstances.Create(Uid(i), "Window^Test", "1.2.826.0.1.3680043.10.1000.77", 1), DicomTransferSyntax.ExplicitVRLittleEndian))
+            .ToList();
+
+        var results = await client.StoreAsync(files);
+
+        Assert.Equal(Enumerable.Range(0, Instances).Select(Uid), results.Select(r => r.SopInstanceUid));
+        for (var i = 0; i < Instances; i++)
+        {
+            Assert.Equal(i == 5 ? DicomStatus.OutOfResources.Code : DicomStatus.Success.Code, results[i].Status.Code);
+        }
+
+        Assert.Equal(Enumerable.Range(0, Instances).Where(i => i != 5).Select(Uid).Order(), provider.Stored.Order());
+        Assert.Equal(negotiated, Assert.Single(provider.Windows.Keys));
+        Assert.True(provider.MaxConcurrent <= negotiated, $"{provider.MaxConcurrent} stores ran at once in a window of {negotiated}");
+        if (negotiated > 1)
+        {
+            Assert.True(provider.MaxConcurrent > 1, $"the stores did not overlap in a window of {negotiated}\n{server.Dump()}");
+        }
+    }
+
+    private static string Uid(int i) => $"1.2.826.0.1.3680043.10.1000.77.1.{i + 1}";
+
+    /// <summary>Receives each data set whole, then holds its "commit" for a while, counting how many commits overlap.</summary>
+    private sealed class OverlapProbeProvider(string failing) : ICStoreProvider
+    {
+        private int concurrent;
+
+        public int MaxConcurrent;
+
+        public ConcurrentBag<string> Stored { get; } = [];
+
+        public ConcurrentDictionary<int, bool> Windows { get; } = new();
+
+        public async ValueTask<DicomStatus> StoreAsync(DicomStoreRequest request, CancellationToken cancellationToken)
+        {
+            using var received = new MemoryStream();
+            await request.WritePart10Async(received, cancellationToken);
+            Assert.Equal(request.SopInstanceUid, DicomFile.Read(received.ToArray()).Dataset.GetString(DicomTag.SOPInstanceUID));
+            Windows.TryAdd(request.Association.RequestorOperationsWindow, true);
+
+            var now = Interlocked.Increment(ref concurrent);
+            int seen;
+            while ((seen = Volatile.Read(ref MaxConcurrent)) < now && Interlocked.CompareExchange(ref MaxConcurrent, now, seen) != seen)
+            {
+            }
+
+            try
+            {
+                await Task.Delay(40, CancellationToken.None);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref concurrent);
+            }
+
+            if (request.SopInstanceUid == failing)
+            {
+                return DicomStatus.OutOfResources;
+            }
+
+            Stored.Add(request.SopInstanceUid);
+            return DicomStatus.Success;
+        }
+    }
+}
