@@ -15,6 +15,8 @@ namespace Hounsfield.Archive;
 /// </summary>
 public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, ArchiveOptions options)
 {
+    private readonly InstanceCommitGate commitGate = new();
+
     public ArchiveOptions Options => options;
 
     /// <summary>Creates the schema, drops temporary blobs of interrupted ingests and blobs the index does not know.</summary>
@@ -128,12 +130,13 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
 
     /// <summary>
     /// Second half of an ingest: applies the duplicate policy, makes the blob durable under its key, then indexes it.
-    /// Disposes the instance's temporary blob in every case.
+    /// Disposes the instance's temporary blob in every case. Copies of one instance commit one after the other.
     /// </summary>
     internal async Task<IngestResult> CommitAsync(ReceivedInstance instance, CancellationToken cancellationToken)
     {
         await using var temporary = instance.Temporary;
         var record = instance.Record;
+        using var turn = await commitGate.EnterAsync(record.SopInstanceUid);
         var existing = await index.FindInstanceAsync(record.SopInstanceUid, cancellationToken);
         if (existing is not null)
         {

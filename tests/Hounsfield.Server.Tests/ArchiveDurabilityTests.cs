@@ -219,6 +219,43 @@ public sealed class ArchiveDurabilityTests
     }
 
     [CorpusFact]
+    public async Task Copies_of_one_instance_sent_at_once_store_one_and_refuse_the_others_as_duplicates()
+    {
+        var data = Directory.CreateTempSubdirectory("hounsfield-race-");
+        try
+        {
+            await using var server = await ServerProcess.StartAsync(data);
+            var bytes = File.ReadAllBytes(Corpus.Get("evrle_ct_small").Path);
+            using var start = new SemaphoreSlim(0);
+            var sends = Enumerable.Range(0, 8).Select(async _ =>
+            {
+                await start.WaitAsync();
+                using var content = DicomWebClient.Multipart([bytes]);
+                using var response = await server.Client.PostAsync("/dicomweb/studies", content);
+                return (response.StatusCode, Body: await response.Content.ReadAsStringAsync());
+            }).ToList();
+            start.Release(sends.Count);
+            var responses = await Task.WhenAll(sends);
+
+            Assert.Single(responses, r => r.StatusCode == HttpStatusCode.OK);
+            Assert.All(responses.Where(r => r.StatusCode != HttpStatusCode.OK), r =>
+            {
+                Assert.Equal(HttpStatusCode.Conflict, r.StatusCode);
+                // FailedSOPSequence > FailureReason 0x0111 (273): duplicate SOP instance.
+                var failure = JsonDocument.Parse(r.Body).RootElement.GetProperty("00081198").GetProperty("Value")[0];
+                Assert.Equal(273, failure.GetProperty("00081197").GetProperty("Value")[0].GetInt32());
+            });
+            Assert.Single(JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances")).RootElement.EnumerateArray());
+            var blobs = Path.Combine(data.FullName, "blobs");
+            Assert.Single(Directory.EnumerateFiles(blobs, "*.dcm", SearchOption.AllDirectories), f => !Path.GetRelativePath(blobs, f).StartsWith("tmp", StringComparison.Ordinal));
+        }
+        finally
+        {
+            data.Delete(recursive: true);
+        }
+    }
+
+    [CorpusFact]
     public async Task An_instance_over_the_length_limit_is_413_while_still_in_memory_and_leaves_nothing()
     {
         var data = Directory.CreateTempSubdirectory("hounsfield-limit-");
