@@ -10,7 +10,7 @@ SCALE=${1:-1k}
 PHASES=${2:-fresh,verify,query,retrieve}
 CONFIGS=${FRESH_CONFIGS:-stow_b1_c1,stow_b1_c4,stow_b50_c1,stow_b50_c4}
 REPS=${REPS:-3}
-DATE=$(date +%F)
+DATE=$(date +%F)${RESULTS_TAG:+-$RESULTS_TAG}  # RESULTS_TAG names a second run of the day (results files are appended to)
 export BENCH_TMP=${BENCH_TMP:-$(python3 -c 'import tempfile; print(tempfile.gettempdir())')}
 DATA=$BENCH_TMP/bench-data
 
@@ -19,9 +19,9 @@ command -v Orthanc >/dev/null && command -v wrk >/dev/null || {
   "${sudo_cmd[@]}" apt-get install -y -qq orthanc orthanc-dicomweb wrk >&2
 }
 
-# The server as the README runs it (dotnet run -c Release: JIT with tiered PGO). A ReadyToRun publish measured half
-# as fast on 1000-instance runs (2026-11-22: C-STORE 215 vs 427 inst/s in the same minute): its precompiled code
-# carries no profile for the tier-1 recompilation.
+# The server as the README runs it (dotnet run -c Release: JIT, tiered compilation off as the Server csproj says).
+# A ReadyToRun publish measured no different within run-to-run noise on fresh 1000-instance STOW runs (2026-12-06,
+# b50c1 348-380 vs 354-380 inst/s), so the benchmark keeps the README's build.
 dotnet build "$ROOT/src/Hounsfield.Server" -c Release -o "$ROOT/bench/out/hounsfield" -nologo -clp:ErrorsOnly >/dev/null
 
 suite() {

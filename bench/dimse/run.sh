@@ -9,13 +9,13 @@ HARNESS=${HARNESS:-$ROOT/../shared/bench}
 export BENCH_TMP=${BENCH_TMP:-$(python3 -c 'import tempfile; print(tempfile.gettempdir())')}
 DATASET=${1:-$BENCH_TMP/bench-data/ct1k}
 REPS=${2:-3}
-DATE=$(date +%F)
+DATE=$(date +%F)${RESULTS_TAG:+-$RESULTS_TAG}  # RESULTS_TAG names a second run of the day (results files are appended to)
 
 [[ -d $DATASET ]] || python3 "$HARNESS/gen_dataset.py" --out "$DATASET" --seed s1k --patients 7 --studies 2 --series 2 \
   --instances 25 --big-series 300 --rows 256 --cols 256 >/dev/null
-# The server as the README runs it (dotnet run -c Release: JIT with tiered PGO). A ReadyToRun publish measured half
-# as fast on 1000-instance runs (2026-11-22: C-STORE 215 vs 427 inst/s in the same minute): its precompiled code
-# carries no profile for the tier-1 recompilation.
+# The server as the README runs it (dotnet run -c Release: JIT, tiered compilation off as the Server csproj says).
+# A ReadyToRun publish measured no different within run-to-run noise on fresh 1000-instance STOW runs (2026-12-06,
+# b50c1 348-380 vs 354-380 inst/s), so the benchmark keeps the README's build.
 dotnet build "$ROOT/src/Hounsfield.Server" -c Release -o "$ROOT/bench/out/hounsfield" -nologo -clp:ErrorsOnly >/dev/null
 
 run() { # label reset-command pid-file storage port aet results
