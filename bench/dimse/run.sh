@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # C-STORE ingest benchmark (issue 6): DCMTK storescu of the same files, one association, into Hounsfield and into
-# Orthanc in the same run, with the shared harness's ingest_cstore.py (instances/s, server CPU and memory).
+# Orthanc in the same run, with the shared harness's ingest_cstore.py (instances/s, server CPU and memory); then the
+# same files from our own SCU with an asynchronous operations window (cstore_window.py) into both.
 #   bench/dimse/run.sh [DATASET] [REPS]     defaults: the harness's 1k CT set, 3 repetitions
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +24,13 @@ run() { # label reset-command pid-file storage port aet results
     eval "$2" >/dev/null
     (cd "$HARNESS" && SERVER_PID_FILE=$3 STORAGE_DIR=$4 DICOM_HOST=127.0.0.1 DICOM_PORT=$5 CALLED_AET=$6 CALLING_AET=BENCHSCU \
       RESULTS_FILE=$7 BENCH_LABEL=$1 BENCH_SCALE=1k python3 ingest_cstore.py --dataset "$DATASET" --workload ingest_fresh_cstore --rep "$rep" >/dev/null)
+  done
+  # The same files from our SCU, which proposes an asynchronous operations window (see cstore_window.py).
+  for rep in $(seq 0 $((REPS - 1))); do
+    eval "$2" >/dev/null
+    SERVER_PID_FILE=$3 DICOM_HOST=127.0.0.1 DICOM_PORT=$5 CALLED_AET=$6 CALLING_AET=BENCHSCU HARNESS=$HARNESS \
+      RESULTS_FILE=$7 BENCH_LABEL=$1 BENCH_SCALE=1k python3 "$HERE/cstore_window.py" --dataset "$DATASET" \
+      --app "$ROOT/bench/out/hounsfield/hounsfield.dll" --rep "$rep" >/dev/null
   done
 }
 
