@@ -44,9 +44,9 @@ public sealed class ArchiveOptions
     public int BulkDataThreshold { get; set; } = 1024;
 
     /// <summary>
-    /// Largest stored instance that a WADO-RS retrieve naming no transfer syntax decodes into Explicit VR Little Endian,
-    /// which is done in memory; a larger compressed one goes as stored, as PS3.18 §8.7.3.4 permits for lossless data too
-    /// long to convert. Default 256 MiB.
+    /// Largest stored instance that a retrieve converts with a codec, which is done in memory. Naming no transfer syntax, a
+    /// larger compressed one goes as stored, as PS3.18 §8.7.3.4 permits for lossless data too long to convert; naming a
+    /// syntax that needs a codec, a larger one is a 406. Default 256 MiB.
     /// </summary>
     public long MaxDefaultConversionLength { get; set; } = 256L * 1024 * 1024;
 }

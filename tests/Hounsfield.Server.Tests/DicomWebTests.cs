@@ -355,9 +355,10 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     }
 
     [CorpusFact]
-    public async Task A_compressed_instance_over_the_conversion_limit_goes_as_stored_when_no_syntax_is_named()
+    public async Task A_compressed_instance_over_the_conversion_limit_goes_as_stored_when_no_syntax_is_named_and_is_406_when_one_is()
     {
-        // Decoding to the default syntax is done in memory: past the limit the instance is sent as stored rather than buffered.
+        // Decoding is done in memory: past the limit the instance is sent as stored rather than buffered, and a request that
+        // names a syntax needing a codec is refused with the setting named, by WADO-RS and WADO-URI alike.
         await using var server = await ServerProcess.StartAsync(null, "--Archive:MaxDefaultConversionLength", "1000");
         try
         {
@@ -369,6 +370,22 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
             var response = await server.Client.GetAsync(InstanceUrl(oracle));
 
             Assert.Equal(File.ReadAllBytes(file.Path), Assert.Single(await DicomWebClient.ReadMultipartAsync(response)));
+            foreach (var (accept, expected) in new[] { ("1.2.840.10008.1.2.1", HttpStatusCode.NotAcceptable), ("*", HttpStatusCode.OK) })
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, InstanceUrl(oracle));
+                request.Headers.TryAddWithoutValidation("Accept", $"multipart/related; type=\"application/dicom\"; transfer-syntax={accept}");
+                using var named = await server.Client.SendAsync(request);
+                Assert.Equal(expected, named.StatusCode);
+                if (expected == HttpStatusCode.NotAcceptable)
+                {
+                    Assert.Contains("Archive:MaxDefaultConversionLength", await named.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+                }
+            }
+
+            var uids = $"studyUID={CorpusServerFixture.Text(oracle, "0020000D")}&seriesUID={CorpusServerFixture.Text(oracle, "0020000E")}&objectUID={CorpusServerFixture.Text(oracle, "00080018")}";
+            using var wadoUri = await server.Client.GetAsync($"/wado?requestType=WADO&{uids}&contentType=application/dicom&transferSyntax=1.2.840.10008.1.2.1");
+            Assert.Equal(HttpStatusCode.NotAcceptable, wadoUri.StatusCode);
+            Assert.Contains("Archive:MaxDefaultConversionLength", await wadoUri.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
         finally
         {

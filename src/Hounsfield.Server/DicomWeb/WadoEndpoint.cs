@@ -35,6 +35,11 @@ internal static class WadoEndpoint
             return DicomWebEndpoints.Problem(StatusCodes.Status406NotAcceptable, $"This server cannot encode {target.Name}; ask for transfer-syntax=* or 1.2.840.10008.1.2.1.");
         }
 
+        if (target is not null && instances.FirstOrDefault(i => !requested.AsStored && IsOverConversionLimit(i, target.Uid, archive.Options)) is { } tooLarge)
+        {
+            return ConversionTooLarge(tooLarge, target, archive.Options);
+        }
+
         var boundary = Guid.NewGuid().ToString("N");
         context.Response.ContentType = $"multipart/related; type=\"application/dicom\"; boundary={boundary}";
         var body = context.Response.Body;
@@ -203,6 +208,18 @@ internal static class WadoEndpoint
             ? stored.TransferSyntaxUid
             : syntax;
     }
+
+    /// <summary>
+    /// Whether converting <paramref name="stored"/> to <paramref name="syntax"/> would run a codec over an instance longer than
+    /// Archive:MaxDefaultConversionLength: such a conversion is held in memory, so a request naming that syntax is refused.
+    /// </summary>
+    internal static bool IsOverConversionLimit(StoredInstance stored, string syntax, ArchiveOptions options) =>
+        syntax != stored.TransferSyntaxUid && !IsStreamedConversion(stored.TransferSyntaxUid, syntax) && stored.Length > options.MaxDefaultConversionLength;
+
+    internal static IResult ConversionTooLarge(StoredInstance stored, DicomTransferSyntax target, ArchiveOptions options) =>
+        DicomWebEndpoints.Problem(StatusCodes.Status406NotAcceptable,
+            $"Instance {stored.SopInstanceUid} ({stored.Length} bytes) is longer than Archive:MaxDefaultConversionLength ({options.MaxDefaultConversionLength} bytes), " +
+            $"the longest instance converted to {target.Name} in memory; ask for transfer-syntax=* to receive it as stored.");
 
     /// <summary>Writes <paramref name="stored"/> converted to <paramref name="syntax"/> (see <see cref="IsStreamedConversion"/>) to <paramref name="body"/> as the value is read.</summary>
     internal static void WriteStreamedConversion(HttpContext context, ArchiveService archive, StoredInstance stored, string syntax, Stream body)

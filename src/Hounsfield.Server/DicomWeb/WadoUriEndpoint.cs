@@ -94,6 +94,11 @@ internal static class WadoUriEndpoint
             return DicomWebEndpoints.Problem(StatusCodes.Status406NotAcceptable, $"This server cannot encode {target.Name}.");
         }
 
+        if (WadoEndpoint.IsOverConversionLimit(stored, syntax, archive.Options))
+        {
+            return WadoEndpoint.ConversionTooLarge(stored, target, archive.Options);
+        }
+
         var converted = new MemoryStream();
         try
         {
