@@ -6,19 +6,15 @@
 #   bench/ceiling/run.sh [DATASET] [REPS]     defaults: the harness's 1k CT set, 3 repetitions
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-HARNESS=${HARNESS:-$ROOT/../shared/bench}
-export BENCH_TMP=${BENCH_TMP:-$(python3 -c 'import tempfile; print(tempfile.gettempdir())')}
+source "$HERE/../common.sh"
 DATASET=${1:-$BENCH_TMP/bench-data/ct1k}
 REPS=${2:-3}
-DATE=$(date +%F)${RESULTS_TAG:+-$RESULTS_TAG}  # RESULTS_TAG names a second run of the day (results files are appended to)
 RESULTS=$ROOT/bench/results/ceiling-$DATE.jsonl
 SINK_PORT=18099 SCP_PORT=18104
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 
-[[ -d $DATASET ]] || python3 "$HARNESS/gen_dataset.py" --out "$DATASET" --seed s1k --patients 7 --studies 2 --series 2 \
-  --instances 25 --big-series 300 --rows 256 --cols 256 >/dev/null
+ensure_ct1k "$DATASET"
 gcc -O2 -pthread -o "$WORK/null_stow_sink" "$HERE/null_stow_sink.c"
 
 "$WORK/null_stow_sink" $SINK_PORT & echo $! >"$WORK/sink.pid"

@@ -4,14 +4,11 @@
 # Environment: FRESH_CONFIGS (default stow_b1_c1,stow_b1_c4,stow_b50_c1,stow_b50_c4), REPS (default 3).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-HARNESS=${HARNESS:-$ROOT/../shared/bench}
+source "$HERE/../common.sh"
 SCALE=${1:-1k}
 PHASES=${2:-fresh,verify,query,retrieve}
 CONFIGS=${FRESH_CONFIGS:-stow_b1_c1,stow_b1_c4,stow_b50_c1,stow_b50_c4}
 REPS=${REPS:-3}
-DATE=$(date +%F)${RESULTS_TAG:+-$RESULTS_TAG}  # RESULTS_TAG names a second run of the day (results files are appended to)
-export BENCH_TMP=${BENCH_TMP:-$(python3 -c 'import tempfile; print(tempfile.gettempdir())')}
 DATA=$BENCH_TMP/bench-data
 
 command -v Orthanc >/dev/null && command -v wrk >/dev/null || {

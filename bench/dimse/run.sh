@@ -5,15 +5,11 @@
 #   bench/dimse/run.sh [DATASET] [REPS]     defaults: the harness's 1k CT set, 3 repetitions
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-HARNESS=${HARNESS:-$ROOT/../shared/bench}
-export BENCH_TMP=${BENCH_TMP:-$(python3 -c 'import tempfile; print(tempfile.gettempdir())')}
+source "$HERE/../common.sh"
 DATASET=${1:-$BENCH_TMP/bench-data/ct1k}
 REPS=${2:-3}
-DATE=$(date +%F)${RESULTS_TAG:+-$RESULTS_TAG}  # RESULTS_TAG names a second run of the day (results files are appended to)
 
-[[ -d $DATASET ]] || python3 "$HARNESS/gen_dataset.py" --out "$DATASET" --seed s1k --patients 7 --studies 2 --series 2 \
-  --instances 25 --big-series 300 --rows 256 --cols 256 >/dev/null
+ensure_ct1k "$DATASET"
 # The server as the README runs it (dotnet run -c Release: JIT, tiered compilation off as the Server csproj says).
 # A ReadyToRun publish measured no different within run-to-run noise on fresh 1000-instance STOW runs (2026-12-06,
 # b50c1 348-380 vs 354-380 inst/s), so the benchmark keeps the README's build.
