@@ -127,6 +127,45 @@ public sealed class ImageEncoderTests
         }
     }
 
+    [Fact]
+    public void GrayFramesWrittenOneAtATimeMakeTheSameGifAsTheListEncoder()
+    {
+        var frames = Enumerable.Range(0, 5).Select(i => Synthetic(40, 24, 1, seed: i, noise: true)).ToList();
+        var options = new GifOptions { DelayCentiseconds = 4 };
+        using var streamed = new MemoryStream();
+        var writer = GifEncoder.BeginAnimation(streamed, frames[0], options);
+        foreach (var frame in frames)
+        {
+            writer.Write(frame);
+        }
+
+        writer.Finish();
+
+        Assert.Equal(GifEncoder.Encode(frames, options), streamed.ToArray());
+    }
+
+    [Fact]
+    public void ColourFramesWrittenOneAtATimeMapColoursTheFirstFrameLacksToNearbyEntries()
+    {
+        // The palette comes from the first frame (mostly red and green); the last frame is blue, a colour the first lacks.
+        var first = Synthetic(64, 48, 3, seed: 3);
+        var later = new RenderedImage(64, 48, 3, Enumerable.Range(0, 64 * 48).SelectMany(i => new[] { (byte)(i % 64), (byte)(i / 64), (byte)(160 + (i % 80)) }).ToArray());
+        using var streamed = new MemoryStream();
+        var writer = GifEncoder.BeginAnimation(streamed, first);
+        writer.Write(first);
+        writer.Write(later);
+        writer.Finish();
+
+        var gif = GifReader.Read(streamed.ToArray());
+        Assert.Equal(2, gif.Frames.Count);
+        Assert.True(Psnr(first.Pixels, gif.Frames[0].ToRgb()) >= 30, $"first frame PSNR {Psnr(first.Pixels, gif.Frames[0].ToRgb()):F1} dB");
+        var decoded = gif.Frames[1].ToRgb();
+        var worst = Enumerable.Range(0, decoded.Length).Max(i => Math.Abs(decoded[i] - later.Pixels[i]));
+        // Mapped to the nearest entry: 108 levels off at worst, 13.2 dB (each such colour to entry 0 instead: 199, 8.6 dB).
+        Assert.True(worst < 128, $"a colour of the later frame came back {worst} levels off");
+        Assert.True(Psnr(later.Pixels, decoded) >= 12, $"later frame PSNR {Psnr(later.Pixels, decoded):F1} dB");
+    }
+
     [Theory]
     [InlineData(1, JpegSubsampling.Yuv420, 90, 38, false)]
     [InlineData(3, JpegSubsampling.Yuv420, 90, 27, false)] // saturated colour bars: 4:2:0 loses chroma edges (cjpeg -quality 90 -sample 2x2 scores the same)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using Hounsfield.Imaging.Rendering;
 
 namespace Hounsfield.Server.Tests;
 
@@ -526,6 +527,26 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         {
             await server.DisposeAsync();
             server.Data.Delete(recursive: true);
+        }
+    }
+
+    [CorpusFact]
+    public async Task A_multi_frame_instance_rendered_as_gif_is_an_animation_whose_frames_are_the_single_frame_renders()
+    {
+        // The animation is rendered and written frame by frame as it is sent; each of its frames must be what the frame's
+        // own /rendered gives (gray: the GIF palette holds every level exactly).
+        var file = Corpus.Get("emri_10frame");
+        var (_, _, oracle) = fixture.Files.First(f => f.Name == file.Name);
+        var instanceUrl = InstanceUrl(oracle);
+
+        var animation = GifReader.Read(await GetImageAsync($"{instanceUrl}/rendered", "image/gif"));
+
+        Assert.Equal(10, animation.Frames.Count);
+        Assert.Equal(CineTiming.GetGifDelayCentiseconds(Hounsfield.Dicom.DicomFile.Open(file.Path).Dataset), animation.Frames[0].DelayCentiseconds);
+        for (var i = 0; i < animation.Frames.Count; i++)
+        {
+            var single = Assert.Single(GifReader.Read(await GetImageAsync($"{instanceUrl}/frames/{i + 1}/rendered", "image/gif")).Frames);
+            Assert.Equal(single.ToRgb(), animation.Frames[i].ToRgb());
         }
     }
 

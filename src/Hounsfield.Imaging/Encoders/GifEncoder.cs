@@ -52,61 +52,100 @@ public static class GifEncoder
             throw new ArgumentException("A GIF needs at least one frame.", nameof(frames));
         }
 
-        var width = frames[0].Width;
-        var height = frames[0].Height;
-        var color = frames[0].IsColor;
+        if (frames.Any(f => f.Width != frames[0].Width || f.Height != frames[0].Height || f.IsColor != frames[0].IsColor))
+        {
+            throw new ArgumentException("All frames of a GIF must have the size and colour type of the first.", nameof(frames));
+        }
+
+        var palette = frames[0].IsColor ? ColorPalette.Create(frames, options.Quantizer) : null;
+        var writer = new GifAnimationWriter(stream, frames[0], frames.Count > 1, palette, options);
         foreach (var frame in frames)
         {
+            writer.Write(frame);
+        }
+
+        writer.Finish();
+    }
+
+    /// <summary>
+    /// Starts a GIF written one frame at a time, so that only the frame being written is held in memory (an animation of
+    /// a long cine). Gray frames are exact; RGB frames are mapped to a palette chosen from <paramref name="first"/> that
+    /// also covers colours only later frames have. Write every frame, the first included, then <see cref="GifAnimationWriter.Finish"/>.
+    /// </summary>
+    public static GifAnimationWriter BeginAnimation(Stream stream, RenderedImage first, GifOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(first);
+        options ??= new GifOptions();
+        return new GifAnimationWriter(stream, first, animated: true, first.IsColor ? ColorPalette.CreateCovering(first, options.Quantizer) : null, options);
+    }
+
+    /// <summary>A GIF being written frame by frame (see <see cref="BeginAnimation"/>).</summary>
+    public sealed class GifAnimationWriter
+    {
+        private readonly Stream output;
+        private readonly int width;
+        private readonly int height;
+        private readonly bool color;
+        private readonly bool animated;
+        private readonly ColorPalette? palette;
+        private readonly GifOptions options;
+        private readonly byte[] indices;
+        private readonly LzwEncoder encoder = new();
+
+        internal GifAnimationWriter(Stream stream, RenderedImage first, bool animated, ColorPalette? palette, GifOptions options)
+        {
+            (width, height, color) = (first.Width, first.Height, first.IsColor);
+            if (width > ushort.MaxValue || height > ushort.MaxValue)
+            {
+                throw new ArgumentException($"A GIF is at most 65535 pixels wide and high; {width}x{height} given.", nameof(first));
+            }
+
+            this.animated = animated;
+            this.palette = palette;
+            this.options = options;
+            indices = new byte[width * height];
+            output = new BufferedStream(stream, 1 << 16);
+            output.Write("GIF89a"u8);
+            WriteUInt16(output, width);
+            WriteUInt16(output, height);
+            output.WriteByte(0xF7); // global colour table, 8 bits colour resolution, 256 entries
+            output.WriteByte(0);    // background colour index
+            output.WriteByte(0);    // pixel aspect ratio: not given
+            var table = new byte[256 * 3];
+            for (var i = 0; i < 256; i++)
+            {
+                if (palette is null)
+                {
+                    table[i * 3] = table[(i * 3) + 1] = table[(i * 3) + 2] = (byte)i;
+                }
+                else if (i < palette.Count)
+                {
+                    palette.Colors.AsSpan(i * 3, 3).CopyTo(table.AsSpan(i * 3));
+                }
+            }
+
+            output.Write(table);
+            if (animated)
+            {
+                // Application Extension NETSCAPE2.0: loop count.
+                output.Write([0x21, 0xFF, 11]);
+                output.Write("NETSCAPE2.0"u8);
+                output.Write([3, 1]);
+                WriteUInt16(output, Math.Clamp(options.LoopCount, 0, ushort.MaxValue));
+                output.WriteByte(0);
+            }
+        }
+
+        public void Write(RenderedImage frame)
+        {
+            ArgumentNullException.ThrowIfNull(frame);
             if (frame.Width != width || frame.Height != height || frame.IsColor != color)
             {
-                throw new ArgumentException("All frames of a GIF must have the size and colour type of the first.", nameof(frames));
+                throw new ArgumentException("All frames of a GIF must have the size and colour type of the first.", nameof(frame));
             }
-        }
 
-        if (width > ushort.MaxValue || height > ushort.MaxValue)
-        {
-            throw new ArgumentException($"A GIF is at most 65535 pixels wide and high; {width}x{height} given.", nameof(frames));
-        }
-
-        var palette = color ? ColorPalette.Create(frames, options.Quantizer) : null;
-
-        var output = new BufferedStream(stream, 1 << 16);
-        output.Write("GIF89a"u8);
-        WriteUInt16(output, width);
-        WriteUInt16(output, height);
-        output.WriteByte(0xF7); // global colour table, 8 bits colour resolution, 256 entries
-        output.WriteByte(0);    // background colour index
-        output.WriteByte(0);    // pixel aspect ratio: not given
-        var table = new byte[256 * 3];
-        for (var i = 0; i < 256; i++)
-        {
-            if (palette is null)
-            {
-                table[i * 3] = table[(i * 3) + 1] = table[(i * 3) + 2] = (byte)i;
-            }
-            else if (i < palette.Count)
-            {
-                palette.Colors.AsSpan(i * 3, 3).CopyTo(table.AsSpan(i * 3));
-            }
-        }
-
-        output.Write(table);
-
-        if (frames.Count > 1)
-        {
-            // Application Extension NETSCAPE2.0: loop count.
-            output.Write([0x21, 0xFF, 11]);
-            output.Write("NETSCAPE2.0"u8);
-            output.Write([3, 1]);
-            WriteUInt16(output, Math.Clamp(options.LoopCount, 0, ushort.MaxValue));
-            output.WriteByte(0);
-        }
-
-        var indices = new byte[width * height];
-        var encoder = new LzwEncoder();
-        foreach (var frame in frames)
-        {
-            if (frames.Count > 1)
+            if (animated)
             {
                 // Graphic Control Extension: disposal "do not dispose", no transparency, the delay.
                 output.Write([0x21, 0xF9, 4, 0x04]);
@@ -133,8 +172,12 @@ public static class GifEncoder
             encoder.Encode(indices, output);
         }
 
-        output.WriteByte(0x3B);
-        output.Flush();
+        /// <summary>Writes the trailer and flushes.</summary>
+        public void Finish()
+        {
+            output.WriteByte(0x3B);
+            output.Flush();
+        }
     }
 
     private static void WriteUInt16(Stream stream, int value)
@@ -275,7 +318,7 @@ public static class GifEncoder
     }
 
     /// <summary>A palette of at most 256 colours for RGB frames, and the mapping of each pixel to its entry.</summary>
-    private sealed class ColorPalette
+    internal sealed class ColorPalette
     {
         private readonly Dictionary<int, byte>? exact;
         private readonly byte[]? cube;
@@ -294,6 +337,50 @@ public static class GifEncoder
         public byte[] Colors { get; }
 
         public int Count { get; }
+
+        /// <summary>
+        /// A palette chosen from <paramref name="sample"/> that maps every colour: median cut of the sample's colours, with
+        /// each colour cell the sample lacks mapped to the nearest entry (or the fixed palette, which covers all).
+        /// </summary>
+        public static ColorPalette CreateCovering(RenderedImage sample, GifQuantizer quantizer)
+        {
+            if (quantizer == GifQuantizer.Fixed676)
+            {
+                return Create([sample], quantizer);
+            }
+
+            var palette = MedianCut([sample]);
+            var seen = new bool[32768];
+            var pixels = sample.Pixels;
+            for (var i = 0; i < sample.Width * sample.Height * 3; i += 3)
+            {
+                seen[((pixels[i] >> 3) << 10) | ((pixels[i + 1] >> 3) << 5) | (pixels[i + 2] >> 3)] = true;
+            }
+
+            for (var cell = 0; cell < seen.Length; cell++)
+            {
+                if (seen[cell])
+                {
+                    continue;
+                }
+
+                int r = (((cell >> 10) & 31) * 8) + 4, g = (((cell >> 5) & 31) * 8) + 4, b = ((cell & 31) * 8) + 4;
+                var (nearest, best) = (0, int.MaxValue);
+                for (var entry = 0; entry < palette.Count; entry++)
+                {
+                    int dr = r - palette.Colors[entry * 3], dg = g - palette.Colors[(entry * 3) + 1], db = b - palette.Colors[(entry * 3) + 2];
+                    var distance = (dr * dr) + (dg * dg) + (db * db);
+                    if (distance < best)
+                    {
+                        (nearest, best) = (entry, distance);
+                    }
+                }
+
+                palette.cube![cell] = (byte)nearest;
+            }
+
+            return palette;
+        }
 
         public static ColorPalette Create(IReadOnlyList<RenderedImage> frames, GifQuantizer quantizer)
         {

@@ -123,11 +123,29 @@ internal static class RenderedEndpoint
         {
             var dataset = file!.Dataset;
             var fitted = FitViewport(options, reader.Description.Columns, reader.Description.Rows);
-            if (mediaType == "image/gif" && frame is null && !thumbnail)
+            if (mediaType == "image/gif" && frame is null && !thumbnail && reader.FrameCount > 1)
             {
-                var frames = Enumerable.Range(0, reader.FrameCount).Select(i => FrameRenderer.Render(dataset, reader.ReadFrame(i), i, fitted)).ToList();
-                var delay = CineTiming.GetGifDelayCentiseconds(dataset);
-                return Results.Bytes(GifEncoder.Encode(frames, new GifOptions { DelayCentiseconds = delay }), mediaType);
+                // Every frame, rendered and written one at a time as the response goes out: a long cine is never held whole.
+                // A frame that fails after the first has been sent ends the response early.
+                var first = FrameRenderer.Render(dataset, reader.ReadFrame(0), 0, fitted);
+                var gifOptions = new GifOptions { DelayCentiseconds = CineTiming.GetGifDelayCentiseconds(dataset) };
+                return Results.Stream(body =>
+                {
+                    if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpBodyControlFeature>() is { } bodyControl)
+                    {
+                        bodyControl.AllowSynchronousIO = true; // the encoder writes synchronously
+                    }
+
+                    var gif = GifEncoder.BeginAnimation(body, first, gifOptions);
+                    gif.Write(first);
+                    for (var i = 1; i < reader.FrameCount; i++)
+                    {
+                        gif.Write(FrameRenderer.Render(dataset, reader.ReadFrame(i), i, fitted));
+                    }
+
+                    gif.Finish();
+                    return Task.CompletedTask;
+                }, mediaType);
             }
 
             // One frame: the hot path of viewers, with pooled buffers so that a request allocates no large arrays.
