@@ -91,7 +91,8 @@ public sealed class FolderBlobStore : IBlobStore
 
     /// <summary>
     /// Writes a blob whose key is free straight under it: created, written and flushed in place, with no rename. Flushing a
-    /// new file also makes its folder entry durable on journaling file systems (ext4, XFS commit the creation with it), so
+    /// new file also makes its folder entry durable: journaling file systems (ext4, XFS) commit the creation with it, and ext4
+    /// without a journal flushes the new entry's folders itself (its fsync walks up the folders created since), so
     /// one flush does what the temporary file, its flush, the rename and the folder's flush do. A crash before the index row
     /// leaves a blob the index does not know, which start-up removes. False when the key is taken (a replacement goes
     /// through <see cref="Publish"/>, so the stored copy stays whole until the new one is durable).
@@ -324,8 +325,9 @@ public sealed class FolderBlobStore : IBlobStore
     /// <summary>
     /// Makes a folder's entries durable (fsync of the folder, POSIX): without it a rename acknowledged a moment before a
     /// power loss can be undone by the file system, leaving the instance in the temporary folder, which start-up clears.
-    /// A folder created just before gets its own entry durable by the same flush on journaling file systems (ext4, XFS
-    /// commit metadata changes in order), so its parent is not flushed as well.
+    /// A folder created just before gets its own entry durable by the same flush (journaling file systems commit metadata
+    /// changes in order; ext4 without a journal flushes newly created parent folders in fsync), so its parent is not
+    /// flushed as well.
     /// </summary>
     private static class DirectoryEntries
     {
