@@ -43,7 +43,83 @@ public sealed class AsyncOperationsTests
         }
     }
 
+    [Fact]
+    public async Task A_source_that_fails_while_sent_aborts_its_association_and_the_rest_go_on_with_a_new_one()
+    {
+        var provider = new OverlapProbeProvider(failing: "none");
+        await using var server = await TestServer.StartAsync(o => o.With(store: provider, association: o.Association with { MaxAsyncOperations = 8 }));
+        var client = server.Client(options: new Network.Association.DicomAssociationOptions
+        {
+            ArtimTimeout = TimeSpan.FromSeconds(10),
+            DimseTimeout = TimeSpan.FromSeconds(30),
+            MaxAsyncOperations = 8,
+        });
+        const int broken = 6;
+        var sources = Enumerable.Range(0, 12).Select(i =>
+        {
+            var file = new DicomFile(SampleInstances.Create(Uid(i), "Abort^Test", "1.2.826.0.1.3680043.10.1000.78", 1, size: 128), DicomTransferSyntax.ExplicitVRLittleEndian);
+            if (i != broken)
+            {
+                return DicomInstanceSource.FromDicomFile(file);
+            }
+
+            var bytes = file.ToBytes();
+            return DicomInstanceSource.FromStream(_ => ValueTask.FromResult<Stream>(new FailingStream(bytes, bytes.Length / 2)), "broken",
+                DicomUids.SecondaryCaptureImageStorage, Uid(i), DicomTransferSyntax.ExplicitVRLittleEndian);
+        }).ToList();
+
+        var results = await client.StoreAsync(sources);
+
+        // The stores still awaiting responses when the association was aborted are reported without a success they may
+        // or may not have had; everything reported stored is stored; the broken one is not; the rest went on a new association.
+        Assert.Equal(Enumerable.Range(0, 12).Select(Uid), results.Select(r => r.SopInstanceUid));
+        Assert.False(results[broken].Succeeded);
+        Assert.All(results.Take(broken), r => Assert.True(r.Succeeded || r.Error!.Contains("No response before the association was aborted", StringComparison.Ordinal), r.Error));
+        Assert.All(results.Skip(broken + 1), r => Assert.True(r.Succeeded, r.Error));
+        Assert.Subset(provider.Stored.ToHashSet(), results.Where(r => r.Succeeded).Select(r => r.SopInstanceUid!).ToHashSet());
+        Assert.DoesNotContain(Uid(broken), provider.Stored);
+    }
+
     private static string Uid(int i) => $"1.2.826.0.1.3680043.10.1000.77.1.{i + 1}";
+
+    /// <summary>Serves <paramref name="bytes"/> up to <paramref name="failAt"/>, then fails as a disk read would.</summary>
+    private sealed class FailingStream(byte[] bytes, int failAt) : Stream
+    {
+        private int position;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => bytes.Length;
+
+        public override long Position { get => position; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (position >= failAt)
+            {
+                throw new IOException("The disk went away");
+            }
+
+            var n = Math.Min(count, failAt - position);
+            Array.Copy(bytes, position, buffer, offset, n);
+            position += n;
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 
     /// <summary>Receives each data set whole, then holds its "commit" for a while, counting how many commits overlap.</summary>
     private sealed class OverlapProbeProvider(string failing) : ICStoreProvider

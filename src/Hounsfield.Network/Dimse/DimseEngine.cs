@@ -675,7 +675,14 @@ internal sealed class DimseEngine
             channel.Close();
         }
 
-        var reason = failure ?? new DicomNetworkException("The association was released");
+        // Requests still awaiting a response learn why the association ended: its first cause (this side's abort after a
+        // failed send, say), as a network failure.
+        var reason = (shutdownReason ?? failure) switch
+        {
+            null => new DicomNetworkException("The association was released"),
+            DicomNetworkException network => network,
+            var cause => new DicomNetworkException($"The association ended: {cause.Message}", cause),
+        };
         foreach (var request in pending.Values)
         {
             Complete(request, reason);
