@@ -52,6 +52,15 @@ internal static class DicomWebEndpoints
         app.MapGet("/wado", (HttpContext context, CancellationToken ct) => WadoUriEndpoint.HandleAsync(context, ct)).RequireAuthorization(AuthorizationPolicies.Read);
     }
 
+    /// <summary>Lets a synchronous writer (the toolkit's, the GIF encoder) write the response body, which Kestrel refuses by default.</summary>
+    internal static void AllowSynchronousBodyWrites(HttpContext context)
+    {
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpBodyControlFeature>() is { } bodyControl)
+        {
+            bodyControl.AllowSynchronousIO = true;
+        }
+    }
+
     /// <summary>The DICOMweb root of this request, e.g. http://host:8080/dicomweb, for RetrieveURLs and BulkDataURIs.</summary>
     public static string Root(HttpContext context)
     {

@@ -131,11 +131,7 @@ internal static class RenderedEndpoint
                 var gifOptions = new GifOptions { DelayCentiseconds = CineTiming.GetGifDelayCentiseconds(dataset) };
                 return Results.Stream(body =>
                 {
-                    if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpBodyControlFeature>() is { } bodyControl)
-                    {
-                        bodyControl.AllowSynchronousIO = true; // the encoder writes synchronously
-                    }
-
+                    DicomWebEndpoints.AllowSynchronousBodyWrites(context);
                     var gif = GifEncoder.BeginAnimation(body, first, gifOptions);
                     gif.Write(first);
                     for (var i = 1; i < reader.FrameCount; i++)

@@ -224,11 +224,7 @@ internal static class WadoEndpoint
     /// <summary>Writes <paramref name="stored"/> converted to <paramref name="syntax"/> (see <see cref="IsStreamedConversion"/>) to <paramref name="body"/> as the value is read.</summary>
     internal static void WriteStreamedConversion(HttpContext context, ArchiveService archive, StoredInstance stored, string syntax, Stream body)
     {
-        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpBodyControlFeature>() is { } bodyControl)
-        {
-            bodyControl.AllowSynchronousIO = true; // the toolkit's writer is synchronous
-        }
-
+        DicomWebEndpoints.AllowSynchronousBodyWrites(context);
         Transcoder.Transcode(archive.ReadInstance(stored), DicomTransferSyntax.Lookup(syntax)).Write(body);
     }
 
