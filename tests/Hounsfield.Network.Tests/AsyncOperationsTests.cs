@@ -44,6 +44,44 @@ public sealed class AsyncOperationsTests
     }
 
     [Fact]
+    public async Task A_get_sends_its_sub_operations_within_the_window_and_the_requestor_performs_them_overlapped()
+    {
+        var folder = Directory.CreateTempSubdirectory("hounsfield-get-window-").FullName;
+        try
+        {
+            const string study = "1.2.826.0.1.3680043.10.1000.79";
+            var paths = Enumerable.Range(0, Instances).Select(i =>
+            {
+                var path = Path.Combine(folder, $"{i}.dcm");
+                new DicomFile(SampleInstances.Create(Uid(i), "Get^Window", study, 1), DicomTransferSyntax.ExplicitVRLittleEndian).Save(path);
+                return path;
+            }).ToList();
+            await using var server = await TestServer.StartAsync(o => o.With(
+                get: new FileRetrieveProvider(paths, new Dictionary<string, DicomRemoteNode>()), association: o.Association with { MaxAsyncOperations = 4 }));
+            var received = new OverlapProbeProvider(failing: Uid(5));
+            var query = new DicomDataset();
+            query.AddOrUpdate(DicomTag.StudyInstanceUID, DicomVR.UI, study);
+
+            var result = await server.Client(options: new Network.Association.DicomAssociationOptions
+            {
+                ArtimTimeout = TimeSpan.FromSeconds(10),
+                DimseTimeout = TimeSpan.FromSeconds(30),
+                MaxAsyncOperations = 8,
+            }).GetAsync(DicomQueryRetrieveLevel.Study, query, received);
+
+            Assert.Equal((Instances - 1, 1), (result.Completed, result.Failed));
+            Assert.Equal([Uid(5)], result.FailedSopInstanceUids);
+            Assert.Equal(Enumerable.Range(0, Instances).Where(i => i != 5).Select(Uid).Order(), received.Stored.Order());
+            Assert.Equal(4, Assert.Single(received.Windows.Keys));
+            Assert.True(received.MaxConcurrent is > 1 and <= 4, $"{received.MaxConcurrent} sub-operations ran at once in a window of 4\n{server.Dump()}");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_source_that_fails_while_sent_aborts_its_association_and_the_rest_go_on_with_a_new_one()
     {
         var provider = new OverlapProbeProvider(failing: "none");
@@ -137,7 +175,7 @@ public sealed class AsyncOperationsTests
             using var received = new MemoryStream();
             await request.WritePart10Async(received, cancellationToken);
             Assert.Equal(request.SopInstanceUid, DicomFile.Read(received.ToArray()).Dataset.GetString(DicomTag.SOPInstanceUID));
-            Windows.TryAdd(request.Association.RequestorOperationsWindow, true);
+            Windows.TryAdd(request.Association.PeerOperationsWindow, true);
 
             var now = Interlocked.Increment(ref concurrent);
             int seen;

@@ -62,15 +62,19 @@ public sealed class PduCodecTests
         var (accept, info) = DicomNegotiation.Accept(request, new AcceptAll(), DicomAssociationOptions.Default, null);
         var bytes = Encode(b => PduCodec.WriteAssociateAccept(b, accept));
         var decoded = PduCodec.ReadAssociateAccept(bytes.AsSpan(6), PduLimits.Default);
-        // The requestor invokes up to 5 (under our default of 16): we perform 5 at once and invoke one at a time.
-        Assert.Equal(((ushort)1, (ushort)5), decoded.UserInformation.AsynchronousOperationsWindow);
+        // The requestor invokes up to 5 and performs up to 3 (both under our default of 16): we perform 5 at once and
+        // invoke up to 3 (C-GET sub-operations).
+        Assert.Equal(((ushort)3, (ushort)5), decoded.UserInformation.AsynchronousOperationsWindow);
         Assert.Equal(5, info.RequestorOperationsWindow);
+        Assert.Equal(3, info.AcceptorOperationsWindow);
         Assert.Equal(DicomAssociationOptions.Default.MaxPduLength, decoded.UserInformation.MaxPduLength);
 
         var requestor = DicomNegotiation.FromAccept(request, decoded, null);
-        Assert.Equal(5, requestor.RequestorOperationsWindow);
+        Assert.Equal((5, 3), (requestor.RequestorOperationsWindow, requestor.AcceptorOperationsWindow));
+        Assert.Equal((5, 3), (requestor.OwnOperationsWindow, requestor.PeerOperationsWindow));
+        Assert.Equal((3, 5), (info.OwnOperationsWindow, info.PeerOperationsWindow));
         var (limited, _) = DicomNegotiation.Accept(request, new AcceptAll(), DicomAssociationOptions.Default with { MaxAsyncOperations = 2 }, null);
-        Assert.Equal(((ushort)1, (ushort)2), limited.UserInformation.AsynchronousOperationsWindow);
+        Assert.Equal(((ushort)2, (ushort)2), limited.UserInformation.AsynchronousOperationsWindow);
         var ct = requestor.PresentationContexts.Single(c => c.Id == 3);
         Assert.True(ct.IsAccepted);
         Assert.Equal(DicomTransferSyntax.ExplicitVRLittleEndian, ct.TransferSyntax);

@@ -47,14 +47,24 @@ public sealed class DicomAssociationInfo
         PresentationContexts = presentationContexts;
         byId = presentationContexts.ToDictionary(c => c.Id);
         RequestorOperationsWindow = NegotiatedWindow(requestorInformation.AsynchronousOperationsWindow?.Invoked, acceptorInformation.AsynchronousOperationsWindow?.Performed);
+        AcceptorOperationsWindow = NegotiatedWindow(acceptorInformation.AsynchronousOperationsWindow?.Invoked, requestorInformation.AsynchronousOperationsWindow?.Performed);
     }
 
     /// <summary>
     /// How many operations the requestor may have invoked and not yet seen answered: the asynchronous operations window
     /// (PS3.7 D.3.3.3), the smaller of the requestor's invoked and the acceptor's performed values (0 = unlimited); 1 when
-    /// either side left the sub-item out. The acceptor invokes one operation at a time on associations of this library.
+    /// either side left the sub-item out.
     /// </summary>
     public int RequestorOperationsWindow { get; }
+
+    /// <summary>The same for operations the acceptor invokes (the C-STORE sub-operations of a C-GET): the smaller of the acceptor's invoked and the requestor's performed values.</summary>
+    public int AcceptorOperationsWindow { get; }
+
+    /// <summary>How many operations this side may have invoked and not yet seen answered.</summary>
+    public int OwnOperationsWindow => IsRequestor ? RequestorOperationsWindow : AcceptorOperationsWindow;
+
+    /// <summary>How many operations invoked by the peer this side performs at once.</summary>
+    public int PeerOperationsWindow => IsRequestor ? AcceptorOperationsWindow : RequestorOperationsWindow;
 
     /// <summary>Whether this side requested the association (is the SCU side of the connection).</summary>
     public bool IsRequestor { get; }

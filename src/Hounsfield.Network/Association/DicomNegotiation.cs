@@ -87,9 +87,9 @@ internal static class DicomNegotiation
                 ImplementationClassUid = options.ImplementationClassUid,
                 ImplementationVersionName = options.ImplementationVersionName,
 
-                // Performs up to MaxAsyncOperations of the requestor's at once, invokes one at a time (PS3.7 D.3.3.3).
+                // Up to MaxAsyncOperations each way, and no more than the requestor proposed (0 = no limit) (PS3.7 D.3.3.3).
                 AsynchronousOperationsWindow = request.UserInformation.AsynchronousOperationsWindow is { } proposedWindow
-                    ? ((ushort)1, (ushort)(proposedWindow.Invoked == 0 ? options.MaxAsyncOperations : Math.Min(proposedWindow.Invoked, options.MaxAsyncOperations)))
+                    ? (Window(proposedWindow.Performed, options), Window(proposedWindow.Invoked, options))
                     : null,
             },
         };
@@ -126,4 +126,7 @@ internal static class DicomNegotiation
         var info = new DicomAssociationInfo(false, request.CallingAE, request.CalledAE, remoteEndPoint, request.UserInformation, accept.UserInformation, contexts);
         return (accept, info);
     }
+
+    private static ushort Window(ushort proposed, DicomAssociationOptions options) =>
+        (ushort)(proposed == 0 ? options.MaxAsyncOperations : Math.Min(proposed, options.MaxAsyncOperations));
 }

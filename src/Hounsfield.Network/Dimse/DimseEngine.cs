@@ -263,7 +263,7 @@ internal sealed class DimseEngine
     /// </summary>
     internal async ValueTask PerformOverlappedAsync(DimseDataStream data, Func<Task> perform)
     {
-        overlapSlots ??= new SemaphoreSlim(Association.RequestorOperationsWindow);
+        overlapSlots ??= new SemaphoreSlim(Association.PeerOperationsWindow);
         await overlapSlots.WaitAsync(Lifetime).ConfigureAwait(false);
         var operation = Task.Run(async () =>
         {

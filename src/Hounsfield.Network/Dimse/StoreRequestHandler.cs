@@ -6,11 +6,11 @@ namespace Hounsfield.Network.Dimse;
 internal static class StoreRequestHandler
 {
     /// <summary>
-    /// Performs the request; when the requestor negotiated an asynchronous operations window, this returns as soon as the
-    /// data set has arrived and the commit and the response follow while the next requests are received.
+    /// Performs the request; when the peer negotiated an asynchronous operations window, this returns as soon as the data
+    /// set has arrived and the commit and the response follow while the next requests are received.
     /// </summary>
     public static ValueTask HandleAsync(DimseEngine engine, DimseIncomingMessage message, ICStoreProvider? provider) =>
-        message.Data is { } data && provider is not null && !engine.Association.IsRequestor && engine.Association.RequestorOperationsWindow > 1
+        message.Data is { } data && provider is not null && engine.Association.PeerOperationsWindow > 1
             ? engine.PerformOverlappedAsync(data, () => PerformAsync(engine, message, provider).AsTask())
             : PerformAsync(engine, message, provider);
 

@@ -320,6 +320,9 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
 
         var progress = new SubOperations(instances.Count);
         var cancelled = false;
+        // Up to the negotiated window of sub-operations are sent before their responses are awaited (PS3.7 D.3.3.3); they
+        // are counted in the order sent.
+        var inFlight = new Queue<(DimsePendingRequest Store, string SopInstanceUid)>();
         foreach (var source in instances)
         {
             if (cancellationToken.IsCancellationRequested)
@@ -329,7 +332,7 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
             }
 
             DicomInstanceHeader? header = null;
-            DicomStatus status;
+            DicomStatus? status = null;
             try
             {
                 header = await source.GetHeaderAsync(cancellationToken).ConfigureAwait(false);
@@ -344,7 +347,7 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
                     command.AddOrUpdate(DicomTag.AffectedSOPInstanceUID, DicomVR.UI, header.SopInstanceUid);
                     var store = await engine.SendRequestAsync(
                         storeContext, command, null, writer => source.WriteDataSetAsync(writer, storeContext.TransferSyntax!, transcoder, cancellationToken), cancellationToken).ConfigureAwait(false);
-                    status = (await store.ReadAsync(CancellationToken.None).ConfigureAwait(false)).Status;
+                    inFlight.Enqueue((store, header.SopInstanceUid));
                 }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && engine.IsOpen)
@@ -357,14 +360,37 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
                 status = DicomStatus.ProcessingFailure;
             }
 
-            progress.Record(status, header?.SopInstanceUid);
+            if (status is { } done)
+            {
+                await CompleteSubOperationsAsync(0).ConfigureAwait(false);
+                await RecordAsync(done, header?.SopInstanceUid).ConfigureAwait(false);
+            }
+            else
+            {
+                await CompleteSubOperationsAsync(engine.Association.OwnOperationsWindow - 1).ConfigureAwait(false);
+            }
+        }
+
+        await CompleteSubOperationsAsync(0).ConfigureAwait(false);
+        await FinishRetrieveAsync(engine, context, request, progress, cancelled).ConfigureAwait(false);
+
+        async ValueTask CompleteSubOperationsAsync(int keep)
+        {
+            while (inFlight.Count > keep)
+            {
+                var (store, sopInstanceUid) = inFlight.Dequeue();
+                await RecordAsync((await store.ReadAsync(CancellationToken.None).ConfigureAwait(false)).Status, sopInstanceUid).ConfigureAwait(false);
+            }
+        }
+
+        async ValueTask RecordAsync(DicomStatus status, string? sopInstanceUid)
+        {
+            progress.Record(status, sopInstanceUid);
             if (progress.Remaining > 0)
             {
                 await SendProgressAsync(engine, context, request, progress).ConfigureAwait(false);
             }
         }
-
-        await FinishRetrieveAsync(engine, context, request, progress, cancelled).ConfigureAwait(false);
     }
 
     private static ValueTask SendProgressAsync(DimseEngine engine, DicomNegotiatedContext context, DicomRetrieveRequest request, SubOperations progress)

@@ -193,7 +193,7 @@ public sealed class DicomClient
                             break;
                         }
 
-                        await CompleteInFlightAsync(engine.Association.RequestorOperationsWindow - 1).ConfigureAwait(false);
+                        await CompleteInFlightAsync(engine.Association.OwnOperationsWindow - 1).ConfigureAwait(false);
                     }
 
                     await CompleteInFlightAsync(0).ConfigureAwait(false);
@@ -519,7 +519,7 @@ public sealed class DicomClient
                     MaxPduLength = Options.MaxPduLength,
                     ImplementationClassUid = Options.ImplementationClassUid,
                     ImplementationVersionName = Options.ImplementationVersionName,
-                    AsynchronousOperationsWindow = Options.MaxAsyncOperations > 1 ? ((ushort)Options.MaxAsyncOperations, (ushort)1) : null,
+                    AsynchronousOperationsWindow = Options.MaxAsyncOperations > 1 ? ((ushort)Options.MaxAsyncOperations, (ushort)Options.MaxAsyncOperations) : null,
                 },
             };
             request.PresentationContexts.AddRange(contexts);
