@@ -18,6 +18,13 @@ running() { [[ -f $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
 start() {
   running && return 0
+  # Another server on our ports would answer the readiness check while ours exits: measure nothing then.
+  for port in "$PORT" "${HOUNSFIELD_DICOM_PORT:-11112}"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "port $port is already in use by another process; stop it first" >&2
+      return 1
+    fi
+  done
   mkdir -p "$HOUNSFIELD_ROOT/data"
   [[ -f $HOUNSFIELD_ROOT/signing-key ]] || (umask 077; head -c 48 /dev/urandom | base64 -w0 >"$HOUNSFIELD_ROOT/signing-key")
   HOUNSFIELD__Auth__SigningKey=$(cat "$HOUNSFIELD_ROOT/signing-key") Logging__LogLevel__Default=Warning nohup dotnet "$APP" serve \
@@ -25,6 +32,7 @@ start() {
     --Auth:AccessTokenLifetime 2.00:00:00 >"$HOUNSFIELD_ROOT/hounsfield.log" 2>&1 &
   echo $! >"$PIDFILE"
   for _ in $(seq 300); do
+    running || { echo "hounsfield exited at start; see $HOUNSFIELD_ROOT/hounsfield.log" >&2; tail -1 "$HOUNSFIELD_ROOT/hounsfield.log" >&2; return 1; }
     curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && return 0
     sleep 0.1
   done
