@@ -133,7 +133,7 @@ public sealed class ImageEncoderTests
         var frames = Enumerable.Range(0, 5).Select(i => Synthetic(40, 24, 1, seed: i, noise: true)).ToList();
         var options = new GifOptions { DelayCentiseconds = 4 };
         using var streamed = new MemoryStream();
-        var writer = GifEncoder.BeginAnimation(streamed, frames[0], options);
+        var writer = GifEncoder.BeginAnimation(streamed, [frames[0]], options);
         foreach (var frame in frames)
         {
             writer.Write(frame);
@@ -151,7 +151,7 @@ public sealed class ImageEncoderTests
         var first = Synthetic(64, 48, 3, seed: 3);
         var later = new RenderedImage(64, 48, 3, Enumerable.Range(0, 64 * 48).SelectMany(i => new[] { (byte)(i % 64), (byte)(i / 64), (byte)(160 + (i % 80)) }).ToArray());
         using var streamed = new MemoryStream();
-        var writer = GifEncoder.BeginAnimation(streamed, first);
+        var writer = GifEncoder.BeginAnimation(streamed, [first]);
         writer.Write(first);
         writer.Write(later);
         writer.Finish();
@@ -164,6 +164,27 @@ public sealed class ImageEncoderTests
         // Mapped to the nearest entry: 108 levels off at worst, 13.2 dB (each such colour to entry 0 instead: 199, 8.6 dB).
         Assert.True(worst < 128, $"a colour of the later frame came back {worst} levels off");
         Assert.True(Psnr(later.Pixels, decoded) >= 12, $"later frame PSNR {Psnr(later.Pixels, decoded):F1} dB");
+    }
+
+    [Fact]
+    public void ColourFramesAmongThePaletteSamplesComeBackAsWellAsWithAWholeAnimationPalette()
+    {
+        var first = Synthetic(64, 48, 3, seed: 3);
+        var later = new RenderedImage(64, 48, 3, Enumerable.Range(0, 64 * 48).SelectMany(i => new[] { (byte)(i % 64), (byte)(i / 64), (byte)(160 + (i % 80)) }).ToArray());
+        using var streamed = new MemoryStream();
+        var writer = GifEncoder.BeginAnimation(streamed, [first, later]);
+        writer.Write(first);
+        writer.Write(later);
+        writer.Finish();
+
+        var frames = GifReader.Read(streamed.ToArray()).Frames;
+        var whole = GifReader.Read(GifEncoder.Encode([first, later])).Frames;
+        for (var i = 0; i < 2; i++)
+        {
+            var source = i == 0 ? first.Pixels : later.Pixels;
+            Assert.True(Psnr(source, frames[i].ToRgb()) >= Psnr(source, whole[i].ToRgb()) - 0.5,
+                $"frame {i}: {Psnr(source, frames[i].ToRgb()):F1} dB against {Psnr(source, whole[i].ToRgb()):F1} dB with the whole animation's palette");
+        }
     }
 
     [Theory]

@@ -69,15 +69,22 @@ public static class GifEncoder
 
     /// <summary>
     /// Starts a GIF written one frame at a time, so that only the frame being written is held in memory (an animation of
-    /// a long cine). Gray frames are exact; RGB frames are mapped to a palette chosen from <paramref name="first"/> that
-    /// also covers colours only later frames have. Write every frame, the first included, then <see cref="GifAnimationWriter.Finish"/>.
+    /// a long cine). The first of <paramref name="paletteSamples"/> sets the size and colour type. Gray frames are exact;
+    /// RGB frames are mapped to a palette chosen from the samples (a few frames spread over the animation) that also
+    /// covers colours only other frames have. Write every frame, then <see cref="GifAnimationWriter.Finish"/>.
     /// </summary>
-    public static GifAnimationWriter BeginAnimation(Stream stream, RenderedImage first, GifOptions? options = null)
+    public static GifAnimationWriter BeginAnimation(Stream stream, IReadOnlyList<RenderedImage> paletteSamples, GifOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        ArgumentNullException.ThrowIfNull(first);
+        ArgumentNullException.ThrowIfNull(paletteSamples);
+        if (paletteSamples.Count == 0)
+        {
+            throw new ArgumentException("At least one frame is needed to start a GIF.", nameof(paletteSamples));
+        }
+
         options ??= new GifOptions();
-        return new GifAnimationWriter(stream, first, animated: true, first.IsColor ? ColorPalette.CreateCovering(first, options.Quantizer) : null, options);
+        var first = paletteSamples[0];
+        return new GifAnimationWriter(stream, first, animated: true, first.IsColor ? ColorPalette.CreateCovering(paletteSamples, options.Quantizer) : null, options);
     }
 
     /// <summary>A GIF being written frame by frame (see <see cref="BeginAnimation"/>).</summary>
@@ -339,22 +346,25 @@ public static class GifEncoder
         public int Count { get; }
 
         /// <summary>
-        /// A palette chosen from <paramref name="sample"/> that maps every colour: median cut of the sample's colours, with
-        /// each colour cell the sample lacks mapped to the nearest entry (or the fixed palette, which covers all).
+        /// A palette chosen from <paramref name="samples"/> that maps every colour: median cut of the samples' colours, with
+        /// each colour cell the samples lack mapped to the nearest entry (or the fixed palette, which covers all).
         /// </summary>
-        public static ColorPalette CreateCovering(RenderedImage sample, GifQuantizer quantizer)
+        public static ColorPalette CreateCovering(IReadOnlyList<RenderedImage> samples, GifQuantizer quantizer)
         {
             if (quantizer == GifQuantizer.Fixed676)
             {
-                return Create([sample], quantizer);
+                return Create(samples, quantizer);
             }
 
-            var palette = MedianCut([sample]);
+            var palette = MedianCut(samples);
             var seen = new bool[32768];
-            var pixels = sample.Pixels;
-            for (var i = 0; i < sample.Width * sample.Height * 3; i += 3)
+            foreach (var sample in samples)
             {
-                seen[((pixels[i] >> 3) << 10) | ((pixels[i + 1] >> 3) << 5) | (pixels[i + 2] >> 3)] = true;
+                var pixels = sample.Pixels;
+                for (var i = 0; i < sample.Width * sample.Height * 3; i += 3)
+                {
+                    seen[((pixels[i] >> 3) << 10) | ((pixels[i + 1] >> 3) << 5) | (pixels[i + 2] >> 3)] = true;
+                }
             }
 
             for (var cell = 0; cell < seen.Length; cell++)

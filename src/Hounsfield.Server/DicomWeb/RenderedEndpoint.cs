@@ -126,17 +126,18 @@ internal static class RenderedEndpoint
             if (mediaType == "image/gif" && frame is null && !thumbnail && reader.FrameCount > 1)
             {
                 // Every frame, rendered and written one at a time as the response goes out: a long cine is never held whole.
-                // A frame that fails after the first has been sent ends the response early.
-                var first = FrameRenderer.Render(dataset, reader.ReadFrame(0), 0, fitted);
+                // The first, middle and last frames are rendered first, for the palette of a colour cine. A frame that fails
+                // after the first has been sent ends the response early.
+                var samples = new[] { 0, reader.FrameCount / 2, reader.FrameCount - 1 }.Distinct()
+                    .ToDictionary(i => i, i => FrameRenderer.Render(dataset, reader.ReadFrame(i), i, fitted));
                 var gifOptions = new GifOptions { DelayCentiseconds = CineTiming.GetGifDelayCentiseconds(dataset) };
                 return Results.Stream(body =>
                 {
                     DicomWebEndpoints.AllowSynchronousBodyWrites(context);
-                    var gif = GifEncoder.BeginAnimation(body, first, gifOptions);
-                    gif.Write(first);
-                    for (var i = 1; i < reader.FrameCount; i++)
+                    var gif = GifEncoder.BeginAnimation(body, samples.Values.ToList(), gifOptions);
+                    for (var i = 0; i < reader.FrameCount; i++)
                     {
-                        gif.Write(FrameRenderer.Render(dataset, reader.ReadFrame(i), i, fitted));
+                        gif.Write(samples.GetValueOrDefault(i) ?? FrameRenderer.Render(dataset, reader.ReadFrame(i), i, fitted));
                     }
 
                     gif.Finish();
