@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
 using Hounsfield.Dicom;
+using Hounsfield.Dicom.IO;
+using Hounsfield.Network.Dimse;
+using Hounsfield.Network.Pdu;
 
 namespace Hounsfield.Network.Tests;
 
@@ -79,6 +82,41 @@ public sealed class AsyncOperationsTests
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task A_peer_that_sends_past_its_window_is_performed_within_it_and_every_request_is_answered()
+    {
+        // The peer negotiates 2, then sends 6 C-STOREs without waiting for any response: the server reads no further than
+        // the window lets it perform, and answers all six.
+        var provider = new OverlapProbeProvider(failing: "none");
+        await using var server = await TestServer.StartAsync(o => o.With(store: provider));
+        await using var peer = await RawPeer.ConnectAsync(server.Port);
+        await peer.AssociateAsync(server.AETitle, DicomUids.SecondaryCaptureImageStorage, DicomUids.ExplicitVRLittleEndian, asyncWindow: (2, 1));
+        for (var i = 0; i < 6; i++)
+        {
+            var command = DimseCommand.CreateRequest(DicomCommandField.CStoreRequest, DicomUids.SecondaryCaptureImageStorage, (ushort)(i + 1), hasDataSet: true, DicomPriority.Medium);
+            command.AddOrUpdate(DicomTag.AffectedSOPInstanceUID, DicomVR.UI, Uid(i));
+            using var dataSet = new MemoryStream();
+            DicomWriter.WriteDataSet(dataSet, SampleInstances.Create(Uid(i), "Past^Window", "1.2.826.0.1.3680043.10.1000.80", 1), DicomTransferSyntax.ExplicitVRLittleEndian);
+            await peer.SendAsync(RawPeer.PData(1, command: true, last: true, RawPeer.Command(command)));
+            await peer.SendAsync(RawPeer.PData(1, command: false, last: true, dataSet.ToArray()));
+        }
+
+        var answered = new HashSet<ushort>();
+        while (answered.Count < 6)
+        {
+            var pdu = await peer.ReadPduAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(DicomPduType.PData, pdu?.Type);
+            var response = DimseCommand.Decode(pdu!.Value.Body.AsMemory(6));
+            Assert.Equal(DicomStatus.Success.Code, DimseCommand.GetStatus(response).Code);
+            Assert.True(answered.Add(DimseCommand.GetMessageIdBeingRespondedTo(response)));
+        }
+
+        Assert.Equal(Enumerable.Range(1, 6).Select(i => (ushort)i), answered.Order());
+        Assert.Equal(Enumerable.Range(0, 6).Select(Uid).Order(), provider.Stored.Order());
+        Assert.Equal(2, Assert.Single(provider.Windows.Keys));
+        Assert.True(provider.MaxConcurrent <= 2, $"{provider.MaxConcurrent} stores ran at once in a window of 2");
     }
 
     [Fact]

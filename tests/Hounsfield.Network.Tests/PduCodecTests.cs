@@ -75,6 +75,14 @@ public sealed class PduCodecTests
         Assert.Equal((3, 5), (info.OwnOperationsWindow, info.PeerOperationsWindow));
         var (limited, _) = DicomNegotiation.Accept(request, new AcceptAll(), DicomAssociationOptions.Default with { MaxAsyncOperations = 2 }, null);
         Assert.Equal(((ushort)2, (ushort)2), limited.UserInformation.AsynchronousOperationsWindow);
+        // 0 proposes no limit (PS3.7 D.3.3.3); a hostile 65535 gets no more than our limit either.
+        foreach (var proposed in new ushort[] { 0, ushort.MaxValue })
+        {
+            request.UserInformation.AsynchronousOperationsWindow = (proposed, proposed);
+            var (unlimited, acceptor) = DicomNegotiation.Accept(request, new AcceptAll(), DicomAssociationOptions.Default, null);
+            Assert.Equal(((ushort)16, (ushort)16), unlimited.UserInformation.AsynchronousOperationsWindow);
+            Assert.Equal((16, 16), (acceptor.RequestorOperationsWindow, acceptor.AcceptorOperationsWindow));
+        }
         var ct = requestor.PresentationContexts.Single(c => c.Id == 3);
         Assert.True(ct.IsAccepted);
         Assert.Equal(DicomTransferSyntax.ExplicitVRLittleEndian, ct.TransferSyntax);

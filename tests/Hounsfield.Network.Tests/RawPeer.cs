@@ -74,11 +74,12 @@ internal sealed class RawPeer : IAsyncDisposable
         }
     }
 
-    public async Task AssociateAsync(string calledAE, string abstractSyntax, string transferSyntax, uint maxPduLength = 16384)
+    public async Task AssociateAsync(string calledAE, string abstractSyntax, string transferSyntax, uint maxPduLength = 16384, (ushort Invoked, ushort Performed)? asyncWindow = null)
     {
         var request = new DicomAssociationRequest { CalledAE = calledAE, CallingAE = "RAWPEER" };
         request.PresentationContexts.Add(new DicomPresentationContextProposal(1, abstractSyntax, [transferSyntax]));
         request.UserInformation.MaxPduLength = maxPduLength;
+        request.UserInformation.AsynchronousOperationsWindow = asyncWindow;
         using var buffer = new PooledBufferStream();
         PduCodec.WriteAssociateRequest(buffer, request);
         await SendAsync(buffer.ToArray());
