@@ -204,9 +204,7 @@ internal static class WadoEndpoint
     internal static string DefaultSyntaxFor(StoredInstance stored, ArchiveOptions options)
     {
         var syntax = DefaultTransferSyntax(stored.TransferSyntaxUid);
-        return !IsStreamedConversion(stored.TransferSyntaxUid, syntax) && stored.Length > options.MaxDefaultConversionLength
-            ? stored.TransferSyntaxUid
-            : syntax;
+        return IsOverConversionLimit(stored, syntax, options) ? stored.TransferSyntaxUid : syntax;
     }
 
     /// <summary>
