@@ -52,9 +52,10 @@ public static class GifEncoder
             throw new ArgumentException("A GIF needs at least one frame.", nameof(frames));
         }
 
-        if (frames.Any(f => f.Width != frames[0].Width || f.Height != frames[0].Height || f.IsColor != frames[0].IsColor))
+        // Checked before anything is written, so that a mismatched list leaves nothing in the stream.
+        foreach (var frame in frames)
         {
-            throw new ArgumentException("All frames of a GIF must have the size and colour type of the first.", nameof(frames));
+            GifAnimationWriter.CheckShape(frames[0].Width, frames[0].Height, frames[0].IsColor, frame, nameof(frames));
         }
 
         var palette = frames[0].IsColor ? ColorPalette.Create(frames, options.Quantizer) : null;
@@ -147,10 +148,7 @@ public static class GifEncoder
         public void Write(RenderedImage frame)
         {
             ArgumentNullException.ThrowIfNull(frame);
-            if (frame.Width != width || frame.Height != height || frame.IsColor != color)
-            {
-                throw new ArgumentException("All frames of a GIF must have the size and colour type of the first.", nameof(frame));
-            }
+            CheckShape(width, height, color, frame, nameof(frame));
 
             if (animated)
             {
@@ -177,6 +175,14 @@ public static class GifEncoder
             }
 
             encoder.Encode(indices, output);
+        }
+
+        internal static void CheckShape(int width, int height, bool color, RenderedImage frame, string parameterName)
+        {
+            if (frame.Width != width || frame.Height != height || frame.IsColor != color)
+            {
+                throw new ArgumentException("All frames of a GIF must have the size and colour type of the first.", parameterName);
+            }
         }
 
         /// <summary>Writes the trailer and flushes.</summary>
