@@ -43,8 +43,7 @@ public sealed class ArchiveDurabilityTests
                 var response = await restarted.Client.GetAsync($"/dicomweb/studies/{StudyOf(instances[0])}/series/{SeriesOf(instances[0])}/instances/{uid}");
                 var part = Assert.Single(await DicomWebClient.ReadMultipartAsync(response));
                 Assert.Equal(File.ReadAllBytes(acknowledged.Path), part);
-                Assert.Empty(Directory.EnumerateFiles(Path.Combine(data.FullName, "blobs", "tmp")));
-                Assert.Single(Directory.EnumerateFiles(Path.Combine(data.FullName, "blobs"), "*.dcm", SearchOption.AllDirectories));
+                AssertStoredBlobs(data, 1);
             }
         }
         finally
@@ -73,9 +72,7 @@ public sealed class ArchiveDurabilityTests
             var failure = Assert.Single(body.GetProperty("00081198").GetProperty("Value").EnumerateArray());
             Assert.Equal(expected[0], failure.GetProperty("00081155").GetProperty("Value")[0].GetString());
             Assert.Equal(0x0111, failure.GetProperty("00081197").GetProperty("Value")[0].GetInt32());
-            var blobs = Path.Combine(data.FullName, "blobs");
-            Assert.Equal(3, Directory.EnumerateFiles(blobs, "*.dcm", SearchOption.AllDirectories).Count(f => !Path.GetRelativePath(blobs, f).StartsWith("tmp", StringComparison.Ordinal)));
-            Assert.Empty(Directory.EnumerateFiles(Path.Combine(data.FullName, "blobs", "tmp")));
+            AssertStoredBlobs(data, 3);
         }
         finally
         {
@@ -208,9 +205,7 @@ public sealed class ArchiveDurabilityTests
                 $"/dicomweb/studies/{StudyOf(instance)}/series/{SeriesOf(instance)}/instances/{Text(instance, "00080018")}/metadata")).RootElement[0];
             var expectedName = Hounsfield.Dicom.DicomFile.Read(policy == "Overwrite" ? second : first).Dataset.GetString(Hounsfield.Dicom.DicomTag.PatientName);
             Assert.Equal(expectedName, metadata.GetProperty("00100010").GetProperty("Value")[0].GetProperty("Alphabetic").GetString());
-            var blobs = Path.Combine(data.FullName, "blobs");
-            Assert.Single(Directory.EnumerateFiles(blobs, "*.dcm", SearchOption.AllDirectories), f => !Path.GetRelativePath(blobs, f).StartsWith("tmp", StringComparison.Ordinal));
-            Assert.Empty(Directory.EnumerateFiles(Path.Combine(blobs, "tmp")));
+            AssertStoredBlobs(data, 1);
         }
         finally
         {
@@ -246,8 +241,7 @@ public sealed class ArchiveDurabilityTests
                 Assert.Equal(273, failure.GetProperty("00081197").GetProperty("Value")[0].GetInt32());
             });
             Assert.Single(JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances")).RootElement.EnumerateArray());
-            var blobs = Path.Combine(data.FullName, "blobs");
-            Assert.Single(Directory.EnumerateFiles(blobs, "*.dcm", SearchOption.AllDirectories), f => !Path.GetRelativePath(blobs, f).StartsWith("tmp", StringComparison.Ordinal));
+            AssertStoredBlobs(data, 1);
         }
         finally
         {
@@ -282,6 +276,14 @@ public sealed class ArchiveDurabilityTests
     }
 
     private static string? Text(JsonElement dataset, string tag) => CorpusServerFixture.Text(dataset, tag);
+
+    /// <summary>Exactly <paramref name="count"/> blobs stored, and no temporary one left behind.</summary>
+    private static void AssertStoredBlobs(DirectoryInfo data, int count)
+    {
+        var blobs = Path.Combine(data.FullName, "blobs");
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(blobs, "tmp")));
+        Assert.Equal(count, Directory.EnumerateFiles(blobs, "*.dcm", SearchOption.AllDirectories).Count());
+    }
 
     private static string? StudyOf(JsonElement result) => Text(result, "0020000D");
 
