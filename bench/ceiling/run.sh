@@ -14,6 +14,10 @@ SINK_PORT=18099 SCP_PORT=18104
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 
+command -v gcc >/dev/null && command -v storescp >/dev/null || {
+  sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get install -y -qq gcc dcmtk >&2
+}
 ensure_ct1k "$DATASET"
 gcc -O2 -pthread -o "$WORK/null_stow_sink" "$HERE/null_stow_sink.c"
 
