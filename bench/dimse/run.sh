@@ -9,6 +9,10 @@ source "$HERE/../common.sh"
 DATASET=${1:-$BENCH_TMP/bench-data/ct1k}
 REPS=${2:-3}
 
+command -v Orthanc >/dev/null && command -v storescu >/dev/null || {
+  sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get install -y -qq orthanc dcmtk >&2
+}
 ensure_ct1k "$DATASET"
 # The server as the README runs it (dotnet run -c Release: JIT, tiered compilation off as the Server csproj says).
 # A ReadyToRun publish measured no different within run-to-run noise on fresh 1000-instance STOW runs (2026-12-06,
