@@ -35,8 +35,9 @@ public sealed class ArchiveOptions
     public int MaxConcurrentCommits { get; set; } = 8;
 
     /// <summary>
-    /// Incoming instances up to this length are received into memory and written to disk with one write and one fsync when
-    /// committed; longer ones are streamed to a temporary file as they arrive. Default 8 MiB.
+    /// Incoming instances up to this length are received into memory and, when committed, appended to a segment file shared
+    /// with other instances, with one write and a flush shared with the commits running at the same time; longer ones are
+    /// streamed to a temporary file as they arrive and become files of their own. Default 8 MiB.
     /// </summary>
     public int MaxInMemoryInstanceLength { get; set; } = 8 * 1024 * 1024;
 

@@ -24,18 +24,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     {
         await index.InitializeAsync(cancellationToken);
         blobs.DeleteTemporaries();
-        var known = await index.BlobKeysAsync(cancellationToken);
-        var orphans = 0;
-        foreach (var key in blobs.EnumerateKeys().ToList())
-        {
-            if (!known.Contains(key))
-            {
-                blobs.Delete(key);
-                orphans++;
-            }
-        }
-
-        return orphans;
+        return blobs.RemoveUnreferenced(await index.BlobKeysAsync(cancellationToken));
     }
 
     /// <summary>Stores one instance streamed from <paramref name="content"/>, as received; the result says why when it is not stored.</summary>
@@ -149,9 +138,10 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
             }
         }
 
-        // A copy resent into another series has another key: the stored copy stays until the index points at the new one.
+        record = record with { BlobKey = await temporary.CommitAsync(record.BlobKey, cancellationToken) };
+        // A copy stored under another key (another series, or a segment record) leaves the stored one in place until the
+        // index points at the new one.
         var replacedKey = existing?.BlobKey == record.BlobKey ? null : existing?.BlobKey;
-        await temporary.CommitAsync(record.BlobKey, cancellationToken);
         try
         {
             await index.AddInstanceAsync(record, CancellationToken.None);
@@ -201,8 +191,9 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     }
 
     /// <summary>
-    /// A key from the SHA-256 of the series and of the SOP Instance UID: hex only, so no UID can steer a path. One folder per
-    /// series: ingest creates (and flushes) a folder per series, not per instance, and a series is read from one folder.
+    /// The key of an instance stored as a file of its own (a large one; the blob store keeps small ones in segments), from
+    /// the SHA-256 of the series and of the SOP Instance UID: hex only, so no UID can steer a path. One folder per series:
+    /// ingest creates (and flushes) a folder per series, not per instance, and a series is read from one folder.
     /// </summary>
     internal static string BlobKey(string seriesInstanceUid, string sopInstanceUid)
     {

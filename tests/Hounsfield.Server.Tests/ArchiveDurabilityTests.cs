@@ -282,7 +282,8 @@ public sealed class ArchiveDurabilityTests
     {
         var blobs = Path.Combine(data.FullName, "blobs");
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(blobs, "tmp")));
-        Assert.Equal(count, Directory.EnumerateFiles(blobs, "*.dcm", SearchOption.AllDirectories).Count());
+        using var store = new Hounsfield.Archive.Blobs.FolderBlobStore(blobs);
+        Assert.Equal(count, store.EnumerateKeys().Count());
     }
 
     private static string? StudyOf(JsonElement result) => Text(result, "0020000D");

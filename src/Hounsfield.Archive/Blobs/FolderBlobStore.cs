@@ -1,43 +1,57 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Runtime.InteropServices;
 
 namespace Hounsfield.Archive.Blobs;
 
 /// <summary>
-/// Blobs as files under a folder; keys are relative paths made of hex names only, so no key escapes the folder.
-/// An incoming blob is held in memory up to <c>inMemoryLimit</c> bytes and written under its key with one write and one
-/// fsync at its commit; a larger one spills to a temporary file as it arrives and is renamed at its commit.
+/// Blobs under a folder. An incoming blob is held in memory up to <c>inMemoryLimit</c> bytes and appended at its commit to
+/// a segment file shared with other small blobs (<see cref="BlobSegments"/>); a larger one spills to a temporary file as it
+/// arrives and becomes a file of its own at its commit, renamed under its key. File keys are relative paths made of hex
+/// names only, so no key escapes the folder.
 /// </summary>
-public sealed class FolderBlobStore : IBlobStore
+public sealed class FolderBlobStore : IBlobStore, IDisposable
 {
     private const string TemporaryFolder = "tmp";
     private readonly string root;
     private readonly int inMemoryLimit;
+    private readonly BlobSegments segments;
     private readonly ConcurrentDictionary<string, bool> createdFolders = new(StringComparer.Ordinal);
 
     public FolderBlobStore(string root, int inMemoryLimit = 8 * 1024 * 1024)
     {
         this.root = Path.GetFullPath(root);
         this.inMemoryLimit = inMemoryLimit;
+        segments = new BlobSegments(Path.Combine(this.root, "segments"));
         Directory.CreateDirectory(Path.Combine(this.root, TemporaryFolder));
     }
 
     public ITemporaryBlob CreateTemporary() => new TemporaryBlob(this);
 
-    public Stream OpenRead(string key) =>
-        new FileStream(PathOf(key), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.SequentialScan);
+    public Stream OpenRead(string key) => BlobSegments.IsKey(key)
+        ? segments.OpenRead(key, FileOptions.SequentialScan)
+        : new FileStream(PathOf(key), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.SequentialScan);
 
     public Func<Stream> Reopener(string key)
     {
+        if (BlobSegments.IsKey(key))
+        {
+            return () => segments.OpenRead(key, FileOptions.RandomAccess);
+        }
+
         var path = PathOf(key);
         return () => new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.RandomAccess);
     }
 
-    public bool Exists(string key) => File.Exists(PathOf(key));
+    public bool Exists(string key) => BlobSegments.IsKey(key) ? segments.Exists(key) : File.Exists(PathOf(key));
 
     public void Delete(string key)
     {
+        if (BlobSegments.IsKey(key))
+        {
+            segments.Delete(key);
+            return;
+        }
+
         var path = PathOf(key);
         if (File.Exists(path))
         {
@@ -45,7 +59,31 @@ public sealed class FolderBlobStore : IBlobStore
         }
     }
 
-    public IEnumerable<string> EnumerateKeys()
+    public IEnumerable<string> EnumerateKeys() => EnumerateFileKeys().Concat(segments.EnumerateKeys());
+
+    public int RemoveUnreferenced(IReadOnlySet<string> known)
+    {
+        var removed = 0;
+        foreach (var key in EnumerateFileKeys().Where(key => !known.Contains(key)).ToList())
+        {
+            File.Delete(PathOf(key));
+            removed++;
+        }
+
+        return removed + segments.RemoveUnreferenced(known);
+    }
+
+    public void DeleteTemporaries()
+    {
+        foreach (var path in Directory.EnumerateFiles(Path.Combine(root, TemporaryFolder)))
+        {
+            File.Delete(path);
+        }
+    }
+
+    public void Dispose() => segments.Dispose();
+
+    private IEnumerable<string> EnumerateFileKeys()
     {
         foreach (var path in Directory.EnumerateFiles(root, "*.dcm", SearchOption.AllDirectories))
         {
@@ -54,14 +92,6 @@ public sealed class FolderBlobStore : IBlobStore
             {
                 yield return key;
             }
-        }
-    }
-
-    public void DeleteTemporaries()
-    {
-        foreach (var path in Directory.EnumerateFiles(Path.Combine(root, TemporaryFolder)))
-        {
-            File.Delete(path);
         }
     }
 
@@ -80,65 +110,24 @@ public sealed class FolderBlobStore : IBlobStore
 
     private string NewTemporaryPath() => Path.Combine(root, TemporaryFolder, Guid.NewGuid().ToString("N"));
 
-    /// <summary>Moves a durable temporary file under <paramref name="key"/>, replacing a blob of that key.</summary>
+    /// <summary>
+    /// Moves a durable temporary file under <paramref name="key"/>, replacing a blob of that key, and flushes the folder:
+    /// without that a rename acknowledged a moment before a power loss can be undone, leaving the instance in the temporary
+    /// folder, which start-up clears. A folder created just before gets its entry durable by the same flush (journaling file
+    /// systems commit metadata changes in order; ext4 without a journal flushes newly created parent folders in fsync).
+    /// </summary>
     private void Publish(string temporaryPath, string key)
     {
         var target = PathOf(key);
-        var folder = EnsureFolderOf(target);
-        File.Move(temporaryPath, target, overwrite: true);
-        DirectoryEntries.Flush(folder);
-    }
-
-    /// <summary>
-    /// Writes a blob whose key is free straight under it: created, written and flushed in place, with no rename. Flushing a
-    /// new file also makes its folder entry durable: journaling file systems (ext4, XFS) commit the creation with it, and ext4
-    /// without a journal flushes the new entry's folders itself (its fsync walks up the folders created since), so
-    /// one flush does what the temporary file, its flush, the rename and the folder's flush do. A crash before the index row
-    /// leaves a blob the index does not know, which start-up removes. False when the key is taken (a replacement goes
-    /// through <see cref="Publish"/>, so the stored copy stays whole until the new one is durable).
-    /// </summary>
-    private bool TryWriteNew(string key, ReadOnlyMemory<byte> bytes)
-    {
-        var target = PathOf(key);
-        EnsureFolderOf(target);
-        try
-        {
-            WriteNewFile(target, bytes);
-            return true;
-        }
-        catch (IOException) when (File.Exists(target))
-        {
-            return false; // taken (a failed write removes what it created, so the file found is another's)
-        }
-    }
-
-    /// <summary>Creates <paramref name="path"/> (which must not exist), writes <paramref name="bytes"/> and flushes them to disk; on failure nothing is left there.</summary>
-    private static void WriteNewFile(string path, ReadOnlyMemory<byte> bytes)
-    {
-        using var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None, bytes.Length);
-        try
-        {
-            RandomAccess.Write(handle, bytes.Span, 0);
-            RandomAccess.FlushToDisk(handle);
-        }
-        catch
-        {
-            handle.Dispose();
-            File.Delete(path);
-            throw;
-        }
-    }
-
-    private string EnsureFolderOf(string path)
-    {
-        var folder = Path.GetDirectoryName(path)!;
+        var folder = Path.GetDirectoryName(target)!;
         if (!createdFolders.ContainsKey(folder))
         {
             Directory.CreateDirectory(folder);
             createdFolders.TryAdd(folder, true);
         }
 
-        return folder;
+        File.Move(temporaryPath, target, overwrite: true);
+        NativeFile.FlushFolder(folder);
     }
 
     private sealed class TemporaryBlob(FolderBlobStore store) : ITemporaryBlob
@@ -152,30 +141,22 @@ public sealed class FolderBlobStore : IBlobStore
 
         public string? Path => content.File is null ? null : content.FilePath;
 
-        public async Task CommitAsync(string key, CancellationToken cancellationToken)
+        public async Task<string> CommitAsync(string fileKey, CancellationToken cancellationToken)
         {
-            string path;
-            if (content.File is { } file)
+            if (content.File is not { } file)
             {
-                await file.FlushAsync(cancellationToken);
-                file.Flush(flushToDisk: true);
-                await file.DisposeAsync();
-                path = content.FilePath!;
-            }
-            else if (store.TryWriteNew(key, content.Buffered))
-            {
+                var key = await store.segments.AppendAsync(content.Buffered);
                 committed = true;
-                return;
-            }
-            else
-            {
-                path = store.NewTemporaryPath();
-                WriteNewFile(path, content.Buffered);
+                return key;
             }
 
+            await file.FlushAsync(cancellationToken);
+            file.Flush(flushToDisk: true);
+            await file.DisposeAsync();
+            var path = content.FilePath!;
             try
             {
-                store.Publish(path, key);
+                store.Publish(path, fileKey);
             }
             catch
             {
@@ -184,6 +165,7 @@ public sealed class FolderBlobStore : IBlobStore
             }
 
             committed = true;
+            return fileKey;
         }
 
         public async ValueTask DisposeAsync()
@@ -320,52 +302,5 @@ public sealed class FolderBlobStore : IBlobStore
                 buffer = null;
             }
         }
-    }
-
-    /// <summary>
-    /// Makes a folder's entries durable (fsync of the folder, POSIX): without it a rename acknowledged a moment before a
-    /// power loss can be undone by the file system, leaving the instance in the temporary folder, which start-up clears.
-    /// A folder created just before gets its own entry durable by the same flush (journaling file systems commit metadata
-    /// changes in order; ext4 without a journal flushes newly created parent folders in fsync), so its parent is not
-    /// flushed as well.
-    /// </summary>
-    private static class DirectoryEntries
-    {
-        private const int ReadOnlyDirectory = 0x10000; // O_RDONLY | O_DIRECTORY on Linux
-
-        public static void Flush(string folder)
-        {
-            if (!OperatingSystem.IsLinux())
-            {
-                return; // Windows has no folder flush; macOS and the BSDs differ in the flag values above.
-            }
-
-            var descriptor = Open(folder, ReadOnlyDirectory);
-            if (descriptor < 0)
-            {
-                throw new IOException($"Could not open folder {folder} to flush it (errno {Marshal.GetLastPInvokeError()}).");
-            }
-
-            try
-            {
-                if (Fsync(descriptor) != 0)
-                {
-                    throw new IOException($"Could not flush folder {folder} (errno {Marshal.GetLastPInvokeError()}).");
-                }
-            }
-            finally
-            {
-                Close(descriptor);
-            }
-        }
-
-        [DllImport("libc", EntryPoint = "open", SetLastError = true)]
-        private static extern int Open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
-
-        [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
-        private static extern int Fsync(int descriptor);
-
-        [DllImport("libc", EntryPoint = "close")]
-        private static extern int Close(int descriptor);
     }
 }

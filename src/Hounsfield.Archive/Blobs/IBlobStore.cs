@@ -18,8 +18,11 @@ public interface IBlobStore
 
     void Delete(string key);
 
-    /// <summary>Every committed key, for the orphan sweep at start.</summary>
+    /// <summary>Every committed key, found in the storage itself (not in an index): for checks and repairs.</summary>
     IEnumerable<string> EnumerateKeys();
+
+    /// <summary>Removes every committed blob whose key is not in <paramref name="known"/> (the orphan sweep at start); returns how many.</summary>
+    int RemoveUnreferenced(IReadOnlySet<string> known);
 
     /// <summary>Removes temporary blobs left by a crash.</summary>
     void DeleteTemporaries();
@@ -36,6 +39,9 @@ public interface ITemporaryBlob : IAsyncDisposable
     /// <summary>The file holding the bytes written, to read them back before the commit, when <see cref="Memory"/> is null.</summary>
     string? Path { get; }
 
-    /// <summary>Makes the bytes durable and visible under <paramref name="key"/>, replacing a blob of that key.</summary>
-    Task CommitAsync(string key, CancellationToken cancellationToken);
+    /// <summary>
+    /// Makes the bytes durable and returns the key they are stored under: <paramref name="fileKey"/> (replacing a blob of that
+    /// key) when the store keeps this blob as a file of its own, or a key the store chose.
+    /// </summary>
+    Task<string> CommitAsync(string fileKey, CancellationToken cancellationToken);
 }

@@ -1,0 +1,483 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using Microsoft.Win32.SafeHandles;
+
+namespace Hounsfield.Archive.Blobs;
+
+/// <summary>
+/// Small blobs as records appended to a few large segment files rather than a file each. A new file costs a flush of its
+/// inode and folder on top of its data; a record costs the flush of its data only, and the records written while a flush
+/// runs share the next one (a group flush), so concurrent commits pay one flush between them.
+/// <para>
+/// A record starts at a 4 KiB boundary with a 16-byte header (magic, then the length, little-endian), so a segment can be
+/// scanned without the index, and a deleted record is freed by punching a hole over whole blocks. Its key is
+/// <c>s/{segment}/{offset}/{length}</c> in hex. Each process appends to segments it created itself, so at start-up no
+/// segment is being written and the space no index row refers to (records of interrupted ingests) can be freed.
+/// </para>
+/// </summary>
+internal sealed class BlobSegments(string folder, long maxSegmentLength = BlobSegments.DefaultMaxSegmentLength) : IDisposable
+{
+    public const string KeyPrefix = "s/";
+    public const long DefaultMaxSegmentLength = 1L << 30;
+    private const int Alignment = 4096;
+    private const int HeaderLength = 16;
+    private const string Extension = ".seg";
+
+    private readonly Lock gate = new();
+    private readonly List<Segment> written = [];
+    private readonly HashSet<Segment> unflushed = [];
+    private Segment? current;
+    private bool flushing;
+    private TaskCompletionSource? nextFlush;
+
+    private static ReadOnlySpan<byte> Magic => "HFBLOB\x01\x00"u8;
+
+    public static bool IsKey(string key) => key.StartsWith(KeyPrefix, StringComparison.Ordinal);
+
+    /// <summary>Appends <paramref name="bytes"/> as a record and returns its key once the record is on disk.</summary>
+    public async Task<string> AppendAsync(ReadOnlyMemory<byte> bytes)
+    {
+        var recordLength = AlignUp(HeaderLength + (long)bytes.Length);
+        Segment segment;
+        long offset;
+        lock (gate)
+        {
+            if (current is null || current.Failure is not null || (current.End > 0 && current.End + recordLength > maxSegmentLength))
+            {
+                current = CreateSegment();
+            }
+
+            segment = current;
+            offset = segment.End;
+            segment.End += recordLength;
+        }
+
+        var header = new byte[HeaderLength];
+        Magic.CopyTo(header);
+        BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(8), bytes.Length);
+        try
+        {
+            RandomAccess.Write(segment.Handle, [header, bytes], offset);
+        }
+        catch
+        {
+            TryDiscard(segment.Handle, offset, recordLength);
+            throw;
+        }
+
+        lock (gate)
+        {
+            unflushed.Add(segment);
+        }
+
+        await FlushAsync();
+        if (segment.Failure is { } failure)
+        {
+            throw new IOException($"Blob segment {segment.Path} could not be flushed to disk: {failure.Message}", failure);
+        }
+
+        return $"{KeyPrefix}{segment.Id:x8}/{offset:x}/{bytes.Length:x}";
+    }
+
+    /// <summary>A read-only stream over the record of <paramref name="key"/>; throws when the segment holds no such record.</summary>
+    public Stream OpenRead(string key, FileOptions options)
+    {
+        var (id, offset, length) = Parse(key);
+        var handle = File.OpenHandle(PathOf(id), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, options);
+        try
+        {
+            if (!HoldsRecord(handle, offset, length))
+            {
+                throw new IOException($"Blob segment {PathOf(id)} holds no record of {length} bytes at {offset}.");
+            }
+
+            return new RecordStream(handle, offset + HeaderLength, length);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    public bool Exists(string key)
+    {
+        var (id, offset, length) = Parse(key);
+        if (!File.Exists(PathOf(id)))
+        {
+            return false;
+        }
+
+        using var handle = File.OpenHandle(PathOf(id), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return HoldsRecord(handle, offset, length);
+    }
+
+    /// <summary>Frees the record of <paramref name="key"/>; nothing when it is already gone.</summary>
+    public void Delete(string key)
+    {
+        var (id, offset, length) = Parse(key);
+        if (!File.Exists(PathOf(id)))
+        {
+            return;
+        }
+
+        using var handle = File.OpenHandle(PathOf(id), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        if (HoldsRecord(handle, offset, length))
+        {
+            NativeFile.Discard(handle, offset, AlignUp(HeaderLength + length));
+        }
+    }
+
+    /// <summary>Every record's key, found by scanning the segments.</summary>
+    public IEnumerable<string> EnumerateKeys()
+    {
+        foreach (var (id, path) in SegmentFiles())
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            foreach (var (offset, length) in ScanRecords(handle, 0, long.MaxValue))
+            {
+                yield return $"{KeyPrefix}{id:x8}/{offset:x}/{length:x}";
+            }
+        }
+    }
+
+    /// <summary>
+    /// Frees every range of the segments that no key of <paramref name="known"/> covers: holes between the known records,
+    /// the tail after the last one (truncated), and whole segments none of which is known (deleted). Segments this process
+    /// writes are left alone. Returns the number of records freed.
+    /// </summary>
+    public int RemoveUnreferenced(IReadOnlySet<string> known)
+    {
+        var referenced = known.Where(IsKey).Select(Parse).ToLookup(record => record.Id, record => (record.Offset, record.Length));
+        var removed = 0;
+        foreach (var (id, path) in SegmentFiles())
+        {
+            lock (gate)
+            {
+                if (written.Exists(segment => segment.Id == id))
+                {
+                    continue;
+                }
+            }
+
+            var records = referenced[id].OrderBy(record => record.Offset).ToList();
+            using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete))
+            {
+                long cursor = 0;
+                foreach (var (offset, length) in records)
+                {
+                    removed += DiscardRange(handle, cursor, offset);
+                    cursor = Math.Max(cursor, AlignUp(offset + HeaderLength + length));
+                }
+
+                removed += ScanRecords(handle, cursor, long.MaxValue).Count();
+                if (records.Count > 0 && RandomAccess.GetLength(handle) > cursor)
+                {
+                    RandomAccess.SetLength(handle, cursor);
+                }
+            }
+
+            if (records.Count == 0)
+            {
+                File.Delete(path);
+            }
+        }
+
+        return removed;
+    }
+
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            foreach (var segment in written)
+            {
+                segment.Handle.Dispose();
+            }
+
+            written.Clear();
+            current = null;
+        }
+    }
+
+    private static long AlignUp(long value) => (value + Alignment - 1) & ~(long)(Alignment - 1);
+
+    private static (long Id, long Offset, long Length) Parse(string key)
+    {
+        var parts = key.Split('/');
+        if (parts.Length == 4 && parts[0] + "/" == KeyPrefix && TryParseHex(parts[1], out var id) && TryParseHex(parts[2], out var offset) &&
+            TryParseHex(parts[3], out var length) && offset % Alignment == 0)
+        {
+            return (id, offset, length);
+        }
+
+        throw new ArgumentException($"'{key}' is not a blob segment key.", nameof(key));
+    }
+
+    private static bool TryParseHex(string text, out long value)
+    {
+        value = 0;
+        return text.Length is > 0 and <= 15 && text.All(char.IsAsciiHexDigitLower) &&
+            long.TryParse(text, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value);
+    }
+
+    private static bool HoldsRecord(SafeFileHandle handle, long offset, long length)
+    {
+        Span<byte> header = stackalloc byte[HeaderLength];
+        return RandomAccess.Read(handle, header, offset) == HeaderLength && header[..8].SequenceEqual(Magic) &&
+            BinaryPrimitives.ReadInt64LittleEndian(header[8..]) == length && offset + HeaderLength + length <= RandomAccess.GetLength(handle);
+    }
+
+    /// <summary>The records whose header starts in [<paramref name="from"/>, <paramref name="to"/>), skipping holes.</summary>
+    private static IEnumerable<(long Offset, long Length)> ScanRecords(SafeFileHandle handle, long from, long to)
+    {
+        var fileLength = RandomAccess.GetLength(handle);
+        var end = Math.Min(to, fileLength);
+        var header = new byte[HeaderLength];
+        var position = AlignUp(from);
+        while (position < end)
+        {
+            var data = NativeFile.NextData(handle, position);
+            if (data < 0 || data >= end)
+            {
+                yield break;
+            }
+
+            position = data & ~(long)(Alignment - 1);
+            var read = RandomAccess.Read(handle, header, position);
+            var length = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(8));
+            if (read == HeaderLength && header.AsSpan(0, 8).SequenceEqual(Magic) && length >= 0 && position + HeaderLength + length <= fileLength)
+            {
+                yield return (position, length);
+                position = AlignUp(position + HeaderLength + length);
+            }
+            else
+            {
+                position += Alignment;
+            }
+        }
+    }
+
+    /// <summary>Frees [<paramref name="from"/>, <paramref name="to"/>) when it holds data; returns the records it held.</summary>
+    private static int DiscardRange(SafeFileHandle handle, long from, long to)
+    {
+        if (to <= from)
+        {
+            return 0;
+        }
+
+        var data = NativeFile.NextData(handle, from);
+        if (data < 0 || data >= to)
+        {
+            return 0;
+        }
+
+        var records = ScanRecords(handle, from, to).Count();
+        NativeFile.Discard(handle, from, to - from);
+        return records;
+    }
+
+    private static void TryDiscard(SafeFileHandle handle, long offset, long length)
+    {
+        try
+        {
+            NativeFile.Discard(handle, offset, length);
+        }
+        catch (IOException)
+        {
+            // The range is unreferenced either way; the next start-up frees it.
+        }
+    }
+
+    private string PathOf(long id) => Path.Combine(folder, $"{id:x8}{Extension}");
+
+    private IEnumerable<(long Id, string Path)> SegmentFiles()
+    {
+        if (!Directory.Exists(folder))
+        {
+            yield break;
+        }
+
+        foreach (var path in Directory.EnumerateFiles(folder, "*" + Extension))
+        {
+            if (TryParseHex(System.IO.Path.GetFileNameWithoutExtension(path), out var id))
+            {
+                yield return (id, path);
+            }
+        }
+    }
+
+    /// <summary>A new, empty segment whose folder entry is durable, so records flushed into it survive a power loss.</summary>
+    private Segment CreateSegment()
+    {
+        Directory.CreateDirectory(folder);
+        var id = SegmentFiles().Select(file => file.Id).DefaultIfEmpty(0).Max() + 1;
+        while (true)
+        {
+            var path = PathOf(id);
+            try
+            {
+                var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+                RandomAccess.FlushToDisk(handle);
+                NativeFile.FlushFolder(folder);
+                var segment = new Segment(id, path, handle);
+                written.Add(segment);
+                return segment;
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                id++; // another process took this id
+            }
+        }
+    }
+
+    /// <summary>
+    /// Returns once every record written before the call is on disk. One flush runs at a time; the callers arriving meanwhile
+    /// wait for the next one, which covers them all.
+    /// </summary>
+    private Task FlushAsync()
+    {
+        TaskCompletionSource flush;
+        lock (gate)
+        {
+            if (flushing)
+            {
+                return (nextFlush ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+
+            flushing = true;
+            flush = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        RunFlush(flush);
+        return flush.Task;
+    }
+
+    private void RunFlush(TaskCompletionSource flush)
+    {
+        Segment[] segments;
+        lock (gate)
+        {
+            segments = [.. unflushed];
+            unflushed.Clear();
+        }
+
+        foreach (var segment in segments)
+        {
+            try
+            {
+                NativeFile.FlushData(segment.Handle);
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+            {
+                // After a failed flush the kernel may have dropped the written pages: nothing more in this segment is acknowledged.
+                segment.Failure ??= ex;
+            }
+        }
+
+        flush.SetResult();
+        TaskCompletionSource? next;
+        lock (gate)
+        {
+            next = nextFlush;
+            nextFlush = null;
+            flushing = next is not null;
+        }
+
+        if (next is not null)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(state => RunFlush(state), next, preferLocal: false);
+        }
+    }
+
+    private sealed class Segment(long id, string path, SafeFileHandle handle)
+    {
+        public long Id => id;
+
+        public string Path => path;
+
+        public SafeFileHandle Handle => handle;
+
+        /// <summary>Where the next record goes.</summary>
+        public long End { get; set; }
+
+        public Exception? Failure { get; set; }
+    }
+
+    /// <summary>A seekable read-only view of one record, read with positional reads; owns its handle.</summary>
+    private sealed class RecordStream(SafeFileHandle handle, long start, long length) : Stream
+    {
+        private long position;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => true;
+
+        public override bool CanWrite => false;
+
+        public override long Length => length;
+
+        public override long Position
+        {
+            get => position;
+            set => position = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value));
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            var count = (int)Math.Clamp(length - position, 0, buffer.Length);
+            if (count == 0)
+            {
+                return 0;
+            }
+
+            var read = RandomAccess.Read(handle, buffer[..count], start + position);
+            position += read;
+            return read;
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var count = (int)Math.Clamp(length - position, 0, buffer.Length);
+            if (count == 0)
+            {
+                return 0;
+            }
+
+            var read = await RandomAccess.ReadAsync(handle, buffer[..count], start + position, cancellationToken);
+            position += read;
+            return read;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override long Seek(long offset, SeekOrigin origin) => Position = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => position + offset,
+            SeekOrigin.End => length + offset,
+            _ => throw new ArgumentOutOfRangeException(nameof(origin)),
+        };
+
+        public override void Flush()
+        {
+        }
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                handle.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+}

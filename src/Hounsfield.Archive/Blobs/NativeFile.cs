@@ -1,0 +1,122 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Hounsfield.Archive.Blobs;
+
+/// <summary>
+/// The POSIX file calls .NET does not offer: flushing a folder, flushing a file's data without its times, punching a hole
+/// and finding the data past a hole (Linux). Elsewhere each falls back to what .NET can do.
+/// </summary>
+internal static class NativeFile
+{
+    private const int ReadOnlyDirectory = 0x10000; // O_RDONLY | O_DIRECTORY on Linux
+    private const int PunchHoleKeepingSize = 0x01 | 0x02; // FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE
+    private const int SeekData = 3;
+
+    /// <summary>
+    /// Makes a folder's entries durable (fsync of the folder): without it a file created or renamed a moment before a power
+    /// loss can vanish from the folder. Windows has no folder flush; macOS and the BSDs differ in the flag values.
+    /// </summary>
+    public static void FlushFolder(string folder)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        var descriptor = Open(folder, ReadOnlyDirectory);
+        if (descriptor < 0)
+        {
+            throw new IOException($"Could not open folder {folder} to flush it (errno {Marshal.GetLastPInvokeError()}).");
+        }
+
+        try
+        {
+            if (Fsync(descriptor) != 0)
+            {
+                throw new IOException($"Could not flush folder {folder} (errno {Marshal.GetLastPInvokeError()}).");
+            }
+        }
+        finally
+        {
+            Close(descriptor);
+        }
+    }
+
+    /// <summary>Flushes a file's data and what reading it back needs (its length), not its times: fdatasync on Linux, fsync elsewhere.</summary>
+    public static void FlushData(SafeFileHandle handle)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            RandomAccess.FlushToDisk(handle);
+            return;
+        }
+
+        if (WithDescriptor(handle, Fdatasync) != 0)
+        {
+            throw new IOException($"Could not flush a blob segment to disk (errno {Marshal.GetLastPInvokeError()}).");
+        }
+    }
+
+    /// <summary>Frees <paramref name="length"/> bytes at <paramref name="offset"/>: a hole where the file system has them, zeros written otherwise.</summary>
+    public static void Discard(SafeFileHandle handle, long offset, long length)
+    {
+        if (OperatingSystem.IsLinux() && WithDescriptor(handle, descriptor => Fallocate(descriptor, PunchHoleKeepingSize, offset, length)) == 0)
+        {
+            return;
+        }
+
+        var end = Math.Min(offset + length, RandomAccess.GetLength(handle));
+        var zeros = new byte[64 * 1024];
+        for (var position = offset; position < end; position += zeros.Length)
+        {
+            RandomAccess.Write(handle, zeros.AsSpan(0, (int)Math.Min(zeros.Length, end - position)), position);
+        }
+    }
+
+    /// <summary>Where data is found at or after <paramref name="offset"/>, skipping holes; -1 when only holes follow.</summary>
+    public static long NextData(SafeFileHandle handle, long offset)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return offset < RandomAccess.GetLength(handle) ? offset : -1;
+        }
+
+        return WithDescriptor(handle, descriptor => Lseek(descriptor, offset, SeekData));
+    }
+
+    private static T WithDescriptor<T>(SafeFileHandle handle, Func<int, T> call)
+    {
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            return call((int)handle.DangerousGetHandle());
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static extern int Open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static extern int Fsync(int descriptor);
+
+    [DllImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
+    private static extern int Fdatasync(int descriptor);
+
+    [DllImport("libc", EntryPoint = "fallocate", SetLastError = true)]
+    private static extern int Fallocate(int descriptor, int mode, long offset, long length);
+
+    [DllImport("libc", EntryPoint = "lseek", SetLastError = true)]
+    private static extern long Lseek(int descriptor, long offset, int whence);
+
+    [DllImport("libc", EntryPoint = "close")]
+    private static extern int Close(int descriptor);
+}

@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using Hounsfield.Archive.Blobs;
+
+namespace Hounsfield.Server.Tests;
+
+/// <summary>The folder blob store: small blobs as records in shared segment files, large ones as files of their own.</summary>
+public sealed class BlobStoreTests : IDisposable
+{
+    private const int InMemoryLimit = 256 * 1024;
+    private readonly DirectoryInfo root = Directory.CreateTempSubdirectory("hounsfield-blobs-");
+
+    public void Dispose() => root.Delete(recursive: true);
+
+    [Fact]
+    public async Task Small_blobs_committed_at_once_are_records_of_one_segment_each_read_back_as_written()
+    {
+        using var store = new FolderBlobStore(root.FullName, InMemoryLimit);
+        var lengths = new[] { 1, 4079, 4080, 4081, 4096, 100_000, InMemoryLimit };
+        var blobs = Enumerable.Range(0, 40).Select(i => RandomNumberGenerator.GetBytes(lengths[i % lengths.Length])).ToList();
+
+        var keys = await Task.WhenAll(blobs.Select(bytes => Task.Run(() => CommitAsync(store, bytes))));
+
+        Assert.Equal(blobs.Count, keys.Distinct().Count());
+        Assert.All(keys, key => Assert.StartsWith("s/00000001/", key, StringComparison.Ordinal));
+        Assert.All(keys, key => Assert.Equal(0, OffsetOf(key) % 4096));
+        for (var i = 0; i < blobs.Count; i++)
+        {
+            Assert.Equal(blobs[i], ReadAll(store.OpenRead(keys[i])));
+            Assert.True(store.Exists(keys[i]));
+        }
+
+        Assert.Equal(keys.Order(StringComparer.Ordinal), store.EnumerateKeys().Order(StringComparer.Ordinal));
+        Assert.Single(Directory.GetFiles(Path.Combine(root.FullName, "segments")));
+        Assert.Empty(Directory.GetFiles(Path.Combine(root.FullName, "tmp")));
+    }
+
+    [Fact]
+    public async Task A_record_is_seekable_through_the_reopener_and_ends_at_its_own_length()
+    {
+        using var store = new FolderBlobStore(root.FullName, InMemoryLimit);
+        var first = RandomNumberGenerator.GetBytes(10_000);
+        var second = RandomNumberGenerator.GetBytes(20_000);
+        var key = await CommitAsync(store, first);
+        await CommitAsync(store, second);
+
+        await using var stream = store.Reopener(key)();
+        Assert.Equal(first.Length, stream.Length);
+        stream.Seek(-100, SeekOrigin.End);
+        var tail = new byte[500];
+        Assert.Equal(100, await stream.ReadAtLeastAsync(tail, tail.Length, throwOnEndOfStream: false));
+        Assert.Equal(first.AsSpan(first.Length - 100).ToArray(), tail.AsSpan(0, 100).ToArray());
+        Assert.Equal(0, stream.Read(tail));
+    }
+
+    [Fact]
+    public async Task A_deleted_record_leaves_zeros_and_no_allocated_blocks_and_its_neighbours_intact()
+    {
+        using var store = new FolderBlobStore(root.FullName, InMemoryLimit);
+        var blobs = Enumerable.Range(0, 3).Select(_ => RandomNumberGenerator.GetBytes(100_000)).ToList();
+        var keys = new List<string>();
+        foreach (var bytes in blobs)
+        {
+            keys.Add(await CommitAsync(store, bytes));
+        }
+
+        var segment = Directory.GetFiles(Path.Combine(root.FullName, "segments")).Single();
+        var allocatedBefore = AllocatedBytes(segment);
+
+        store.Delete(keys[1]);
+        store.Delete(keys[1]); // a second delete of a freed record does nothing
+
+        Assert.False(store.Exists(keys[1]));
+        Assert.Throws<IOException>(() => store.OpenRead(keys[1]));
+        var raw = File.ReadAllBytes(segment);
+        Assert.All(raw.AsSpan((int)OffsetOf(keys[1]), 100_016).ToArray(), b => Assert.Equal(0, b));
+        Assert.True(AllocatedBytes(segment) <= allocatedBefore - 98 * 1024, $"{allocatedBefore} -> {AllocatedBytes(segment)} bytes allocated");
+        Assert.Equal(blobs[0], ReadAll(store.OpenRead(keys[0])));
+        Assert.Equal(blobs[2], ReadAll(store.OpenRead(keys[2])));
+        Assert.Equal([keys[0], keys[2]], store.EnumerateKeys().ToList());
+    }
+
+    [Fact]
+    public async Task Start_up_frees_the_records_no_index_row_knows_and_keeps_every_known_one()
+    {
+        var blobs = Enumerable.Range(0, 5).Select(i => RandomNumberGenerator.GetBytes(50_000 + i)).ToList();
+        var keys = new List<string>();
+        string abandonedSegmentKey;
+        using (var store = new FolderBlobStore(root.FullName, InMemoryLimit))
+        {
+            foreach (var bytes in blobs)
+            {
+                keys.Add(await CommitAsync(store, bytes));
+            }
+        }
+
+        using (var secondRun = new FolderBlobStore(root.FullName, InMemoryLimit))
+        {
+            abandonedSegmentKey = await CommitAsync(secondRun, RandomNumberGenerator.GetBytes(1000));
+        }
+
+        Assert.StartsWith("s/00000002/", abandonedSegmentKey, StringComparison.Ordinal);
+        using var restarted = new FolderBlobStore(root.FullName, InMemoryLimit);
+        var known = new HashSet<string> { keys[0], keys[2], keys[3] };
+
+        // keys[1] (a hole between known records), keys[4] (the tail) and the second run's whole segment.
+        Assert.Equal(3, restarted.RemoveUnreferenced(known));
+
+        Assert.Equal(known.Order(StringComparer.Ordinal), restarted.EnumerateKeys().Order(StringComparer.Ordinal));
+        foreach (var i in new[] { 0, 2, 3 })
+        {
+            Assert.Equal(blobs[i], ReadAll(restarted.OpenRead(keys[i])));
+        }
+
+        var segment = Path.Combine(root.FullName, "segments", "00000001.seg");
+        Assert.Equal(OffsetOf(keys[4]), new FileInfo(segment).Length);
+        Assert.False(File.Exists(Path.Combine(root.FullName, "segments", "00000002.seg")));
+        Assert.Equal(0, restarted.RemoveUnreferenced(known));
+
+        // A restarted store appends to a segment of its own.
+        Assert.StartsWith("s/00000002/", await CommitAsync(restarted, RandomNumberGenerator.GetBytes(10)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_blob_over_the_in_memory_limit_is_a_file_of_its_own_under_the_key_given()
+    {
+        using var store = new FolderBlobStore(root.FullName, InMemoryLimit);
+        var bytes = RandomNumberGenerator.GetBytes(InMemoryLimit + 1);
+        const string fileKey = "ab/abcdef/0123.dcm";
+
+        var key = await CommitAsync(store, bytes, fileKey);
+
+        Assert.Equal(fileKey, key);
+        Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(root.FullName, "ab", "abcdef", "0123.dcm")));
+        Assert.Equal([fileKey], store.EnumerateKeys().ToList());
+        Assert.Equal(1, store.RemoveUnreferenced(new HashSet<string>()));
+        Assert.Empty(store.EnumerateKeys());
+    }
+
+    [Theory]
+    [InlineData("s/../../etc/passwd")]
+    [InlineData("s/00000001/10/10")] // not a record boundary
+    [InlineData("s/00000001/0")]
+    [InlineData("s/00000001/-1000/10")]
+    [InlineData("s/00000001/0/ffffffffffffffff")]
+    [InlineData("../x.dcm")]
+    [InlineData("ab/ABC.dcm")]
+    public void A_key_that_is_not_a_blob_key_is_refused(string key)
+    {
+        using var store = new FolderBlobStore(root.FullName, InMemoryLimit);
+        Assert.Throws<ArgumentException>(() => store.OpenRead(key));
+        Assert.Throws<ArgumentException>(() => store.Delete(key));
+    }
+
+    [Fact]
+    public async Task A_key_whose_length_does_not_match_the_record_reads_nothing()
+    {
+        using var store = new FolderBlobStore(root.FullName, InMemoryLimit);
+        var key = await CommitAsync(store, RandomNumberGenerator.GetBytes(5000));
+        var forged = key[..key.LastIndexOf('/')] + "/" + 6000.ToString("x", CultureInfo.InvariantCulture);
+
+        Assert.Throws<IOException>(() => store.OpenRead(forged));
+        Assert.False(store.Exists(forged));
+        store.Delete(forged);
+        Assert.True(store.Exists(key));
+    }
+
+    private static async Task<string> CommitAsync(FolderBlobStore store, byte[] bytes, string fileKey = "00/00/unused.dcm")
+    {
+        await using var temporary = store.CreateTemporary();
+        await temporary.Content.WriteAsync(bytes);
+        return await temporary.CommitAsync(fileKey, CancellationToken.None);
+    }
+
+    private static long OffsetOf(string key) => long.Parse(key.Split('/')[2], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+
+    private static byte[] ReadAll(Stream stream)
+    {
+        using (stream)
+        {
+            using var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            return copy.ToArray();
+        }
+    }
+
+    /// <summary>The bytes the file system allocated to <paramref name="path"/> (GNU stat: blocks of %B bytes).</summary>
+    private static long AllocatedBytes(string path)
+    {
+        using var stat = Process.Start(new ProcessStartInfo("stat", ["-c", "%b %B", path]) { RedirectStandardOutput = true })!;
+        var fields = stat.StandardOutput.ReadToEnd().Split(' ', StringSplitOptions.TrimEntries);
+        stat.WaitForExit();
+        return long.Parse(fields[0], CultureInfo.InvariantCulture) * long.Parse(fields[1], CultureInfo.InvariantCulture);
+    }
+}
