@@ -121,6 +121,26 @@ public sealed class CliTests
         }
     }
 
+    [Fact]
+    public async Task A_second_serve_on_the_same_data_folder_exits_with_a_message_and_leaves_the_first_serving()
+    {
+        var data = Directory.CreateTempSubdirectory("hounsfield-lock-");
+        try
+        {
+            await using var first = await ServerProcess.StartAsync(data);
+
+            var (exitCode, _, stderr) = CliRunner.Run("serve", "--urls", $"http://127.0.0.1:{FreePort()}", "--data", data.FullName, "--dicom-port", "0");
+
+            Assert.Equal(1, exitCode);
+            Assert.Contains("is in use by another hounsfield serve", stderr, StringComparison.Ordinal);
+            Assert.Equal(HttpStatusCode.OK, (await first.Client.GetAsync("/health/ready")).StatusCode);
+        }
+        finally
+        {
+            data.Delete(recursive: true);
+        }
+    }
+
     private static async Task<HttpResponseMessage> WaitForAsync(HttpClient client, string path)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);

@@ -30,6 +30,7 @@ internal static class ServeCommand
 
         var dataDirectory = Path.GetFullPath(builder.Configuration["Data"] ?? "data");
         Directory.CreateDirectory(dataDirectory);
+        using var dataLock = LockDataFolder(dataDirectory);
         var archiveOptions = builder.Configuration.GetSection("Archive").Get<ArchiveOptions>() ?? new ArchiveOptions();
         archiveOptions.DataDirectory = dataDirectory;
         builder.Services.AddSingleton(archiveOptions);
@@ -95,6 +96,23 @@ internal static class ServeCommand
         app.Logger.LogInformation("Data directory {DataDirectory}", dataDirectory);
         await app.RunAsync();
         return 0;
+    }
+
+    /// <summary>
+    /// Holds <c>.lock</c> in the data folder for the life of the process (an exclusive lock the system drops when the process
+    /// ends, however it ends). A second server on the same folder would take the first one's instances between their blob
+    /// and their index row for orphans at its start, and free them.
+    /// </summary>
+    private static FileStream LockDataFolder(string dataDirectory)
+    {
+        try
+        {
+            return new FileStream(Path.Combine(dataDirectory, ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException ex)
+        {
+            throw new IOException($"The data folder {dataDirectory} is in use by another hounsfield serve; each server needs its own.", ex);
+        }
     }
 
     /// <summary>Accepts `--data DIR`, `--dicom-port P` and `--dicom-open true` as shorthands for configuration keys; the rest follows ASP.NET conventions.</summary>
