@@ -82,6 +82,28 @@ public sealed class BlobStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_record_deleted_while_being_read_is_read_whole_and_freed_when_its_last_reader_closes()
+    {
+        using var store = new FolderBlobStore(root.FullName, InMemoryLimit);
+        var bytes = RandomNumberGenerator.GetBytes(200_000);
+        var key = await CommitAsync(store, bytes);
+        var first = store.OpenRead(key);
+        var second = store.Reopener(key)();
+        var head = new byte[1000];
+        first.ReadExactly(head);
+
+        store.Delete(key);
+
+        Assert.Equal(bytes.AsSpan(1000).ToArray(), ReadAll(first));
+        Assert.True(store.Exists(key));
+        Assert.Equal(bytes, ReadAll(second));
+        Assert.False(store.Exists(key));
+        Assert.Throws<IOException>(() => store.OpenRead(key));
+        var segment = Directory.GetFiles(Path.Combine(root.FullName, "segments")).Single();
+        Assert.All(File.ReadAllBytes(segment).AsSpan(0, 200_016).ToArray(), b => Assert.Equal(0, b));
+    }
+
+    [Fact]
     public async Task Start_up_frees_the_records_no_index_row_knows_and_keeps_every_known_one()
     {
         var blobs = Enumerable.Range(0, 5).Select(i => RandomNumberGenerator.GetBytes(50_000 + i)).ToList();

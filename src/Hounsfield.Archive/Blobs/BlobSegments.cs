@@ -26,6 +26,8 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength = BlobSe
     private readonly Lock gate = new();
     private readonly List<Segment> written = [];
     private readonly HashSet<Segment> unflushed = [];
+    private readonly Dictionary<(long Segment, long Offset), int> openReaders = [];
+    private readonly HashSet<(long Segment, long Offset)> freeWhenClosed = [];
     private Segment? current;
     private bool flushing;
     private TaskCompletionSource? nextFlush;
@@ -86,12 +88,17 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength = BlobSe
         var handle = File.OpenHandle(PathOf(id), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, options);
         try
         {
-            if (!HoldsRecord(handle, offset, length))
+            lock (gate)
             {
-                throw new IOException($"Blob segment {PathOf(id)} holds no record of {length} bytes at {offset}.");
+                if (!HoldsRecord(handle, offset, length))
+                {
+                    throw new IOException($"Blob segment {PathOf(id)} holds no record of {length} bytes at {offset}.");
+                }
+
+                openReaders[(id, offset)] = openReaders.GetValueOrDefault((id, offset)) + 1;
             }
 
-            return new RecordStream(handle, offset + HeaderLength, length);
+            return new RecordStream(handle, offset + HeaderLength, length, () => CloseReader(id, offset, length));
         }
         catch
         {
@@ -112,19 +119,65 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength = BlobSe
         return HoldsRecord(handle, offset, length);
     }
 
-    /// <summary>Frees the record of <paramref name="key"/>; nothing when it is already gone.</summary>
+    /// <summary>
+    /// Frees the record of <paramref name="key"/>; nothing when it is already gone. A record being read is freed when its
+    /// last reader closes, so a retrieve that began before the delete is served whole, as a deleted file is.
+    /// </summary>
     public void Delete(string key)
     {
         var (id, offset, length) = Parse(key);
+        Free(id, offset, length);
+    }
+
+    private void Free(long id, long offset, long length)
+    {
         if (!File.Exists(PathOf(id)))
         {
             return;
         }
 
         using var handle = File.OpenHandle(PathOf(id), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        if (HoldsRecord(handle, offset, length))
+        lock (gate)
         {
-            NativeFile.Discard(handle, offset, AlignUp(HeaderLength + length));
+            // Checked under the lock a reader takes to check the record, so no reader opens it in between.
+            if (openReaders.ContainsKey((id, offset)))
+            {
+                freeWhenClosed.Add((id, offset));
+                return;
+            }
+
+            if (HoldsRecord(handle, offset, length))
+            {
+                NativeFile.Discard(handle, offset, AlignUp(HeaderLength + length));
+            }
+        }
+    }
+
+    private void CloseReader(long id, long offset, long length)
+    {
+        lock (gate)
+        {
+            var remaining = openReaders[(id, offset)] - 1;
+            if (remaining > 0)
+            {
+                openReaders[(id, offset)] = remaining;
+                return;
+            }
+
+            openReaders.Remove((id, offset));
+            if (!freeWhenClosed.Remove((id, offset)))
+            {
+                return;
+            }
+        }
+
+        try
+        {
+            Free(id, offset, length);
+        }
+        catch (IOException)
+        {
+            // Unreferenced either way; the next start-up frees it.
         }
     }
 
@@ -368,7 +421,7 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength = BlobSe
             {
                 NativeFile.FlushData(segment.Handle);
             }
-            catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+            catch (Exception ex)
             {
                 // After a failed flush the kernel may have dropped the written pages: nothing more in this segment is acknowledged.
                 segment.Failure ??= ex;
@@ -405,7 +458,7 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength = BlobSe
     }
 
     /// <summary>A seekable read-only view of one record, read with positional reads; owns its handle.</summary>
-    private sealed class RecordStream(SafeFileHandle handle, long start, long length) : Stream
+    private sealed class RecordStream(SafeFileHandle handle, long start, long length, Action onClose) : Stream
     {
         private long position;
 
@@ -470,11 +523,15 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength = BlobSe
 
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
+        private bool closed;
+
         protected override void Dispose(bool disposing)
         {
-            if (disposing)
+            if (disposing && !closed)
             {
+                closed = true;
                 handle.Dispose();
+                onClose();
             }
 
             base.Dispose(disposing);
