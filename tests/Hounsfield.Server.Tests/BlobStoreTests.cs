@@ -37,6 +37,25 @@ public sealed class BlobStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_full_segment_takes_no_more_records_and_the_next_ones_go_to_a_new_segment()
+    {
+        using var store = new FolderBlobStore(root.FullName, InMemoryLimit, maxSegmentLength: 3 * 4096);
+        var blobs = Enumerable.Range(0, 5).Select(_ => RandomNumberGenerator.GetBytes(5000)).ToList(); // two blocks a record
+        var keys = new List<string>();
+        foreach (var bytes in blobs)
+        {
+            keys.Add(await CommitAsync(store, bytes));
+        }
+
+        Assert.Equal(["00000001", "00000002", "00000003", "00000004", "00000005"], keys.Select(k => k.Split('/')[1]));
+        var oversized = RandomNumberGenerator.GetBytes(5 * 4096); // longer than a segment: a segment of its own
+        var oversizedKey = await CommitAsync(store, oversized);
+        Assert.StartsWith("s/00000006/0/", oversizedKey, StringComparison.Ordinal);
+        Assert.Equal(blobs, keys.Select(k => ReadAll(store.OpenRead(k))));
+        Assert.Equal(oversized, ReadAll(store.OpenRead(oversizedKey)));
+    }
+
+    [Fact]
     public async Task A_record_is_seekable_through_the_reopener_and_ends_at_its_own_length()
     {
         using var store = new FolderBlobStore(root.FullName, InMemoryLimit);

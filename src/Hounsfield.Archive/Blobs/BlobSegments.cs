@@ -15,10 +15,9 @@ namespace Hounsfield.Archive.Blobs;
 /// segment is being written and the space no index row refers to (records of interrupted ingests) can be freed.
 /// </para>
 /// </summary>
-internal sealed class BlobSegments(string folder, long maxSegmentLength = BlobSegments.DefaultMaxSegmentLength) : IDisposable
+internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisposable
 {
     public const string KeyPrefix = "s/";
-    public const long DefaultMaxSegmentLength = 1L << 30;
     private const int Alignment = 4096;
     private const int HeaderLength = 16;
     private const string Extension = ".seg";

@@ -17,11 +17,14 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
     private readonly BlobSegments segments;
     private readonly ConcurrentDictionary<string, bool> createdFolders = new(StringComparer.Ordinal);
 
-    public FolderBlobStore(string root, int inMemoryLimit = 8 * 1024 * 1024)
+    /// <param name="root">The folder.</param>
+    /// <param name="inMemoryLimit">The longest blob held in memory and stored as a segment record; longer ones become files.</param>
+    /// <param name="maxSegmentLength">The length past which a segment takes no more records (the next one starts a new segment).</param>
+    public FolderBlobStore(string root, int inMemoryLimit = 8 * 1024 * 1024, long maxSegmentLength = 1L << 30)
     {
         this.root = Path.GetFullPath(root);
         this.inMemoryLimit = inMemoryLimit;
-        segments = new BlobSegments(Path.Combine(this.root, "segments"));
+        segments = new BlobSegments(Path.Combine(this.root, "segments"), maxSegmentLength);
         Directory.CreateDirectory(Path.Combine(this.root, TemporaryFolder));
     }
 
