@@ -27,6 +27,8 @@ public sealed class DimseTests
             Assert.Contains($"DICOM port {port} cannot be opened", error, StringComparison.Ordinal);
             Assert.Contains("Dimse:Port", error, StringComparison.Ordinal);
             Assert.DoesNotContain("Unhandled exception", stdout + stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("Hosting failed to start", stdout, StringComparison.Ordinal);
+            Assert.DoesNotContain(" at Hounsfield.", stdout, StringComparison.Ordinal);
         }
         finally
         {

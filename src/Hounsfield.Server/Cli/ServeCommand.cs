@@ -41,7 +41,7 @@ internal static class ServeCommand
         builder.Services.AddSingleton(dimseOptions);
         builder.Services.AddSingleton(DimseTls.Load(dimseOptions.Tls));
         builder.Services.AddSingleton(new ImagingTranscoder(dimseOptions.MaxDecompressedLength));
-        builder.Services.AddHostedService<DimseService>();
+        builder.Services.AddSingleton<DimseService>();
         builder.AddAccounts(dataDirectory);
         builder.AddCrossOrigin();
         builder.Services.AddDeveloperServices(builder.Configuration);
@@ -94,7 +94,19 @@ internal static class ServeCommand
             }
         }).AllowAnonymous();
         app.Logger.LogInformation("Data directory {DataDirectory}", dataDirectory);
-        await app.RunAsync();
+        // Started here rather than as a hosted service, so that a port in use is the one-line error of any bad setting, not
+        // the host's "Hosting failed to start" with a stack trace.
+        var dimse = app.Services.GetRequiredService<DimseService>();
+        await dimse.StartAsync(CancellationToken.None);
+        try
+        {
+            await app.RunAsync();
+        }
+        finally
+        {
+            await dimse.StopAsync(CancellationToken.None);
+        }
+
         return 0;
     }
 
