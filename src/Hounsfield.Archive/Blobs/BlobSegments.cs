@@ -23,10 +23,11 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
     private const string Extension = ".seg";
 
     private readonly Lock gate = new();
+    private readonly Lock readersGate = new();
     private readonly List<Segment> written = [];
     private readonly HashSet<Segment> unflushed = [];
-    private readonly Dictionary<(long Segment, long Offset), int> openReaders = [];
-    private readonly HashSet<(long Segment, long Offset)> freeWhenClosed = [];
+    private readonly Dictionary<(long Segment, long Offset), int> openReaders = []; // under readersGate
+    private readonly HashSet<(long Segment, long Offset)> freeWhenClosed = []; // under readersGate
     private Segment? current;
     private bool flushing;
     private TaskCompletionSource? nextFlush;
@@ -87,7 +88,7 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
         var handle = File.OpenHandle(PathOf(id), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, options);
         try
         {
-            lock (gate)
+            lock (readersGate)
             {
                 if (!HoldsRecord(handle, offset, length))
                 {
@@ -136,7 +137,7 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
         }
 
         using var handle = File.OpenHandle(PathOf(id), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        lock (gate)
+        lock (readersGate)
         {
             // Checked under the lock a reader takes to check the record, so no reader opens it in between.
             if (openReaders.ContainsKey((id, offset)))
@@ -154,7 +155,7 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
 
     private void CloseReader(long id, long offset, long length)
     {
-        lock (gate)
+        lock (readersGate)
         {
             var remaining = openReaders[(id, offset)] - 1;
             if (remaining > 0)
