@@ -74,6 +74,21 @@ public sealed class BlobStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_record_cut_short_on_disk_fails_to_read_rather_than_ending_early()
+    {
+        using var store = new FolderBlobStore(root.FullName, InMemoryLimit);
+        var key = await CommitAsync(store, RandomNumberGenerator.GetBytes(50_000));
+        await using var stream = store.OpenRead(key);
+        using (var segment = File.OpenHandle(Directory.GetFiles(Path.Combine(root.FullName, "segments")).Single(), FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        {
+            RandomAccess.SetLength(segment, 30_000);
+        }
+
+        var error = await Assert.ThrowsAsync<IOException>(() => stream.CopyToAsync(Stream.Null));
+        Assert.Contains("before the end of its record", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_deleted_record_leaves_zeros_and_no_allocated_blocks_and_its_neighbours_intact()
     {
         using var store = new FolderBlobStore(root.FullName, InMemoryLimit);

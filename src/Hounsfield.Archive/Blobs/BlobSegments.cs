@@ -486,9 +486,7 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
                 return 0;
             }
 
-            var read = RandomAccess.Read(handle, buffer[..count], start + position);
-            position += read;
-            return read;
+            return Advance(RandomAccess.Read(handle, buffer[..count], start + position));
         }
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -499,13 +497,23 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
                 return 0;
             }
 
-            var read = await RandomAccess.ReadAsync(handle, buffer[..count], start + position, cancellationToken);
-            position += read;
-            return read;
+            return Advance(await RandomAccess.ReadAsync(handle, buffer[..count], start + position, cancellationToken));
         }
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        /// <summary>Moves past <paramref name="read"/> bytes; a segment that ends inside the record (cut short on disk) is an error, not a short instance.</summary>
+        private int Advance(int read)
+        {
+            if (read == 0)
+            {
+                throw new IOException($"The blob segment ends {length - position} bytes before the end of its record.");
+            }
+
+            position += read;
+            return read;
+        }
 
         public override long Seek(long offset, SeekOrigin origin) => Position = origin switch
         {
