@@ -28,11 +28,17 @@ public sealed class ArchiveOptions
     public long MaxRequestLength { get; set; } = 8L * 1024 * 1024 * 1024;
 
     /// <summary>
-    /// Instances of one STOW-RS request whose commits (fsync of the blob, index insert) may be in flight at once while the
+    /// Instances of one STOW-RS request whose commits (flush of the blob, index insert) may be in flight at once while the
     /// next part is received. Overlapping the disk flushes is what makes batches fast; each still completes before the
-    /// response acknowledges it. Default 8; 1 commits each part before reading the next.
+    /// response acknowledges it. Default 32; 1 commits each part before reading the next.
     /// </summary>
-    public int MaxConcurrentCommits { get; set; } = 8;
+    public int MaxConcurrentCommits { get; set; } = 32;
+
+    /// <summary>
+    /// Bytes of received instances that the commits in flight of one STOW-RS request may hold in memory: the next part is
+    /// read only once earlier commits have released enough (so large instances overlap fewer at a time). Default 64 MiB.
+    /// </summary>
+    public long MaxConcurrentCommitMemory { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>
     /// Incoming instances up to this length are received into memory and, when committed, appended to a segment file shared

@@ -45,7 +45,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     /// A batch of instances received one after the other (the parts of one STOW-RS request) whose durable commits overlap:
     /// see <see cref="IngestBatch"/>.
     /// </summary>
-    public IngestBatch BeginBatch() => new(this, options.MaxConcurrentCommits);
+    public IngestBatch BeginBatch() => new(this, options.MaxConcurrentCommits, options.MaxConcurrentCommitMemory);
 
     internal static Func<Stream, CancellationToken, Task> CopyFrom(Stream content) =>
         (destination, ct) => content.CopyToAsync(destination, 81920, ct);

@@ -3,21 +3,25 @@ namespace Hounsfield.Archive.Ingest;
 /// <summary>
 /// Ingests the instances of one request in order, overlapping their commits: while instance n is made durable (an fsync
 /// costs milliseconds, and concurrent ones share the disk's flush) and indexed, instance n+1 is already being received.
-/// At most a bounded number of commits are in flight. Instances with the same SOP Instance UID commit one after the
+/// At most a bounded number of commits are in flight, holding at most a bounded number of received bytes in memory
+/// (plus the instance being received). Instances with the same SOP Instance UID commit one after the
 /// other, so the duplicate policy sees the earlier one. Nothing is acknowledged before <see cref="CompleteAsync"/>.
 /// </summary>
 public sealed class IngestBatch : IAsyncDisposable
 {
     private readonly ArchiveService archive;
     private readonly int maxInFlight;
+    private readonly long maxHeldBytes;
     private readonly List<Task<IngestResult>> results = [];
-    private readonly Queue<Task> inFlight = new();
+    private readonly Queue<(Task Commit, long HeldBytes)> inFlight = new();
     private readonly Dictionary<string, Task> lastCommitOfInstance = new(StringComparer.Ordinal);
+    private long heldBytes;
 
-    internal IngestBatch(ArchiveService archive, int maxInFlight)
+    internal IngestBatch(ArchiveService archive, int maxInFlight, long maxHeldBytes)
     {
         this.archive = archive;
         this.maxInFlight = Math.Max(1, maxInFlight);
+        this.maxHeldBytes = Math.Max(0, maxHeldBytes);
     }
 
     /// <summary>Receives one instance from <paramref name="content"/> (read to its end before this returns) and starts its commit.</summary>
@@ -26,9 +30,11 @@ public sealed class IngestBatch : IAsyncDisposable
 
     public async Task AddAsync(Func<Stream, CancellationToken, Task> writeContent, string? requiredStudyUid, CancellationToken cancellationToken)
     {
-        while (inFlight.Count >= maxInFlight)
+        while (inFlight.Count > 0 && (inFlight.Count >= maxInFlight || heldBytes >= maxHeldBytes))
         {
-            await inFlight.Dequeue().ConfigureAwait(false);
+            var (oldest, released) = inFlight.Dequeue();
+            await oldest.ConfigureAwait(false);
+            heldBytes -= released;
         }
 
         var (instance, failure) = await archive.ReceiveAsync(writeContent, requiredStudyUid, cancellationToken);
@@ -38,12 +44,14 @@ public sealed class IngestBatch : IAsyncDisposable
             return;
         }
 
+        var held = instance.Temporary.Memory?.Length ?? 0; // a spilled instance waits in its file, not in memory
         var uid = instance.Record.SopInstanceUid;
         var previous = lastCommitOfInstance.GetValueOrDefault(uid);
         var commit = CommitAfterAsync(previous, instance);
         lastCommitOfInstance[uid] = commit;
         results.Add(commit);
-        inFlight.Enqueue(commit);
+        heldBytes += held;
+        inFlight.Enqueue((commit, held));
     }
 
     /// <summary>Waits for every commit; the results are in the order the instances were added.</summary>
