@@ -39,7 +39,7 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
     /// <summary>Appends <paramref name="bytes"/> as a record and returns its key once the record is on disk.</summary>
     public async Task<string> AppendAsync(ReadOnlyMemory<byte> bytes)
     {
-        var recordLength = AlignUp(HeaderLength + (long)bytes.Length);
+        var recordLength = RecordLength(bytes.Length);
         Segment segment;
         long offset;
         lock (gate)
@@ -78,14 +78,14 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
             throw new IOException($"Blob segment {segment.Path} could not be flushed to disk: {failure.Message}", failure);
         }
 
-        return $"{KeyPrefix}{segment.Id:x8}/{offset:x}/{bytes.Length:x}";
+        return KeyOf(segment.Id, offset, bytes.Length);
     }
 
     /// <summary>A read-only stream over the record of <paramref name="key"/>; throws when the segment holds no such record.</summary>
     public Stream OpenRead(string key, FileOptions options)
     {
         var (id, offset, length) = Parse(key);
-        var handle = File.OpenHandle(PathOf(id), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, options);
+        var handle = OpenSegment(PathOf(id), FileAccess.Read, options);
         try
         {
             lock (readersGate)
@@ -115,7 +115,7 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
             return false;
         }
 
-        using var handle = File.OpenHandle(PathOf(id), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var handle = OpenSegment(PathOf(id), FileAccess.Read);
         return HoldsRecord(handle, offset, length);
     }
 
@@ -136,7 +136,7 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
             return;
         }
 
-        using var handle = File.OpenHandle(PathOf(id), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        using var handle = OpenSegment(PathOf(id), FileAccess.ReadWrite);
         lock (readersGate)
         {
             // Checked under the lock a reader takes to check the record, so no reader opens it in between.
@@ -148,7 +148,7 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
 
             if (HoldsRecord(handle, offset, length))
             {
-                NativeFile.Discard(handle, offset, AlignUp(HeaderLength + length));
+                NativeFile.Discard(handle, offset, RecordLength(length));
             }
         }
     }
@@ -186,10 +186,10 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
     {
         foreach (var (id, path) in SegmentFiles())
         {
-            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var handle = OpenSegment(path, FileAccess.Read);
             foreach (var (offset, length) in ScanRecords(handle, 0, long.MaxValue))
             {
-                yield return $"{KeyPrefix}{id:x8}/{offset:x}/{length:x}";
+                yield return KeyOf(id, offset, length);
             }
         }
     }
@@ -214,13 +214,13 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
             }
 
             var records = referenced[id].OrderBy(record => record.Offset).ToList();
-            using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete))
+            using (var handle = OpenSegment(path, FileAccess.ReadWrite))
             {
                 long cursor = 0;
                 foreach (var (offset, length) in records)
                 {
                     removed += DiscardRange(handle, cursor, offset);
-                    cursor = Math.Max(cursor, AlignUp(offset + HeaderLength + length));
+                    cursor = Math.Max(cursor, offset + RecordLength(length));
                 }
 
                 removed += ScanRecords(handle, cursor, long.MaxValue).Count();
@@ -254,6 +254,16 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
     }
 
     private static long AlignUp(long value) => (value + Alignment - 1) & ~(long)(Alignment - 1);
+
+    /// <summary>The bytes a record of <paramref name="length"/> takes in its segment: header and bytes, up to the next boundary.</summary>
+    private static long RecordLength(long length) => AlignUp(HeaderLength + length);
+
+    /// <summary>The key of a record; <see cref="Parse"/> reads it back.</summary>
+    private static string KeyOf(long id, long offset, long length) => $"{KeyPrefix}{id:x8}/{offset:x}/{length:x}";
+
+    /// <summary>An existing segment, shared with its writer and with readers, and deletable while open.</summary>
+    private static SafeFileHandle OpenSegment(string path, FileAccess access, FileOptions options = FileOptions.None) =>
+        File.OpenHandle(path, FileMode.Open, access, FileShare.ReadWrite | FileShare.Delete, options);
 
     private static (long Id, long Offset, long Length) Parse(string key)
     {
@@ -302,7 +312,7 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
             if (read == HeaderLength && header.AsSpan(0, 8).SequenceEqual(Magic) && length >= 0 && position + HeaderLength + length <= fileLength)
             {
                 yield return (position, length);
-                position = AlignUp(position + HeaderLength + length);
+                position += RecordLength(length);
             }
             else
             {
