@@ -4,9 +4,12 @@ using Hounsfield.Server.Nodes;
 
 namespace Hounsfield.Server.Dimse;
 
-/// <summary>Runs the DIMSE SCP for the lifetime of the web host: on the plain port, and on the TLS port when configured.</summary>
+/// <summary>
+/// The DIMSE SCP on the plain port, and on the TLS port when configured. `serve` starts it before the web host runs and
+/// stops it after (not a hosted service: a port in use must fail the start with our one-line message).
+/// </summary>
 internal sealed class DimseService(
-    ArchiveDimseProvider provider, SqliteDicomNodeStore nodes, DimseOptions options, DimseTlsSettings tls, ImagingTranscoder transcoder, ILogger<DimseService> logger) : IHostedService, IAsyncDisposable
+    ArchiveDimseProvider provider, SqliteDicomNodeStore nodes, DimseOptions options, DimseTlsSettings tls, ImagingTranscoder transcoder, ILogger<DimseService> logger) : IAsyncDisposable
 {
     private readonly List<DicomServer> servers = [];
 
