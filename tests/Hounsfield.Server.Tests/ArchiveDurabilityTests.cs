@@ -39,8 +39,8 @@ public sealed class ArchiveDurabilityTests
             await using (var restarted = await ServerProcess.StartAsync(data))
             {
                 var instances = JsonDocument.Parse(await restarted.Client.GetStringAsync("/dicomweb/instances")).RootElement;
-                var uid = Assert.Single(instances.EnumerateArray()).GetProperty("00080018").GetProperty("Value")[0].GetString();
-                var response = await restarted.Client.GetAsync($"/dicomweb/studies/{StudyOf(instances[0])}/series/{SeriesOf(instances[0])}/instances/{uid}");
+                Assert.Single(instances.EnumerateArray());
+                var response = await restarted.Client.GetAsync(InstancePath(instances[0]));
                 var part = Assert.Single(await DicomWebClient.ReadMultipartAsync(response));
                 Assert.Equal(File.ReadAllBytes(acknowledged.Path), part);
                 AssertStoredBlobs(data, 1);
@@ -197,12 +197,10 @@ public sealed class ArchiveDurabilityTests
 
             var instance = Assert.Single(JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances")).RootElement.EnumerateArray().ToList());
             Assert.Equal(policy == "Overwrite" && intoAnotherSeries ? firstSeries + ".9" : firstSeries, SeriesOf(instance));
-            using var retrieved = await server.Client.GetAsync(
-                $"/dicomweb/studies/{StudyOf(instance)}/series/{SeriesOf(instance)}/instances/{Text(instance, "00080018")}");
+            using var retrieved = await server.Client.GetAsync(InstancePath(instance));
             var stored = Assert.Single(await DicomWebClient.ReadMultipartAsync(retrieved));
             Assert.Equal(policy == "Overwrite" ? second : first, stored);
-            var metadata = JsonDocument.Parse(await server.Client.GetStringAsync(
-                $"/dicomweb/studies/{StudyOf(instance)}/series/{SeriesOf(instance)}/instances/{Text(instance, "00080018")}/metadata")).RootElement[0];
+            var metadata = JsonDocument.Parse(await server.Client.GetStringAsync($"{InstancePath(instance)}/metadata")).RootElement[0];
             var expectedName = Hounsfield.Dicom.DicomFile.Read(policy == "Overwrite" ? second : first).Dataset.GetString(Hounsfield.Dicom.DicomTag.PatientName);
             Assert.Equal(expectedName, metadata.GetProperty("00100010").GetProperty("Value")[0].GetProperty("Alphabetic").GetString());
             AssertStoredBlobs(data, 1);
@@ -285,6 +283,10 @@ public sealed class ArchiveDurabilityTests
         using var store = new Hounsfield.Archive.Blobs.FolderBlobStore(blobs);
         Assert.Equal(count, store.EnumerateKeys().Count());
     }
+
+    /// <summary>The WADO-RS path of the instance a QIDO-RS result names.</summary>
+    private static string InstancePath(JsonElement result) =>
+        $"/dicomweb/studies/{StudyOf(result)}/series/{SeriesOf(result)}/instances/{Text(result, "00080018")}";
 
     private static string? StudyOf(JsonElement result) => Text(result, "0020000D");
 

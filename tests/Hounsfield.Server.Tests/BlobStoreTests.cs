@@ -11,6 +11,8 @@ public sealed class BlobStoreTests : IDisposable
     private const int InMemoryLimit = 256 * 1024;
     private readonly DirectoryInfo root = Directory.CreateTempSubdirectory("hounsfield-blobs-");
 
+    private string SegmentFolder => Path.Combine(root.FullName, "segments");
+
     public void Dispose() => root.Delete(recursive: true);
 
     [Fact]
@@ -32,7 +34,7 @@ public sealed class BlobStoreTests : IDisposable
         }
 
         Assert.Equal(keys.Order(StringComparer.Ordinal), store.EnumerateKeys().Order(StringComparer.Ordinal));
-        Assert.Single(Directory.GetFiles(Path.Combine(root.FullName, "segments")));
+        Assert.Single(Directory.GetFiles(SegmentFolder));
         Assert.Empty(Directory.GetFiles(Path.Combine(root.FullName, "tmp")));
     }
 
@@ -79,7 +81,7 @@ public sealed class BlobStoreTests : IDisposable
         using var store = new FolderBlobStore(root.FullName, InMemoryLimit);
         var key = await CommitAsync(store, RandomNumberGenerator.GetBytes(50_000));
         await using var stream = store.OpenRead(key);
-        using (var segment = File.OpenHandle(Directory.GetFiles(Path.Combine(root.FullName, "segments")).Single(), FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        using (var segment = File.OpenHandle(Directory.GetFiles(SegmentFolder).Single(), FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
         {
             RandomAccess.SetLength(segment, 30_000);
         }
@@ -99,7 +101,7 @@ public sealed class BlobStoreTests : IDisposable
             keys.Add(await CommitAsync(store, bytes));
         }
 
-        var segment = Directory.GetFiles(Path.Combine(root.FullName, "segments")).Single();
+        var segment = Directory.GetFiles(SegmentFolder).Single();
         var allocatedBefore = AllocatedBytes(segment);
 
         store.Delete(keys[1]);
@@ -133,7 +135,7 @@ public sealed class BlobStoreTests : IDisposable
         Assert.Equal(bytes, ReadAll(second));
         Assert.False(store.Exists(key));
         Assert.Throws<IOException>(() => store.OpenRead(key));
-        var segment = Directory.GetFiles(Path.Combine(root.FullName, "segments")).Single();
+        var segment = Directory.GetFiles(SegmentFolder).Single();
         Assert.All(File.ReadAllBytes(segment).AsSpan(0, 200_016).ToArray(), b => Assert.Equal(0, b));
     }
 
@@ -169,9 +171,9 @@ public sealed class BlobStoreTests : IDisposable
             Assert.Equal(blobs[i], ReadAll(restarted.OpenRead(keys[i])));
         }
 
-        var segment = Path.Combine(root.FullName, "segments", "00000001.seg");
+        var segment = Path.Combine(SegmentFolder, "00000001.seg");
         Assert.Equal(OffsetOf(keys[4]), new FileInfo(segment).Length);
-        Assert.False(File.Exists(Path.Combine(root.FullName, "segments", "00000002.seg")));
+        Assert.False(File.Exists(Path.Combine(SegmentFolder, "00000002.seg")));
         Assert.Equal(0, restarted.RemoveUnreferenced(known));
 
         // A restarted store appends to a segment of its own.
