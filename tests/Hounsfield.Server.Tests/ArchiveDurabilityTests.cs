@@ -6,163 +6,136 @@ using System.Text.Json;
 
 namespace Hounsfield.Server.Tests;
 
-public sealed class ArchiveDurabilityTests
+public sealed class ArchiveDurabilityTests : IDisposable
 {
+    /// <summary>The data folder of this test's server (a new one per test).</summary>
+    private readonly DirectoryInfo data = Directory.CreateTempSubdirectory("hounsfield-archive-");
+
+    public void Dispose() => data.Delete(recursive: true);
+
     [CorpusFact]
     public async Task Killing_the_server_mid_ingest_loses_no_acknowledged_instance_and_leaves_no_orphan()
     {
-        var data = Directory.CreateTempSubdirectory("hounsfield-kill-");
-        try
+        var acknowledged = Corpus.Get("evrle_ct_small");
+        var interrupted = File.ReadAllBytes(Corpus.Get("mono1_cr_chest").Path);
+        // Instances stream to a temporary file (none is held in memory), so the test can see the interrupted one arrive.
+        await using (var server = await ServerProcess.StartAsync(data, "--Archive:MaxInMemoryInstanceLength", "0"))
         {
-            var acknowledged = Corpus.Get("evrle_ct_small");
-            var interrupted = File.ReadAllBytes(Corpus.Get("mono1_cr_chest").Path);
-            // Instances stream to a temporary file (none is held in memory), so the test can see the interrupted one arrive.
-            await using (var server = await ServerProcess.StartAsync(data, "--Archive:MaxInMemoryInstanceLength", "0"))
-            {
-                using var content = DicomWebClient.Multipart([File.ReadAllBytes(acknowledged.Path)]);
-                Assert.Equal(HttpStatusCode.OK, (await server.Client.PostAsync("/dicomweb/studies", content)).StatusCode);
+            using var content = DicomWebClient.Multipart([File.ReadAllBytes(acknowledged.Path)]);
+            Assert.Equal(HttpStatusCode.OK, (await server.Client.PostAsync("/dicomweb/studies", content)).StatusCode);
 
-                // A second STOW that sends half of its instance, then stalls: the server is killed while it waits.
-                using var socket = new TcpClient();
-                await socket.ConnectAsync(IPAddress.Loopback, server.Port);
-                var stream = socket.GetStream();
-                var head = $"--b\r\nContent-Type: application/dicom\r\n\r\n";
-                await stream.WriteAsync(Encoding.ASCII.GetBytes(
-                    $"POST /dicomweb/studies HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.AccessToken}\r\nContent-Type: multipart/related; type=\"application/dicom\"; boundary=b\r\n" +
-                    $"Content-Length: {head.Length + interrupted.Length + 8}\r\n\r\n{head}"));
-                await stream.WriteAsync(interrupted.AsMemory(0, interrupted.Length / 2));
-                await stream.FlushAsync();
-                await WaitUntilAsync(() => Directory.EnumerateFiles(Path.Combine(data.FullName, "blobs", "tmp")).Any());
-                await server.KillAsync();
-            }
-
-            await using (var restarted = await ServerProcess.StartAsync(data))
-            {
-                var instances = JsonDocument.Parse(await restarted.Client.GetStringAsync("/dicomweb/instances")).RootElement;
-                Assert.Single(instances.EnumerateArray());
-                var response = await restarted.Client.GetAsync(InstancePath(instances[0]));
-                var part = Assert.Single(await DicomWebClient.ReadMultipartAsync(response));
-                Assert.Equal(File.ReadAllBytes(acknowledged.Path), part);
-                AssertStoredBlobs(data, 1);
-            }
+            // A second STOW that sends half of its instance, then stalls: the server is killed while it waits.
+            using var socket = new TcpClient();
+            await socket.ConnectAsync(IPAddress.Loopback, server.Port);
+            var stream = socket.GetStream();
+            var head = $"--b\r\nContent-Type: application/dicom\r\n\r\n";
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(
+                $"POST /dicomweb/studies HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.AccessToken}\r\nContent-Type: multipart/related; type=\"application/dicom\"; boundary=b\r\n" +
+                $"Content-Length: {head.Length + interrupted.Length + 8}\r\n\r\n{head}"));
+            await stream.WriteAsync(interrupted.AsMemory(0, interrupted.Length / 2));
+            await stream.FlushAsync();
+            await WaitUntilAsync(() => Directory.EnumerateFiles(Path.Combine(data.FullName, "blobs", "tmp")).Any());
+            await server.KillAsync();
         }
-        finally
+
+        await using (var restarted = await ServerProcess.StartAsync(data))
         {
-            data.Delete(recursive: true);
+            var instances = JsonDocument.Parse(await restarted.Client.GetStringAsync("/dicomweb/instances")).RootElement;
+            Assert.Single(instances.EnumerateArray());
+            var response = await restarted.Client.GetAsync(InstancePath(instances[0]));
+            var part = Assert.Single(await DicomWebClient.ReadMultipartAsync(response));
+            Assert.Equal(File.ReadAllBytes(acknowledged.Path), part);
+            AssertStoredBlobs(data, 1);
         }
     }
 
     [CorpusFact]
     public async Task A_batch_whose_commits_overlap_stores_each_instance_once_and_reports_a_repeated_one_as_duplicate()
     {
-        var data = Directory.CreateTempSubdirectory("hounsfield-batch-");
-        try
-        {
-            await using var server = await ServerProcess.StartAsync(data);
-            var names = new[] { "evrle_ct_small", "mono1_cr_chest", "evrle_ct_small", "ivrle_mr_small" };
-            using var content = DicomWebClient.Multipart(names.Select(n => File.ReadAllBytes(Corpus.Get(n).Path)));
+        await using var server = await ServerProcess.StartAsync(data);
+        var names = new[] { "evrle_ct_small", "mono1_cr_chest", "evrle_ct_small", "ivrle_mr_small" };
+        using var content = DicomWebClient.Multipart(names.Select(n => File.ReadAllBytes(Corpus.Get(n).Path)));
 
-            var response = await server.Client.PostAsync("/dicomweb/studies", content);
-            var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        var response = await server.Client.PostAsync("/dicomweb/studies", content);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
 
-            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-            var storedUids = body.GetProperty("00081199").GetProperty("Value").EnumerateArray().Select(i => i.GetProperty("00081155").GetProperty("Value")[0].GetString()).ToList();
-            var expected = names.Distinct().Select(n => Hounsfield.Dicom.DicomFile.Open(Corpus.Get(n).Path).Dataset.GetString(Hounsfield.Dicom.DicomTag.SOPInstanceUID)).ToList();
-            Assert.Equal(expected, storedUids);
-            var failure = Assert.Single(body.GetProperty("00081198").GetProperty("Value").EnumerateArray());
-            Assert.Equal(expected[0], failure.GetProperty("00081155").GetProperty("Value")[0].GetString());
-            Assert.Equal(0x0111, failure.GetProperty("00081197").GetProperty("Value")[0].GetInt32());
-            AssertStoredBlobs(data, 3);
-        }
-        finally
-        {
-            data.Delete(recursive: true);
-        }
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var storedUids = body.GetProperty("00081199").GetProperty("Value").EnumerateArray().Select(i => i.GetProperty("00081155").GetProperty("Value")[0].GetString()).ToList();
+        var expected = names.Distinct().Select(n => Hounsfield.Dicom.DicomFile.Open(Corpus.Get(n).Path).Dataset.GetString(Hounsfield.Dicom.DicomTag.SOPInstanceUID)).ToList();
+        Assert.Equal(expected, storedUids);
+        var failure = Assert.Single(body.GetProperty("00081198").GetProperty("Value").EnumerateArray());
+        Assert.Equal(expected[0], failure.GetProperty("00081155").GetProperty("Value")[0].GetString());
+        Assert.Equal(0x0111, failure.GetProperty("00081197").GetProperty("Value")[0].GetInt32());
+        AssertStoredBlobs(data, 3);
     }
 
     [CorpusFact]
     public async Task Bulk_data_is_served_whole_or_by_range_and_metadata_is_compressed_on_request()
     {
-        var data = Directory.CreateTempSubdirectory("hounsfield-bulk-");
-        try
-        {
-            await using var server = await ServerProcess.StartAsync(data);
-            var file = Corpus.Get("evrle_ct_small");
-            using var content = DicomWebClient.Multipart([File.ReadAllBytes(file.Path)]);
-            Assert.Equal(HttpStatusCode.OK, (await server.Client.PostAsync("/dicomweb/studies", content)).StatusCode);
-            var oracle = JsonDocument.Parse(File.ReadAllBytes(file.OraclePath("dcm2json.json"))).RootElement;
-            var elided = oracle.GetProperty("7FE00010").GetProperty("BulkDataURI").GetString()!; // urn:oracle:elided?bytes=N&sha256=HEX
-            var expectedHash = elided[(elided.IndexOf("sha256=", StringComparison.Ordinal) + 7)..];
+        await using var server = await ServerProcess.StartAsync(data);
+        var file = Corpus.Get("evrle_ct_small");
+        using var content = DicomWebClient.Multipart([File.ReadAllBytes(file.Path)]);
+        Assert.Equal(HttpStatusCode.OK, (await server.Client.PostAsync("/dicomweb/studies", content)).StatusCode);
+        var oracle = JsonDocument.Parse(File.ReadAllBytes(file.OraclePath("dcm2json.json"))).RootElement;
+        var elided = oracle.GetProperty("7FE00010").GetProperty("BulkDataURI").GetString()!; // urn:oracle:elided?bytes=N&sha256=HEX
+        var expectedHash = elided[(elided.IndexOf("sha256=", StringComparison.Ordinal) + 7)..];
 
-            using var metadataRequest = new HttpRequestMessage(HttpMethod.Get, $"/dicomweb/studies/{Text(oracle, "0020000D")}/metadata");
-            metadataRequest.Headers.AcceptEncoding.ParseAdd("gzip");
-            var metadataResponse = await server.Client.SendAsync(metadataRequest);
-            Assert.Equal("gzip", Assert.Single(metadataResponse.Content.Headers.ContentEncoding));
-            await using var unzipped = new System.IO.Compression.GZipStream(await metadataResponse.Content.ReadAsStreamAsync(), System.IO.Compression.CompressionMode.Decompress);
-            var metadata = (await JsonDocument.ParseAsync(unzipped)).RootElement[0];
-            var uri = new Uri(metadata.GetProperty("7FE00010").GetProperty("BulkDataURI").GetString()!);
+        using var metadataRequest = new HttpRequestMessage(HttpMethod.Get, $"/dicomweb/studies/{Text(oracle, "0020000D")}/metadata");
+        metadataRequest.Headers.AcceptEncoding.ParseAdd("gzip");
+        var metadataResponse = await server.Client.SendAsync(metadataRequest);
+        Assert.Equal("gzip", Assert.Single(metadataResponse.Content.Headers.ContentEncoding));
+        await using var unzipped = new System.IO.Compression.GZipStream(await metadataResponse.Content.ReadAsStreamAsync(), System.IO.Compression.CompressionMode.Decompress);
+        var metadata = (await JsonDocument.ParseAsync(unzipped)).RootElement[0];
+        var uri = new Uri(metadata.GetProperty("7FE00010").GetProperty("BulkDataURI").GetString()!);
 
-            var whole = await server.Client.GetByteArrayAsync(uri);
-            Assert.Equal(expectedHash, Convert.ToHexStringLower(SHA256.HashData(whole)));
+        var whole = await server.Client.GetByteArrayAsync(uri);
+        Assert.Equal(expectedHash, Convert.ToHexStringLower(SHA256.HashData(whole)));
 
-            using var rangeRequest = new HttpRequestMessage(HttpMethod.Get, uri);
-            rangeRequest.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(100, 199);
-            var range = await server.Client.SendAsync(rangeRequest);
-            Assert.Equal(HttpStatusCode.PartialContent, range.StatusCode);
-            Assert.Equal(whole.AsSpan(100, 100).ToArray(), await range.Content.ReadAsByteArrayAsync());
+        using var rangeRequest = new HttpRequestMessage(HttpMethod.Get, uri);
+        rangeRequest.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(100, 199);
+        var range = await server.Client.SendAsync(rangeRequest);
+        Assert.Equal(HttpStatusCode.PartialContent, range.StatusCode);
+        Assert.Equal(whole.AsSpan(100, 100).ToArray(), await range.Content.ReadAsByteArrayAsync());
 
-            Assert.Equal(HttpStatusCode.NotFound, (await server.Client.GetAsync(uri.AbsolutePath.Replace("7FE00010", "7FE00011", StringComparison.Ordinal))).StatusCode);
-        }
-        finally
-        {
-            data.Delete(recursive: true);
-        }
+        Assert.Equal(HttpStatusCode.NotFound, (await server.Client.GetAsync(uri.AbsolutePath.Replace("7FE00010", "7FE00011", StringComparison.Ordinal))).StatusCode);
     }
 
     [CorpusFact]
     public async Task Concurrent_stores_share_index_commits_and_every_study_counts_exactly_its_instances()
     {
-        var data = Directory.CreateTempSubdirectory("hounsfield-concurrent-");
-        try
+        await using var server = await ServerProcess.StartAsync(data);
+        var files = Corpus.Files.Where(f => !f.IsMalformed)
+            .Select(f => (f.Path, Dataset: Hounsfield.Dicom.DicomFile.Open(f.Path).Dataset))
+            .Select(f => (f.Path, Study: f.Dataset.GetString(Hounsfield.Dicom.DicomTag.StudyInstanceUID), Instance: f.Dataset.GetString(Hounsfield.Dicom.DicomTag.SOPInstanceUID)))
+            .DistinctBy(f => f.Instance)
+            .ToList();
+
+        // Eight requests in flight at a time, one instance each: their index commits overlap and are batched. A few
+        // corpus files are refused on purpose (no usable UIDs: 409), which must not disturb the others' commits.
+        var stored = new System.Collections.Concurrent.ConcurrentBag<string>();
+        await Parallel.ForEachAsync(files, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (file, cancellationToken) =>
         {
-            await using var server = await ServerProcess.StartAsync(data);
-            var files = Corpus.Files.Where(f => !f.IsMalformed)
-                .Select(f => (f.Path, Dataset: Hounsfield.Dicom.DicomFile.Open(f.Path).Dataset))
-                .Select(f => (f.Path, Study: f.Dataset.GetString(Hounsfield.Dicom.DicomTag.StudyInstanceUID), Instance: f.Dataset.GetString(Hounsfield.Dicom.DicomTag.SOPInstanceUID)))
-                .DistinctBy(f => f.Instance)
-                .ToList();
-
-            // Eight requests in flight at a time, one instance each: their index commits overlap and are batched. A few
-            // corpus files are refused on purpose (no usable UIDs: 409), which must not disturb the others' commits.
-            var stored = new System.Collections.Concurrent.ConcurrentBag<string>();
-            await Parallel.ForEachAsync(files, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (file, cancellationToken) =>
+            using var content = DicomWebClient.Multipart([await File.ReadAllBytesAsync(file.Path, cancellationToken)]);
+            using var response = await server.Client.PostAsync("/dicomweb/studies", content, cancellationToken);
+            Assert.True(response.StatusCode is HttpStatusCode.OK or HttpStatusCode.Conflict, $"{file.Path}: {response.StatusCode}");
+            if (response.StatusCode == HttpStatusCode.OK)
             {
-                using var content = DicomWebClient.Multipart([await File.ReadAllBytesAsync(file.Path, cancellationToken)]);
-                using var response = await server.Client.PostAsync("/dicomweb/studies", content, cancellationToken);
-                Assert.True(response.StatusCode is HttpStatusCode.OK or HttpStatusCode.Conflict, $"{file.Path}: {response.StatusCode}");
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    stored.Add(file.Instance!);
-                }
-            });
-            Assert.True(stored.Count > 20, $"only {stored.Count} corpus instances were stored");
-            files = [.. files.Where(f => stored.Contains(f.Instance!))];
-
-            var studies = JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/studies?limit=1000")).RootElement.EnumerateArray().ToList();
-            var expected = files.GroupBy(f => f.Study).ToDictionary(g => g.Key!, g => g.Count());
-            Assert.Equal(expected.Count, studies.Count);
-            foreach (var study in studies)
-            {
-                Assert.Equal(expected[Text(study, "0020000D")!].ToString(System.Globalization.CultureInfo.InvariantCulture), Text(study, "00201208"));
+                stored.Add(file.Instance!);
             }
+        });
+        Assert.True(stored.Count > 20, $"only {stored.Count} corpus instances were stored");
+        files = [.. files.Where(f => stored.Contains(f.Instance!))];
 
-            var instances = JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances?limit=1000")).RootElement.GetArrayLength();
-            Assert.Equal(files.Count, instances);
-        }
-        finally
+        var studies = JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/studies?limit=1000")).RootElement.EnumerateArray().ToList();
+        var expected = files.GroupBy(f => f.Study).ToDictionary(g => g.Key!, g => g.Count());
+        Assert.Equal(expected.Count, studies.Count);
+        foreach (var study in studies)
         {
-            data.Delete(recursive: true);
+            Assert.Equal(expected[Text(study, "0020000D")!].ToString(System.Globalization.CultureInfo.InvariantCulture), Text(study, "00201208"));
         }
+
+        var instances = JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances?limit=1000")).RootElement.GetArrayLength();
+        Assert.Equal(files.Count, instances);
     }
 
     [CorpusTheory]
@@ -172,105 +145,81 @@ public sealed class ArchiveDurabilityTests
     [InlineData("KeepFirst", true)]
     public async Task A_resent_instance_replaces_or_keeps_the_stored_copy_whole_as_the_duplicate_policy_says(string policy, bool intoAnotherSeries)
     {
-        var data = Directory.CreateTempSubdirectory("hounsfield-duplicate-");
-        try
+        await using var server = await ServerProcess.StartAsync(data, "--Archive:DuplicatePolicy", policy);
+        var first = File.ReadAllBytes(Corpus.Get("evrle_ct_small").Path);
+        var resent = Hounsfield.Dicom.DicomFile.Read(first);
+        resent.Dataset.AddOrUpdate(Hounsfield.Dicom.DicomTag.PatientName, Hounsfield.Dicom.DicomVR.PN, "Resent^Copy");
+        var firstSeries = resent.Dataset.GetString(Hounsfield.Dicom.DicomTag.SeriesInstanceUID);
+        if (intoAnotherSeries)
         {
-            await using var server = await ServerProcess.StartAsync(data, "--Archive:DuplicatePolicy", policy);
-            var first = File.ReadAllBytes(Corpus.Get("evrle_ct_small").Path);
-            var resent = Hounsfield.Dicom.DicomFile.Read(first);
-            resent.Dataset.AddOrUpdate(Hounsfield.Dicom.DicomTag.PatientName, Hounsfield.Dicom.DicomVR.PN, "Resent^Copy");
-            var firstSeries = resent.Dataset.GetString(Hounsfield.Dicom.DicomTag.SeriesInstanceUID);
-            if (intoAnotherSeries)
-            {
-                resent.Dataset.AddOrUpdate(Hounsfield.Dicom.DicomTag.SeriesInstanceUID, Hounsfield.Dicom.DicomVR.UI, firstSeries + ".9");
-            }
-
-            var second = resent.ToBytes();
-            Assert.NotEqual(first, second);
-
-            foreach (var bytes in new[] { first, second })
-            {
-                using var content = DicomWebClient.Multipart([bytes]);
-                using var response = await server.Client.PostAsync("/dicomweb/studies", content);
-                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            }
-
-            var instance = Assert.Single(JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances")).RootElement.EnumerateArray().ToList());
-            Assert.Equal(policy == "Overwrite" && intoAnotherSeries ? firstSeries + ".9" : firstSeries, SeriesOf(instance));
-            using var retrieved = await server.Client.GetAsync(InstancePath(instance));
-            var stored = Assert.Single(await DicomWebClient.ReadMultipartAsync(retrieved));
-            Assert.Equal(policy == "Overwrite" ? second : first, stored);
-            var metadata = JsonDocument.Parse(await server.Client.GetStringAsync($"{InstancePath(instance)}/metadata")).RootElement[0];
-            var expectedName = Hounsfield.Dicom.DicomFile.Read(policy == "Overwrite" ? second : first).Dataset.GetString(Hounsfield.Dicom.DicomTag.PatientName);
-            Assert.Equal(expectedName, metadata.GetProperty("00100010").GetProperty("Value")[0].GetProperty("Alphabetic").GetString());
-            AssertStoredBlobs(data, 1);
+            resent.Dataset.AddOrUpdate(Hounsfield.Dicom.DicomTag.SeriesInstanceUID, Hounsfield.Dicom.DicomVR.UI, firstSeries + ".9");
         }
-        finally
+
+        var second = resent.ToBytes();
+        Assert.NotEqual(first, second);
+
+        foreach (var bytes in new[] { first, second })
         {
-            data.Delete(recursive: true);
+            using var content = DicomWebClient.Multipart([bytes]);
+            using var response = await server.Client.PostAsync("/dicomweb/studies", content);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
+
+        var instance = Assert.Single(JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances")).RootElement.EnumerateArray().ToList());
+        Assert.Equal(policy == "Overwrite" && intoAnotherSeries ? firstSeries + ".9" : firstSeries, SeriesOf(instance));
+        using var retrieved = await server.Client.GetAsync(InstancePath(instance));
+        var stored = Assert.Single(await DicomWebClient.ReadMultipartAsync(retrieved));
+        Assert.Equal(policy == "Overwrite" ? second : first, stored);
+        var metadata = JsonDocument.Parse(await server.Client.GetStringAsync($"{InstancePath(instance)}/metadata")).RootElement[0];
+        var expectedName = Hounsfield.Dicom.DicomFile.Read(policy == "Overwrite" ? second : first).Dataset.GetString(Hounsfield.Dicom.DicomTag.PatientName);
+        Assert.Equal(expectedName, metadata.GetProperty("00100010").GetProperty("Value")[0].GetProperty("Alphabetic").GetString());
+        AssertStoredBlobs(data, 1);
     }
 
     [CorpusFact]
     public async Task Copies_of_one_instance_sent_at_once_store_one_and_refuse_the_others_as_duplicates()
     {
-        var data = Directory.CreateTempSubdirectory("hounsfield-race-");
-        try
+        await using var server = await ServerProcess.StartAsync(data);
+        var bytes = File.ReadAllBytes(Corpus.Get("evrle_ct_small").Path);
+        using var start = new SemaphoreSlim(0);
+        var sends = Enumerable.Range(0, 8).Select(async _ =>
         {
-            await using var server = await ServerProcess.StartAsync(data);
-            var bytes = File.ReadAllBytes(Corpus.Get("evrle_ct_small").Path);
-            using var start = new SemaphoreSlim(0);
-            var sends = Enumerable.Range(0, 8).Select(async _ =>
-            {
-                await start.WaitAsync();
-                using var content = DicomWebClient.Multipart([bytes]);
-                using var response = await server.Client.PostAsync("/dicomweb/studies", content);
-                return (response.StatusCode, Body: await response.Content.ReadAsStringAsync());
-            }).ToList();
-            start.Release(sends.Count);
-            var responses = await Task.WhenAll(sends);
+            await start.WaitAsync();
+            using var content = DicomWebClient.Multipart([bytes]);
+            using var response = await server.Client.PostAsync("/dicomweb/studies", content);
+            return (response.StatusCode, Body: await response.Content.ReadAsStringAsync());
+        }).ToList();
+        start.Release(sends.Count);
+        var responses = await Task.WhenAll(sends);
 
-            Assert.Single(responses, r => r.StatusCode == HttpStatusCode.OK);
-            Assert.All(responses.Where(r => r.StatusCode != HttpStatusCode.OK), r =>
-            {
-                Assert.Equal(HttpStatusCode.Conflict, r.StatusCode);
-                // FailedSOPSequence > FailureReason 0x0111 (273): duplicate SOP instance.
-                var failure = JsonDocument.Parse(r.Body).RootElement.GetProperty("00081198").GetProperty("Value")[0];
-                Assert.Equal(273, failure.GetProperty("00081197").GetProperty("Value")[0].GetInt32());
-            });
-            Assert.Single(JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances")).RootElement.EnumerateArray());
-            AssertStoredBlobs(data, 1);
-        }
-        finally
+        Assert.Single(responses, r => r.StatusCode == HttpStatusCode.OK);
+        Assert.All(responses.Where(r => r.StatusCode != HttpStatusCode.OK), r =>
         {
-            data.Delete(recursive: true);
-        }
+            Assert.Equal(HttpStatusCode.Conflict, r.StatusCode);
+            // FailedSOPSequence > FailureReason 0x0111 (273): duplicate SOP instance.
+            var failure = JsonDocument.Parse(r.Body).RootElement.GetProperty("00081198").GetProperty("Value")[0];
+            Assert.Equal(273, failure.GetProperty("00081197").GetProperty("Value")[0].GetInt32());
+        });
+        Assert.Single(JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances")).RootElement.EnumerateArray());
+        AssertStoredBlobs(data, 1);
     }
 
     [CorpusFact]
     public async Task An_instance_over_the_length_limit_is_413_while_still_in_memory_and_leaves_nothing()
     {
-        var data = Directory.CreateTempSubdirectory("hounsfield-limit-");
-        try
-        {
-            // The limit is far below the in-memory receive limit, so the refusal happens while the part is buffered.
-            await using var server = await ServerProcess.StartAsync(data, "--Archive:MaxInstanceLength", "4096");
-            var instance = File.ReadAllBytes(Corpus.Get("mono1_cr_chest").Path);
-            Assert.True(instance.Length > 4096);
-            using var content = DicomWebClient.Multipart([instance]);
+        // The limit is far below the in-memory receive limit, so the refusal happens while the part is buffered.
+        await using var server = await ServerProcess.StartAsync(data, "--Archive:MaxInstanceLength", "4096");
+        var instance = File.ReadAllBytes(Corpus.Get("mono1_cr_chest").Path);
+        Assert.True(instance.Length > 4096);
+        using var content = DicomWebClient.Multipart([instance]);
 
-            using var response = await server.Client.PostAsync("/dicomweb/studies", content);
+        using var response = await server.Client.PostAsync("/dicomweb/studies", content);
 
-            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
-            Assert.Contains("4096", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-            Assert.Equal("[]", (await server.Client.GetStringAsync("/dicomweb/instances")).Trim());
-            var blobs = Path.Combine(data.FullName, "blobs");
-            Assert.Empty(Directory.EnumerateFiles(blobs, "*", SearchOption.AllDirectories));
-        }
-        finally
-        {
-            data.Delete(recursive: true);
-        }
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("4096", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("[]", (await server.Client.GetStringAsync("/dicomweb/instances")).Trim());
+        var blobs = Path.Combine(data.FullName, "blobs");
+        Assert.Empty(Directory.EnumerateFiles(blobs, "*", SearchOption.AllDirectories));
     }
 
     private static string? Text(JsonElement dataset, string tag) => CorpusServerFixture.Text(dataset, tag);
