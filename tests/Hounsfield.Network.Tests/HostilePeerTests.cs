@@ -32,6 +32,10 @@ public sealed class HostilePeerTests : IDisposable
         });
 
     [Fact]
+    public void These_tests_complete_sockets_inline_as_the_server_does() =>
+        Assert.Equal("1", Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"));
+
+    [Fact]
     public async Task Garbage_bytes_get_an_abort_and_the_server_serves_on()
     {
         await using var server = await StartAsync(new FolderStoreProvider(folder));
