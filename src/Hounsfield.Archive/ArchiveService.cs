@@ -10,8 +10,11 @@ using Hounsfield.Dicom.IO;
 namespace Hounsfield.Archive;
 
 /// <summary>
-/// The archive: one ingest, one query engine, one retrieve, for every protocol. Writes are ordered blob first,
-/// index second, so a crash leaves at worst an unindexed blob, which <see cref="InitializeAsync"/> removes.
+/// The archive: one ingest, one query engine, one retrieve, for every protocol. Writes are ordered blob first, index
+/// second, so a crash leaves at worst an unindexed blob. An instance is acknowledged once its blob is on disk and its
+/// index row committed; that commit reaches the disk at once only when the blob could not rebuild it. A power loss can
+/// thus undo the last index commits of recoverable blobs (<see cref="IBlobStore.IsRecoverable"/>): one flush per
+/// instance instead of two. <see cref="InitializeAsync"/> re-indexes those blobs and removes the others.
 /// </summary>
 public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, ArchiveOptions options)
 {
@@ -19,12 +22,60 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
 
     public ArchiveOptions Options => options;
 
-    /// <summary>Creates the schema, drops temporary blobs of interrupted ingests and blobs the index does not know.</summary>
-    public async Task<int> InitializeAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the schema, drops temporary blobs of interrupted ingests, re-indexes recoverable blobs whose index commit a
+    /// power loss undid (oldest first: of two copies of one instance the first acknowledged wins), and removes every other
+    /// blob the index does not know: those of interrupted ingests, and freed ones whose removal did not reach the disk.
+    /// </summary>
+    public async Task<ArchiveStartup> InitializeAsync(CancellationToken cancellationToken)
     {
         await index.InitializeAsync(cancellationToken);
         blobs.DeleteTemporaries();
-        return blobs.RemoveUnreferenced(await index.BlobKeysAsync(cancellationToken));
+        var known = new HashSet<string>(await index.BlobKeysAsync(cancellationToken), StringComparer.Ordinal);
+        var freed = await index.FreedBlobKeysAsync(cancellationToken);
+        var recovered = 0;
+        foreach (var key in blobs.EnumerateUnreferenced(known).Where(key => !freed.Contains(key) && blobs.IsRecoverable(key)).ToList())
+        {
+            if (await TryRecoverAsync(key, cancellationToken))
+            {
+                known.Add(key);
+                recovered++;
+            }
+        }
+
+        var removed = blobs.RemoveUnreferenced(known);
+        await index.ForgetFreedBlobsAsync(cancellationToken);
+        return new ArchiveStartup(recovered, removed);
+    }
+
+    /// <summary>Indexes the blob of <paramref name="key"/> as received, unless it is unreadable or its instance is indexed (under another blob).</summary>
+    private async Task<bool> TryRecoverAsync(string key, CancellationToken cancellationToken)
+    {
+        byte[] bytes;
+        await using (var stream = blobs.OpenRead(key))
+        {
+            bytes = new byte[stream.Length];
+            await stream.ReadExactlyAsync(bytes, cancellationToken);
+        }
+
+        DicomFile file;
+        try
+        {
+            file = DicomFile.Read(bytes);
+        }
+        catch (DicomFormatException)
+        {
+            return false;
+        }
+
+        var (record, _) = Describe(file, key, bytes.Length, requiredStudyUid: null);
+        if (record is null || await index.FindInstanceAsync(record.SopInstanceUid, cancellationToken) is not null)
+        {
+            return false;
+        }
+
+        await index.AddInstanceAsync(record, durable: true, cancellationToken);
+        return true;
     }
 
     /// <summary>Stores one instance streamed from <paramref name="content"/>, as received; the result says why when it is not stored.</summary>
@@ -75,39 +126,13 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
                 return (null, IngestResult.Failure(IngestResult.CannotUnderstand, $"Not a readable DICOM instance: {ex.Message}"));
             }
 
-            var dataset = file.Dataset;
-            var sopClass = Uid(dataset, DicomTag.SOPClassUID) ?? Uid(file.Meta, DicomTag.MediaStorageSOPClassUID);
-            var sopInstance = Uid(dataset, DicomTag.SOPInstanceUID) ?? Uid(file.Meta, DicomTag.MediaStorageSOPInstanceUID);
-            var study = Uid(dataset, DicomTag.StudyInstanceUID);
-            var series = Uid(dataset, DicomTag.SeriesInstanceUID);
-            IngestResult? failure = null;
-            if (sopClass is null || sopInstance is null || study is null || series is null)
-            {
-                var missing = string.Join(", ", new[] { ("SOPClassUID", sopClass), ("SOPInstanceUID", sopInstance), ("StudyInstanceUID", study), ("SeriesInstanceUID", series) }
-                    .Where(p => p.Item2 is null).Select(p => p.Item1));
-                failure = IngestResult.Failure(IngestResult.DataSetDoesNotMatch, $"The instance lacks a valid {missing}.", sopClass, sopInstance);
-            }
-            else if (requiredStudyUid is not null && requiredStudyUid != study)
-            {
-                failure = IngestResult.Failure(IngestResult.DataSetDoesNotMatch, $"The instance belongs to study {study}, not to {requiredStudyUid} of the request.", sopClass, sopInstance);
-            }
-
-            if (failure is not null)
+            var (record, failure) = Describe(file, blobKey: null, length, requiredStudyUid);
+            if (record is null)
             {
                 await temporary.DisposeAsync();
                 return (null, failure);
             }
 
-            var key = BlobKey(series!, sopInstance!);
-            var metadata = MetadataBuilder.Build(dataset, study!, series!, sopInstance!, options.BulkDataThreshold);
-            // The UIDs as checked above (the file meta's when the data set lacks them), not as the data set spells them.
-            var record = InstanceRecord.FromDataset(dataset, file.TransferSyntax.Uid, key, length, metadata) with
-            {
-                SopClassUid = sopClass!,
-                SopInstanceUid = sopInstance!,
-                StudyInstanceUid = study!,
-                SeriesInstanceUid = series!,
-            };
             return (new ReceivedInstance(temporary, record), null);
         }
         catch
@@ -115,6 +140,41 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
             await temporary.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The index record of a parsed instance, after checking its identifying UIDs; its blob key is <paramref name="blobKey"/>,
+    /// or when null the key of a file of its own (the blob store may choose another at the commit).
+    /// </summary>
+    private (InstanceRecord? Record, IngestResult? Failure) Describe(DicomFile file, string? blobKey, long length, string? requiredStudyUid)
+    {
+        var dataset = file.Dataset;
+        var sopClass = Uid(dataset, DicomTag.SOPClassUID) ?? Uid(file.Meta, DicomTag.MediaStorageSOPClassUID);
+        var sopInstance = Uid(dataset, DicomTag.SOPInstanceUID) ?? Uid(file.Meta, DicomTag.MediaStorageSOPInstanceUID);
+        var study = Uid(dataset, DicomTag.StudyInstanceUID);
+        var series = Uid(dataset, DicomTag.SeriesInstanceUID);
+        if (sopClass is null || sopInstance is null || study is null || series is null)
+        {
+            var missing = string.Join(", ", new[] { ("SOPClassUID", sopClass), ("SOPInstanceUID", sopInstance), ("StudyInstanceUID", study), ("SeriesInstanceUID", series) }
+                .Where(p => p.Item2 is null).Select(p => p.Item1));
+            return (null, IngestResult.Failure(IngestResult.DataSetDoesNotMatch, $"The instance lacks a valid {missing}.", sopClass, sopInstance));
+        }
+
+        if (requiredStudyUid is not null && requiredStudyUid != study)
+        {
+            return (null, IngestResult.Failure(IngestResult.DataSetDoesNotMatch, $"The instance belongs to study {study}, not to {requiredStudyUid} of the request.", sopClass, sopInstance));
+        }
+
+        var metadata = MetadataBuilder.Build(dataset, study, series, sopInstance, options.BulkDataThreshold);
+        // The UIDs as checked above (the file meta's when the data set lacks them), not as the data set spells them.
+        var record = InstanceRecord.FromDataset(dataset, file.TransferSyntax.Uid, blobKey ?? BlobKey(series, sopInstance), length, metadata) with
+        {
+            SopClassUid = sopClass,
+            SopInstanceUid = sopInstance,
+            StudyInstanceUid = study,
+            SeriesInstanceUid = series,
+        };
+        return (record, null);
     }
 
     /// <summary>
@@ -144,13 +204,15 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         var replacedKey = existing?.BlobKey == record.BlobKey ? null : existing?.BlobKey;
         try
         {
-            await index.AddInstanceAsync(record, CancellationToken.None);
+            // Durable when a copy is replaced (its blob is freed next) or when the blob could not rebuild the row.
+            await index.AddInstanceAsync(record, durable: existing is not null || !blobs.IsRecoverable(record.BlobKey), CancellationToken.None);
         }
         catch
         {
             if (existing is null || replacedKey is not null)
             {
-                blobs.Delete(record.BlobKey);
+                // Durably: the failure is reported, so the blob must not come back after a power loss and be recovered.
+                blobs.DeleteDurably(record.BlobKey);
             }
 
             throw;
@@ -262,3 +324,6 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         }
     }
 }
+
+/// <summary>What start-up did to the blobs: instances re-indexed from their blobs, and blobs removed that no index row refers to.</summary>
+public readonly record struct ArchiveStartup(int Recovered, int Removed);

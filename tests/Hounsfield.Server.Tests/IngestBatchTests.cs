@@ -70,7 +70,13 @@ public sealed class IngestBatchTests : IDisposable
 
         public void Delete(string key) => inner.Delete(key);
 
+        public void DeleteDurably(string key) => inner.DeleteDurably(key);
+
+        public bool IsRecoverable(string key) => inner.IsRecoverable(key);
+
         public IEnumerable<string> EnumerateKeys() => inner.EnumerateKeys();
+
+        public IEnumerable<string> EnumerateUnreferenced(IReadOnlySet<string> known) => inner.EnumerateUnreferenced(known);
 
         public int RemoveUnreferenced(IReadOnlySet<string> known) => inner.RemoveUnreferenced(known);
 

@@ -123,13 +123,17 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
     /// Frees the record of <paramref name="key"/>; nothing when it is already gone. A record being read is freed when its
     /// last reader closes, so a retrieve that began before the delete is served whole, as a deleted file is.
     /// </summary>
-    public void Delete(string key)
+    /// <remarks>
+    /// <paramref name="durably"/>: the freed blocks are flushed before this returns, unless a reader defers the free (a
+    /// record that was never in the index, the only kind deleted durably, has no reader).
+    /// </remarks>
+    public void Delete(string key, bool durably = false)
     {
         var (id, offset, length) = Parse(key);
-        Free(id, offset, length);
+        Free(id, offset, length, durably);
     }
 
-    private void Free(long id, long offset, long length)
+    private void Free(long id, long offset, long length, bool durably = false)
     {
         if (!File.Exists(PathOf(id)))
         {
@@ -150,6 +154,11 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
             {
                 NativeFile.Discard(handle, offset, RecordLength(length));
             }
+        }
+
+        if (durably)
+        {
+            NativeFile.FlushData(handle);
         }
     }
 
@@ -197,12 +206,14 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
     /// <summary>
     /// Frees every range of the segments that no key of <paramref name="known"/> covers: holes between the known records,
     /// the tail after the last one (truncated), and whole segments none of which is known (deleted). Segments this process
-    /// writes are left alone. Returns the number of records freed.
+    /// writes are left alone. Returns the number of records freed, once the frees are on disk (a record that came back after
+    /// a power loss would be recovered into the index).
     /// </summary>
     public int RemoveUnreferenced(IReadOnlySet<string> known)
     {
-        var referenced = known.Where(IsKey).Select(Parse).ToLookup(record => record.Id, record => (record.Offset, record.Length));
+        var referenced = Referenced(known);
         var removed = 0;
+        var deletedSegments = false;
         foreach (var (id, path) in SegmentFiles())
         {
             lock (gate)
@@ -213,30 +224,83 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
                 }
             }
 
-            var records = referenced[id].OrderBy(record => record.Offset).ToList();
+            var records = referenced[id].ToList();
             using (var handle = OpenSegment(path, FileAccess.ReadWrite))
             {
-                long cursor = 0;
-                foreach (var (offset, length) in records)
+                var gaps = Gaps(records).ToList();
+                foreach (var (from, to) in gaps[..^1])
                 {
-                    removed += DiscardRange(handle, cursor, offset);
-                    cursor = Math.Max(cursor, offset + RecordLength(length));
+                    removed += DiscardRange(handle, from, to);
                 }
 
-                removed += ScanRecords(handle, cursor, long.MaxValue).Count();
-                if (records.Count > 0 && RandomAccess.GetLength(handle) > cursor)
+                var tail = gaps[^1].From;
+                removed += ScanRecords(handle, tail, long.MaxValue).Count();
+                if (records.Count > 0 && RandomAccess.GetLength(handle) > tail)
                 {
-                    RandomAccess.SetLength(handle, cursor);
+                    RandomAccess.SetLength(handle, tail);
                 }
+
+                NativeFile.FlushData(handle);
             }
 
             if (records.Count == 0)
             {
                 File.Delete(path);
+                deletedSegments = true;
             }
         }
 
+        if (deletedSegments)
+        {
+            NativeFile.FlushFolder(folder);
+        }
+
         return removed;
+    }
+
+    /// <summary>
+    /// The keys of the records that no key of <paramref name="known"/> covers, in the order they were written; only the
+    /// ranges between known records are scanned (holes skipped). Segments this process writes are left out.
+    /// </summary>
+    public IEnumerable<string> UnreferencedKeys(IReadOnlySet<string> known)
+    {
+        var referenced = Referenced(known);
+        foreach (var (id, path) in SegmentFiles().OrderBy(segment => segment.Id))
+        {
+            lock (gate)
+            {
+                if (written.Exists(segment => segment.Id == id))
+                {
+                    continue;
+                }
+            }
+
+            using var handle = OpenSegment(path, FileAccess.Read);
+            foreach (var (from, to) in Gaps(referenced[id]))
+            {
+                foreach (var (offset, length) in ScanRecords(handle, from, to))
+                {
+                    yield return KeyOf(id, offset, length);
+                }
+            }
+        }
+    }
+
+    /// <summary>The records that the segment keys of <paramref name="known"/> name, by segment, in offset order.</summary>
+    private static ILookup<long, (long Offset, long Length)> Referenced(IReadOnlySet<string> known) =>
+        known.Where(IsKey).Select(Parse).OrderBy(record => record.Offset).ToLookup(record => record.Id, record => (record.Offset, record.Length));
+
+    /// <summary>The ranges of a segment that none of its <paramref name="records"/> (in offset order) covers: between them, then from the end of the last to the end.</summary>
+    private static IEnumerable<(long From, long To)> Gaps(IEnumerable<(long Offset, long Length)> records)
+    {
+        long cursor = 0;
+        foreach (var (offset, length) in records)
+        {
+            yield return (cursor, offset);
+            cursor = Math.Max(cursor, offset + RecordLength(length));
+        }
+
+        yield return (cursor, long.MaxValue);
     }
 
     public void Dispose()

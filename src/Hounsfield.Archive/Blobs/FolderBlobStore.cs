@@ -62,7 +62,25 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
         }
     }
 
+    public void DeleteDurably(string key)
+    {
+        if (BlobSegments.IsKey(key))
+        {
+            segments.Delete(key, durably: true);
+            return;
+        }
+
+        Delete(key);
+        NativeFile.FlushFolder(Path.GetDirectoryName(PathOf(key))!);
+    }
+
     public IEnumerable<string> EnumerateKeys() => EnumerateFileKeys().Concat(segments.EnumerateKeys());
+
+    public IEnumerable<string> EnumerateUnreferenced(IReadOnlySet<string> known) =>
+        EnumerateFileKeys().Where(key => !known.Contains(key)).Concat(segments.UnreferencedKeys(known));
+
+    /// <summary>Segment records are: a record's key names its place, which no later record takes. Files are not: an instance stored again reuses its file's key.</summary>
+    public bool IsRecoverable(string key) => BlobSegments.IsKey(key);
 
     public int RemoveUnreferenced(IReadOnlySet<string> known)
     {

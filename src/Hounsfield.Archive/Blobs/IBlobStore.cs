@@ -18,10 +18,29 @@ public interface IBlobStore
 
     void Delete(string key);
 
+    /// <summary>Deletes and returns once the deletion is on disk, so that a blob no index row acknowledged is not recovered after a power loss.</summary>
+    void DeleteDurably(string key);
+
     /// <summary>Every committed key, found in the storage itself (not in an index): for checks and repairs.</summary>
     IEnumerable<string> EnumerateKeys();
 
-    /// <summary>Removes every committed blob whose key is not in <paramref name="known"/> (the orphan sweep at start); returns how many.</summary>
+    /// <summary>
+    /// The committed keys not in <paramref name="known"/>, recoverable ones (<see cref="IsRecoverable"/>) in the order they
+    /// were committed: what start-up re-indexes or removes. Finding them costs reads of the unknown parts only.
+    /// </summary>
+    IEnumerable<string> EnumerateUnreferenced(IReadOnlySet<string> known);
+
+    /// <summary>
+    /// Whether the blob of <paramref name="key"/> is found again by <see cref="EnumerateKeys"/> after a power loss, under a key
+    /// never given to another blob. Such a blob can rebuild its index row, so the index commit that refers to it need not be
+    /// on disk when the instance is acknowledged (start-up re-indexes it).
+    /// </summary>
+    bool IsRecoverable(string key);
+
+    /// <summary>
+    /// Removes every committed blob whose key is not in <paramref name="known"/> (the orphan sweep at start); returns how many.
+    /// The removals of recoverable blobs are on disk when it returns.
+    /// </summary>
     int RemoveUnreferenced(IReadOnlySet<string> known);
 
     /// <summary>Removes temporary blobs left by a crash.</summary>

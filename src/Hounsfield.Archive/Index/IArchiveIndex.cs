@@ -9,8 +9,12 @@ public interface IArchiveIndex
 
     Task<StoredInstance?> FindInstanceAsync(string sopInstanceUid, CancellationToken cancellationToken);
 
-    /// <summary>Indexes the instance in one transaction, replacing the row of the same SOP Instance UID when there is one.</summary>
-    Task AddInstanceAsync(InstanceRecord record, CancellationToken cancellationToken);
+    /// <summary>
+    /// Indexes the instance in one transaction, replacing the row of the same SOP Instance UID when there is one. The commit
+    /// is on disk when this returns if <paramref name="durable"/>, or if it replaces a row; otherwise a power loss may undo
+    /// it, and the instance's blob must be able to rebuild it (<see cref="Blobs.IBlobStore.IsRecoverable"/>).
+    /// </summary>
+    Task AddInstanceAsync(InstanceRecord record, bool durable, CancellationToken cancellationToken);
 
     Task<QueryResult> QueryAsync(QidoQuery query, CancellationToken cancellationToken);
 
@@ -25,4 +29,13 @@ public interface IArchiveIndex
 
     /// <summary>Every blob key the index refers to, for the orphan sweep.</summary>
     Task<IReadOnlySet<string>> BlobKeysAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The blob keys of rows deleted or replaced (durably) since <see cref="ForgetFreedBlobsAsync"/>: their blobs may be back
+    /// after a power loss, and must not be recovered.
+    /// </summary>
+    Task<IReadOnlySet<string>> FreedBlobKeysAsync(CancellationToken cancellationToken);
+
+    /// <summary>Forgets the freed keys, once their blobs' removal is on disk (start-up, after the orphan sweep).</summary>
+    Task ForgetFreedBlobsAsync(CancellationToken cancellationToken);
 }

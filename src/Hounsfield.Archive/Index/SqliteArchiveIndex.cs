@@ -53,6 +53,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             columns INTEGER,
             bits_allocated INTEGER,
             metadata BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS freed_blobs (blob_key TEXT PRIMARY KEY) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS studies_patient ON studies(patient_pk);
         CREATE INDEX IF NOT EXISTS studies_date ON studies(study_date);
         CREATE INDEX IF NOT EXISTS studies_accession ON studies(accession_number);
@@ -65,7 +66,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     private readonly SqliteDatabase database;
     private readonly SemaphoreSlim writeLock = new(1, 1);
     private readonly System.Collections.Concurrent.ConcurrentQueue<PendingInsert> pendingInserts = new();
-    private IndexWriter? writer;
+    private readonly IndexWriter?[] writers = new IndexWriter?[2]; // [0] lazy commits, [1] durable ones
 
     public SqliteArchiveIndex(string databasePath)
     {
@@ -110,9 +111,9 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     /// Indexes an instance. Instances that arrive while a commit is being flushed are indexed together by the next one (each
     /// in its own savepoint, so one failure fails only its instance): concurrent ingests share the flush of the index.
     /// </summary>
-    public async Task AddInstanceAsync(InstanceRecord record, CancellationToken cancellationToken)
+    public async Task AddInstanceAsync(InstanceRecord record, bool durable, CancellationToken cancellationToken)
     {
-        var insert = new PendingInsert(record);
+        var insert = new PendingInsert(record, durable);
         pendingInserts.Enqueue(insert);
         await writeLock.WaitAsync(CancellationToken.None);
         try
@@ -139,9 +140,23 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             batch.Add(next);
         }
 
+        var replacing = await CommitInsertsAsync(batch, durable: batch.Exists(insert => insert.Durable));
+        if (replacing.Count > 0)
+        {
+            await CommitInsertsAsync(replacing, durable: true);
+        }
+    }
+
+    /// <summary>
+    /// Commits the inserts, each in its own savepoint, and completes them; returns those that turned out to replace a row in a
+    /// lazy commit, for a durable one (their callers did not expect a stored copy: a race with another process).
+    /// </summary>
+    private async Task<List<PendingInsert>> CommitInsertsAsync(List<PendingInsert> batch, bool durable)
+    {
+        var replacing = new List<PendingInsert>();
         try
         {
-            await InWriterTransactionAsync(async (writer, cancellationToken) =>
+            await InWriterTransactionAsync(durable, async (writer, cancellationToken) =>
             {
                 foreach (var insert in batch)
                 {
@@ -151,11 +166,18 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                         await InsertAsync(writer, insert.Record, cancellationToken);
                         writer.Transaction.Release("instance");
                     }
-                    catch (SqliteException ex)
+                    catch (Exception ex) when (ex is SqliteException or DurableCommitRequiredException)
                     {
                         writer.Transaction.Rollback("instance");
                         writer.Transaction.Release("instance");
-                        insert.Failure = ex;
+                        if (ex is DurableCommitRequiredException)
+                        {
+                            replacing.Add(insert);
+                        }
+                        else
+                        {
+                            insert.Failure = ex;
+                        }
                     }
                 }
             }, CancellationToken.None);
@@ -167,10 +189,10 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                 insert.Done.TrySetException(ex);
             }
 
-            return;
+            return [];
         }
 
-        foreach (var insert in batch)
+        foreach (var insert in batch.Except(replacing))
         {
             if (insert.Failure is { } failure)
             {
@@ -181,6 +203,8 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                 insert.Done.TrySetResult();
             }
         }
+
+        return replacing;
     }
 
     private static async Task InsertAsync(IndexWriter writer, InstanceRecord record, CancellationToken cancellationToken)
@@ -230,9 +254,11 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     }
 
     /// <summary>An instance waiting for the next index commit.</summary>
-    private sealed class PendingInsert(InstanceRecord record)
+    private sealed class PendingInsert(InstanceRecord record, bool durable)
     {
         public InstanceRecord Record { get; } = record;
+
+        public bool Durable { get; } = durable;
 
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -358,11 +384,20 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         return instances.Select(i => i.BlobKey).ToList();
     }
 
-    public async Task<IReadOnlySet<string>> BlobKeysAsync(CancellationToken cancellationToken)
+    public Task<IReadOnlySet<string>> BlobKeysAsync(CancellationToken cancellationToken) =>
+        ReadKeysAsync("SELECT blob_key FROM instances", cancellationToken);
+
+    public Task<IReadOnlySet<string>> FreedBlobKeysAsync(CancellationToken cancellationToken) =>
+        ReadKeysAsync("SELECT blob_key FROM freed_blobs", cancellationToken);
+
+    public Task ForgetFreedBlobsAsync(CancellationToken cancellationToken) =>
+        WriteAsync((writer, cancellationToken) => writer.ExecuteAsync("DELETE FROM freed_blobs", cancellationToken), cancellationToken);
+
+    private async Task<IReadOnlySet<string>> ReadKeysAsync(string sql, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT blob_key FROM instances";
+        command.CommandText = sql;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var keys = new HashSet<string>(StringComparer.Ordinal);
         while (await reader.ReadAsync(cancellationToken))
@@ -375,7 +410,11 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
 
     public void Dispose()
     {
-        writer?.Dispose();
+        foreach (var writer in writers)
+        {
+            writer?.Dispose();
+        }
+
         writeLock.Dispose();
     }
 
@@ -476,12 +515,17 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         }
     }
 
+    /// <summary>
+    /// Removes an instance's row (a delete, or an overwrite) and records its blob key as freed, in a commit that reaches the
+    /// disk: the blob's removal may not, and start-up must not recover a freed blob into the index.
+    /// </summary>
     private static async Task DeleteInstanceRowAsync(IndexWriter writer, string sopInstanceUid, CancellationToken cancellationToken)
     {
         var find = writer.Command(
-            "SELECT i.series_pk, se.study_pk, st.patient_pk FROM instances i JOIN series se ON se.pk = i.series_pk JOIN studies st ON st.pk = se.study_pk WHERE i.sop_uid = $uid",
+            "SELECT i.series_pk, se.study_pk, st.patient_pk, i.blob_key FROM instances i JOIN series se ON se.pk = i.series_pk JOIN studies st ON st.pk = se.study_pk WHERE i.sop_uid = $uid",
             ("$uid", sopInstanceUid));
         long seriesPk, studyPk, patientPk;
+        string blobKey;
         await using (var reader = await find.ExecuteReaderAsync(cancellationToken))
         {
             if (!await reader.ReadAsync(cancellationToken))
@@ -489,9 +533,15 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                 return;
             }
 
-            (seriesPk, studyPk, patientPk) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+            (seriesPk, studyPk, patientPk, blobKey) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetString(3));
         }
 
+        if (!writer.Durable)
+        {
+            throw new DurableCommitRequiredException();
+        }
+
+        await writer.ExecuteAsync("INSERT INTO freed_blobs (blob_key) VALUES ($key) ON CONFLICT DO NOTHING", cancellationToken, ("$key", blobKey));
         await writer.ExecuteAsync("DELETE FROM instances WHERE sop_uid = $uid", cancellationToken, ("$uid", sopInstanceUid));
         await writer.ExecuteAsync("DELETE FROM series WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM instances WHERE series_pk = $pk)", cancellationToken, ("$pk", seriesPk));
         await writer.ExecuteAsync("DELETE FROM studies WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM series WHERE study_pk = $pk)", cancellationToken, ("$pk", studyPk));
@@ -515,13 +565,13 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>Runs <paramref name="work"/> under the write lock in one transaction of the writer connection.</summary>
+    /// <summary>Runs <paramref name="work"/> under the write lock in one durable transaction of the writer connection.</summary>
     private async Task WriteAsync(Func<IndexWriter, CancellationToken, Task> work, CancellationToken cancellationToken)
     {
         await writeLock.WaitAsync(cancellationToken);
         try
         {
-            await InWriterTransactionAsync(work, cancellationToken);
+            await InWriterTransactionAsync(durable: true, work, cancellationToken);
         }
         finally
         {
@@ -530,13 +580,15 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     }
 
     /// <summary>
-    /// Runs <paramref name="work"/> in one transaction of the writer connection (the caller holds the write lock), the only
-    /// connection that writes: kept open with its statements prepared once (an ingest runs the same few statements every
-    /// time). A failed transaction is rolled back and the connection reopened for the next.
+    /// Runs <paramref name="work"/> in one transaction of a writer connection (the caller holds the write lock): the durable
+    /// one, whose commits are on disk when they return, or the lazy one. Only these connections write; each is kept open
+    /// with its statements prepared once (an ingest runs the same few statements every time). A failed transaction is
+    /// rolled back and its connection reopened for the next.
     /// </summary>
-    private async Task InWriterTransactionAsync(Func<IndexWriter, CancellationToken, Task> work, CancellationToken cancellationToken)
+    private async Task InWriterTransactionAsync(bool durable, Func<IndexWriter, CancellationToken, Task> work, CancellationToken cancellationToken)
     {
-        writer ??= await IndexWriter.OpenAsync(database, cancellationToken);
+        var slot = durable ? 1 : 0;
+        var writer = writers[slot] ??= await IndexWriter.OpenAsync(database, durable, cancellationToken);
         try
         {
             await writer.BeginAsync(cancellationToken);
@@ -546,10 +598,13 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         catch
         {
             writer.Dispose();
-            writer = null;
+            writers[slot] = null;
             throw;
         }
     }
+
+    /// <summary>A row would be replaced (its blob freed) in a commit a power loss could undo.</summary>
+    private sealed class DurableCommitRequiredException : Exception;
 
     /// <summary>The writer connection and its prepared statements, one per SQL text.</summary>
     private sealed class IndexWriter(SqliteConnection connection) : IDisposable
@@ -561,18 +616,23 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         public SqliteTransaction Transaction => transaction ?? throw new InvalidOperationException("No transaction is open.");
 
         /// <summary>
-        /// A writer whose commits survive a power loss too (synchronous=FULL: the WAL is flushed at each commit), since a
-        /// commit is what acknowledges an instance. Readers keep NORMAL; they never write.
+        /// Whether commits are on disk when they return (synchronous=FULL: the WAL is flushed at each commit). A lazy writer
+        /// (NORMAL) only adds instances whose blobs can rebuild their rows (<see cref="IArchiveIndex.AddInstanceAsync"/>):
+        /// its commits stay in the WAL until a durable commit or a checkpoint flushes them with everything before (a WAL is
+        /// never reordered).
         /// </summary>
-        public static async Task<IndexWriter> OpenAsync(SqliteDatabase database, CancellationToken cancellationToken)
+        public bool Durable { get; private init; }
+
+        public static async Task<IndexWriter> OpenAsync(SqliteDatabase database, bool durable, CancellationToken cancellationToken)
         {
             var connection = await database.OpenAsync(cancellationToken);
             try
             {
-                await using var durable = connection.CreateCommand();
-                durable.CommandText = "PRAGMA synchronous=FULL;";
-                await durable.ExecuteNonQueryAsync(cancellationToken);
-                return new IndexWriter(connection);
+                // Set on every open: the connection may come from the pool with the other setting.
+                await using var setting = connection.CreateCommand();
+                setting.CommandText = durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
+                await setting.ExecuteNonQueryAsync(cancellationToken);
+                return new IndexWriter(connection) { Durable = durable };
             }
             catch
             {

@@ -55,10 +55,15 @@ internal static class ServeCommand
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = archiveOptions.MaxRequestLength);
 
         var app = builder.Build();
-        var orphans = await app.Services.GetRequiredService<ArchiveService>().InitializeAsync(CancellationToken.None);
-        if (orphans > 0)
+        var startup = await app.Services.GetRequiredService<ArchiveService>().InitializeAsync(CancellationToken.None);
+        if (startup.Recovered > 0)
         {
-            app.Logger.LogWarning("Removed {OrphanCount} blobs that no index row referred to (an interrupted ingest)", orphans);
+            app.Logger.LogWarning("Re-indexed {RecoveredCount} stored instances whose index entries a power loss or crash had undone", startup.Recovered);
+        }
+
+        if (startup.Removed > 0)
+        {
+            app.Logger.LogWarning("Removed {OrphanCount} blobs that no index row referred to (an interrupted ingest or delete)", startup.Removed);
         }
 
         await app.InitializeAccountsAsync(CancellationToken.None);
