@@ -8,11 +8,13 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 BENCH_TMP=${BENCH_TMP:-${TMPDIR:-$(dirname "$(mktemp -u)")}}
 HOUNSFIELD_ROOT=${HOUNSFIELD_ROOT:-$BENCH_TMP/hounsfield-bench}
-APP=${HOUNSFIELD_APP:-$HERE/../out/hounsfield/hounsfield.dll}
+APP=${HOUNSFIELD_APP:-$HERE/../out/hounsfield/hounsfield}  # an executable (scripts/publish), or a .dll run by dotnet
 PORT=${HOUNSFIELD_PORT:-8080}
 PIDFILE=$HOUNSFIELD_ROOT/hounsfield.pid
 export HOUNSFIELD_ADMIN_EMAIL=${HOUNSFIELD_ADMIN_EMAIL:-bench@localhost}
 export HOUNSFIELD_ADMIN_PASSWORD=${HOUNSFIELD_ADMIN_PASSWORD:-bench-password}
+
+RUN=(); [[ $APP == *.dll ]] && RUN=(dotnet)
 
 running() { [[ -f $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
@@ -27,7 +29,7 @@ start() {
   done
   mkdir -p "$HOUNSFIELD_ROOT/data"
   [[ -f $HOUNSFIELD_ROOT/signing-key ]] || (umask 077; head -c 48 /dev/urandom | base64 -w0 >"$HOUNSFIELD_ROOT/signing-key")
-  HOUNSFIELD__Auth__SigningKey=$(cat "$HOUNSFIELD_ROOT/signing-key") Logging__LogLevel__Default=Warning nohup dotnet "$APP" serve \
+  HOUNSFIELD__Auth__SigningKey=$(cat "$HOUNSFIELD_ROOT/signing-key") Logging__LogLevel__Default=Warning nohup ${RUN[@]+"${RUN[@]}"} "$APP" serve \
     --urls "http://127.0.0.1:$PORT" --data "$HOUNSFIELD_ROOT/data" --dicom-port "${HOUNSFIELD_DICOM_PORT:-11112}" --Dimse:Open true \
     --Auth:AccessTokenLifetime 2.00:00:00 >"$HOUNSFIELD_ROOT/hounsfield.log" 2>&1 &
   echo $! >"$PIDFILE"

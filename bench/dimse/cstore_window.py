@@ -4,7 +4,7 @@ window (PS3.7 D.3.3.3): the same files as ingest_cstore.py's storescu run, into 
 name. A server that accepts the window receives up to that many C-STOREs before answering the first; one that
 answers without it gets them one at a time. Wall time includes the CLI's start-up, as storescu's does.
 Records go to RESULTS_FILE in the shared harness's format (workload ingest_fresh_cstore, variant hounsfield_store_window16).
-  cstore_window.py --dataset DIR --app path/to/hounsfield.dll [--rep N]
+  cstore_window.py --dataset DIR --app path/to/hounsfield [--rep N]     (the executable, or a .dll run by dotnet)
 """
 import argparse
 import os
@@ -28,7 +28,7 @@ def main():
     bl.check_loopback(host)
     manifest = bl.load_manifest(args.dataset)
     folders = sorted({os.path.join(args.dataset, i["path"].split("/")[0]) for i in manifest["instances"]})
-    cmd = ["dotnet", args.app, "store", host, port, *folders, "--aet", bl.env("CALLING_AET", "BENCHSCU"), "--aec", bl.env("CALLED_AET", "ORTHANC")]
+    cmd = [*(["dotnet"] if args.app.endswith(".dll") else []), args.app, "store", host, port, *folders, "--aet", bl.env("CALLING_AET", "BENCHSCU"), "--aec", bl.env("CALLED_AET", "ORTHANC")]
     with bl.ResourceMonitor() as mon:
         t0 = time.perf_counter()
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
