@@ -12,9 +12,9 @@ namespace Hounsfield.Archive;
 /// <summary>
 /// The archive: one ingest, one query engine, one retrieve, for every protocol. Writes are ordered blob first, index
 /// second, so a crash leaves at worst an unindexed blob. An instance is acknowledged once its blob is on disk and its
-/// index row committed; that commit reaches the disk at once only when the blob could not rebuild it. A power loss can
-/// thus undo the last index commits of recoverable blobs (<see cref="IBlobStore.IsRecoverable"/>): one flush per
-/// instance instead of two. <see cref="InitializeAsync"/> re-indexes those blobs and removes the others.
+/// index row committed; that commit reaches the disk at once only when the blob's key could be reused (a file's). A power
+/// loss can thus undo the last index commits of the other blobs (<see cref="IBlobStore.IsRecoverable"/>): one flush per
+/// instance instead of two. <see cref="InitializeAsync"/> re-indexes every blob the index lacks but did not free.
 /// </summary>
 public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, ArchiveOptions options)
 {
@@ -23,9 +23,10 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     public ArchiveOptions Options => options;
 
     /// <summary>
-    /// Creates the schema, drops temporary blobs of interrupted ingests, re-indexes recoverable blobs whose index commit a
-    /// power loss undid (oldest first: of two copies of one instance the first acknowledged wins), and removes every other
-    /// blob the index does not know: those of interrupted ingests, and freed ones whose removal did not reach the disk.
+    /// Creates the schema, drops temporary blobs of interrupted ingests, and re-indexes the stored blobs the index lacks:
+    /// those whose index commit a power loss undid, those of an ingest interrupted between its blob and its row, all of them
+    /// when the index was lost. Records go oldest first (of two copies of one instance the first acknowledged wins). Blobs
+    /// the index freed (deleted or replaced) whose removal did not reach the disk, and unreadable ones, are removed.
     /// </summary>
     public async Task<ArchiveStartup> InitializeAsync(CancellationToken cancellationToken)
     {
@@ -34,7 +35,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         var known = new HashSet<string>(await index.BlobKeysAsync(cancellationToken), StringComparer.Ordinal);
         var freed = await index.FreedBlobKeysAsync(cancellationToken);
         var recovered = 0;
-        foreach (var key in blobs.EnumerateUnreferenced(known).Where(key => !freed.Contains(key) && blobs.IsRecoverable(key)).ToList())
+        foreach (var key in blobs.EnumerateUnreferenced(known).Where(key => !freed.Contains(key)).ToList())
         {
             if (await TryRecoverAsync(key, cancellationToken))
             {
@@ -51,24 +52,20 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     /// <summary>Indexes the blob of <paramref name="key"/> as received, unless it is unreadable or its instance is indexed (under another blob).</summary>
     private async Task<bool> TryRecoverAsync(string key, CancellationToken cancellationToken)
     {
-        byte[] bytes;
+        InstanceRecord? record;
         await using (var stream = blobs.OpenRead(key))
         {
-            bytes = new byte[stream.Length];
-            await stream.ReadExactlyAsync(bytes, cancellationToken);
+            try
+            {
+                // Large values stay in the blob, read on demand: a multi-GB instance is parsed in bounded memory.
+                (record, _) = Describe(DicomReader.Read(stream, DicomReadOptions.Default, blobs.Reopener(key)), key, stream.Length, requiredStudyUid: null);
+            }
+            catch (Exception ex) when (ex is DicomFormatException or EndOfStreamException)
+            {
+                return false;
+            }
         }
 
-        DicomFile file;
-        try
-        {
-            file = DicomFile.Read(bytes);
-        }
-        catch (DicomFormatException)
-        {
-            return false;
-        }
-
-        var (record, _) = Describe(file, key, bytes.Length, requiredStudyUid: null);
         if (record is null || await index.FindInstanceAsync(record.SopInstanceUid, cancellationToken) is not null)
         {
             return false;

@@ -63,26 +63,19 @@ public sealed class ArchiveDurabilityTests : IDisposable
         }
 
         var snapshot = SnapshotIndex();
+        Dictionary<string, string> metadataBefore;
         await using (var server = await ServerProcess.StartAsync(data))
         {
             await StoreEachAsync(server, lost);
+            metadataBefore = await MetadataByInstanceAsync(server);
         }
 
         RestoreIndex(snapshot);
         await using var restarted = await ServerProcess.StartAsync(data);
         var instances = JsonDocument.Parse(await restarted.Client.GetStringAsync("/dicomweb/instances")).RootElement.EnumerateArray().ToList();
         Assert.Equal(4, instances.Count);
-        var stored = new List<byte[]>();
-        foreach (var instance in instances)
-        {
-            // As stored: the default would convert the implicit VR one.
-            using var request = new HttpRequestMessage(HttpMethod.Get, InstancePath(instance));
-            request.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"application/dicom\"; transfer-syntax=*");
-            using var response = await restarted.Client.SendAsync(request);
-            stored.Add(Assert.Single(await DicomWebClient.ReadMultipartAsync(response)));
-        }
-
-        Assert.Equal(before.Concat(lost).Select(Convert.ToHexString).Order(), stored.Select(Convert.ToHexString).Order());
+        Assert.Equal(before.Concat(lost).Select(Convert.ToHexString).Order(), (await RetrieveAllAsStoredAsync(restarted)).Select(Convert.ToHexString).Order());
+        Assert.Equal(metadataBefore, await MetadataByInstanceAsync(restarted));
         foreach (var study in JsonDocument.Parse(await restarted.Client.GetStringAsync("/dicomweb/studies")).RootElement.EnumerateArray())
         {
             var expected = instances.Count(i => StudyOf(i) == Text(study, "0020000D"));
@@ -91,6 +84,27 @@ public sealed class ArchiveDurabilityTests : IDisposable
 
         Assert.Contains(restarted.Output, line => line.Contains("Re-indexed 2 stored instances", StringComparison.Ordinal));
         AssertStoredBlobs(data, 4);
+    }
+
+    [CorpusFact]
+    public async Task A_lost_index_is_rebuilt_from_the_stored_blobs_files_and_records_alike()
+    {
+        // The CR (388 KB) goes over the in-memory limit and becomes a file of its own; the others are segment records.
+        string[] options = ["--Archive:MaxInMemoryInstanceLength", "100000"];
+        var files = new[] { "evrle_ct_small", "mono1_cr_chest", "ivrle_mr_small" }.Select(n => File.ReadAllBytes(Corpus.Get(n).Path)).ToList();
+        Dictionary<string, string> metadataBefore;
+        await using (var server = await ServerProcess.StartAsync(data, options))
+        {
+            await StoreEachAsync(server, files);
+            metadataBefore = await MetadataByInstanceAsync(server);
+        }
+
+        RestoreIndex([]);
+        await using var restarted = await ServerProcess.StartAsync(data, options);
+        Assert.Equal(files.Select(Convert.ToHexString).Order(), (await RetrieveAllAsStoredAsync(restarted)).Select(Convert.ToHexString).Order());
+        Assert.Equal(metadataBefore, await MetadataByInstanceAsync(restarted));
+        Assert.Contains(restarted.Output, line => line.Contains("Re-indexed 3 stored instances", StringComparison.Ordinal));
+        AssertStoredBlobs(data, 3);
     }
 
     [CorpusFact]
@@ -307,6 +321,36 @@ public sealed class ArchiveDurabilityTests : IDisposable
             using var response = await server.Client.PostAsync("/dicomweb/studies", content);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
+    }
+
+    /// <summary>Every stored instance as stored (the default would convert an implicit VR one).</summary>
+    private static async Task<List<byte[]>> RetrieveAllAsStoredAsync(ServerProcess server)
+    {
+        var stored = new List<byte[]>();
+        foreach (var instance in JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances")).RootElement.EnumerateArray())
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, InstancePath(instance));
+            request.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"application/dicom\"; transfer-syntax=*");
+            using var response = await server.Client.SendAsync(request);
+            stored.Add(Assert.Single(await DicomWebClient.ReadMultipartAsync(response)));
+        }
+
+        return stored;
+    }
+
+    /// <summary>Each stored instance's WADO-RS metadata, by SOP Instance UID, its BulkDataURIs without the server's address.</summary>
+    private static async Task<Dictionary<string, string>> MetadataByInstanceAsync(ServerProcess server)
+    {
+        var metadata = new Dictionary<string, string>();
+        var address = server.Client.BaseAddress!.GetLeftPart(UriPartial.Authority);
+        foreach (var instance in JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances")).RootElement.EnumerateArray())
+        {
+            var json = await server.Client.GetStringAsync($"{InstancePath(instance)}/metadata");
+            Assert.Contains(address, json, StringComparison.Ordinal);
+            metadata[Text(instance, "00080018")!] = json.Replace(address, "", StringComparison.Ordinal);
+        }
+
+        return metadata;
     }
 
     /// <summary>The index files of a stopped server (the database and its write-ahead log, when there is one).</summary>

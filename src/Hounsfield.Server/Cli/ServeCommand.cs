@@ -58,12 +58,12 @@ internal static class ServeCommand
         var startup = await app.Services.GetRequiredService<ArchiveService>().InitializeAsync(CancellationToken.None);
         if (startup.Recovered > 0)
         {
-            app.Logger.LogWarning("Re-indexed {RecoveredCount} stored instances whose index entries a power loss or crash had undone", startup.Recovered);
+            app.Logger.LogWarning("Re-indexed {RecoveredCount} stored instances the index lacked (its last commits undone by a power loss or crash, or the index lost)", startup.Recovered);
         }
 
         if (startup.Removed > 0)
         {
-            app.Logger.LogWarning("Removed {OrphanCount} blobs that no index row referred to (an interrupted ingest or delete)", startup.Removed);
+            app.Logger.LogWarning("Removed {OrphanCount} blobs that no index row referred to (deleted or replaced instances, unreadable blobs)", startup.Removed);
         }
 
         await app.InitializeAccountsAsync(CancellationToken.None);
