@@ -2,10 +2,15 @@ using System.Diagnostics;
 
 namespace Hounsfield.Server.Tests;
 
-/// <summary>Runs the real `hounsfield` app host (built beside the tests) as a child process.</summary>
+/// <summary>
+/// Runs the real `hounsfield` app (built beside the tests) as a child process; HOUNSFIELD_TEST_APP names another one, e.g.
+/// the executable of `scripts/publish`, to run the tests against the production build.
+/// </summary>
 internal static class CliRunner
 {
-    public static readonly string AppPath = Path.Combine(AppContext.BaseDirectory, "hounsfield.dll");
+    public static readonly string AppPath = Environment.GetEnvironmentVariable("HOUNSFIELD_TEST_APP") is { Length: > 0 } app
+        ? Path.GetFullPath(app)
+        : Path.Combine(AppContext.BaseDirectory, "hounsfield.dll");
 
     public static (int ExitCode, string Stdout, string Stderr) Run(params string[] args)
     {
@@ -26,7 +31,8 @@ internal static class CliRunner
     /// <summary>Starts `hounsfield` with extra environment variables (a null value removes one).</summary>
     public static Process Start(IReadOnlyDictionary<string, string?>? environment, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var runsThroughDotnet = AppPath.EndsWith(".dll", StringComparison.Ordinal);
+        var info = new ProcessStartInfo(runsThroughDotnet ? "dotnet" : AppPath)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -44,7 +50,11 @@ internal static class CliRunner
             }
         }
 
-        info.ArgumentList.Add(AppPath);
+        if (runsThroughDotnet)
+        {
+            info.ArgumentList.Add(AppPath);
+        }
+
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);

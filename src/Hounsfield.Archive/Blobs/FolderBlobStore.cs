@@ -70,8 +70,12 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
             return;
         }
 
-        Delete(key);
-        NativeFile.FlushFolder(Path.GetDirectoryName(PathOf(key))!);
+        var path = PathOf(key);
+        if (File.Exists(path))
+        {
+            File.Delete(path);
+            NativeFile.FlushFolder(Path.GetDirectoryName(path)!);
+        }
     }
 
     public IEnumerable<string> EnumerateKeys() => EnumerateFileKeys().Concat(segments.EnumerateKeys());
