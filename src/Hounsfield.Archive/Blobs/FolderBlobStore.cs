@@ -88,14 +88,19 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
 
     public int RemoveUnreferenced(IReadOnlySet<string> known)
     {
-        var removed = 0;
-        foreach (var key in EnumerateFileKeys().Where(key => !known.Contains(key)).ToList())
+        // Flushed folder by folder: a removed file that came back after a power loss would be recovered into the index.
+        var removed = EnumerateFileKeys().Where(key => !known.Contains(key)).Select(PathOf).ToList();
+        foreach (var path in removed)
         {
-            File.Delete(PathOf(key));
-            removed++;
+            File.Delete(path);
         }
 
-        return removed + segments.RemoveUnreferenced(known);
+        foreach (var folder in removed.Select(path => Path.GetDirectoryName(path)!).Distinct())
+        {
+            NativeFile.FlushFolder(folder);
+        }
+
+        return removed.Count + segments.RemoveUnreferenced(known);
     }
 
     public void DeleteTemporaries()

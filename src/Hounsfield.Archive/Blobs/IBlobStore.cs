@@ -39,7 +39,7 @@ public interface IBlobStore
 
     /// <summary>
     /// Removes every committed blob whose key is not in <paramref name="known"/> (the orphan sweep at start); returns how many.
-    /// The removals of recoverable blobs are on disk when it returns.
+    /// The removals are on disk when it returns: start-up would index a removed blob that came back after a power loss.
     /// </summary>
     int RemoveUnreferenced(IReadOnlySet<string> known);
 
