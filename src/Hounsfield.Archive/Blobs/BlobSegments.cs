@@ -214,16 +214,8 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
         var referenced = Referenced(known);
         var removed = 0;
         var deletedSegments = false;
-        foreach (var (id, path) in SegmentFiles())
+        foreach (var (id, path) in SegmentsOfEarlierRuns())
         {
-            lock (gate)
-            {
-                if (written.Exists(segment => segment.Id == id))
-                {
-                    continue;
-                }
-            }
-
             var records = referenced[id].ToList();
             using (var handle = OpenSegment(path, FileAccess.ReadWrite))
             {
@@ -265,16 +257,8 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
     public IEnumerable<string> UnreferencedKeys(IReadOnlySet<string> known)
     {
         var referenced = Referenced(known);
-        foreach (var (id, path) in SegmentFiles().OrderBy(segment => segment.Id))
+        foreach (var (id, path) in SegmentsOfEarlierRuns())
         {
-            lock (gate)
-            {
-                if (written.Exists(segment => segment.Id == id))
-                {
-                    continue;
-                }
-            }
-
             using var handle = OpenSegment(path, FileAccess.Read);
             foreach (var (from, to) in Gaps(referenced[id]))
             {
@@ -283,6 +267,15 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
                     yield return KeyOf(id, offset, length);
                 }
             }
+        }
+    }
+
+    /// <summary>The segments that no append of this process can reach (they are complete), oldest first.</summary>
+    private List<(long Id, string Path)> SegmentsOfEarlierRuns()
+    {
+        lock (gate)
+        {
+            return [.. SegmentFiles().Where(file => !written.Exists(segment => segment.Id == file.Id)).OrderBy(file => file.Id)];
         }
     }
 
