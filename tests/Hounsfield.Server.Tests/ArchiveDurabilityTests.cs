@@ -329,10 +329,7 @@ public sealed class ArchiveDurabilityTests : IDisposable
         var stored = new List<byte[]>();
         foreach (var instance in JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances")).RootElement.EnumerateArray())
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, InstancePath(instance));
-            request.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"application/dicom\"; transfer-syntax=*");
-            using var response = await server.Client.SendAsync(request);
-            stored.Add(Assert.Single(await DicomWebClient.ReadMultipartAsync(response)));
+            stored.Add(Assert.Single(await DicomWebClient.RetrieveAsStoredAsync(server.Client, InstancePath(instance))));
         }
 
         return stored;

@@ -77,6 +77,16 @@ internal static class DicomWebClient
         return content;
     }
 
+    /// <summary>A WADO-RS retrieve of <paramref name="path"/> with the instances as stored (transfer-syntax=*): a 200, and its parts.</summary>
+    public static async Task<List<byte[]>> RetrieveAsStoredAsync(HttpClient client, string path)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"application/dicom\"; transfer-syntax=*");
+        using var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await ReadMultipartAsync(response);
+    }
+
     public static async Task<List<byte[]>> ReadMultipartAsync(HttpResponseMessage response)
     {
         var boundary = response.Content.Headers.ContentType!.Parameters.Single(p => p.Name == "boundary").Value!.Trim('"');
@@ -186,12 +196,7 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         {
             var (_, path, oracle) = group.First();
             var url = $"/dicomweb/studies/{CorpusServerFixture.Text(oracle, "0020000D")}/series/{CorpusServerFixture.Text(oracle, "0020000E")}/instances/{group.Key}";
-            using var request = new HttpRequestMessage(HttpMethod.Get, url);
-            request.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"application/dicom\"; transfer-syntax=*");
-            var response = await Client.SendAsync(request);
-
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            var part = Assert.Single(await DicomWebClient.ReadMultipartAsync(response));
+            var part = Assert.Single(await DicomWebClient.RetrieveAsStoredAsync(Client, url));
             Assert.True(File.ReadAllBytes(path).AsSpan().SequenceEqual(part), $"{Path.GetFileName(path)} came back different");
         }
     }
