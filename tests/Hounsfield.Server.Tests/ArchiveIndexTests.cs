@@ -1,8 +1,11 @@
+using Hounsfield.Archive;
+using Hounsfield.Archive.Blobs;
 using Hounsfield.Archive.Index;
+using Hounsfield.Dicom;
 
 namespace Hounsfield.Server.Tests;
 
-/// <summary>The SQLite index's commits: lazy for instances their blobs can rebuild, durable when a blob is freed.</summary>
+/// <summary>The SQLite index's commits (lazy for instances their blobs can rebuild, durable when a blob is freed), and its rebuild from the blobs at start-up.</summary>
 public sealed class ArchiveIndexTests : IDisposable
 {
     private readonly DirectoryInfo data = Directory.CreateTempSubdirectory("hounsfield-index-");
@@ -27,6 +30,49 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Equal(["s/00000001/0/10", "s/00000001/1000/10"], (await index.FreedBlobKeysAsync(CancellationToken.None)).Order());
         await index.ForgetFreedBlobsAsync(CancellationToken.None);
         Assert.Empty(await index.FreedBlobKeysAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Start_up_indexes_a_readable_blob_the_index_lacks_and_removes_unreadable_ones()
+    {
+        var index = Path.Combine(data.FullName, "index.db");
+        var blobs = Path.Combine(data.FullName, "blobs");
+        var instance = new DicomFile(new DicomDataset()
+                .AddOrUpdate(DicomTag.SOPClassUID, DicomVR.UI, "1.2.840.10008.5.1.4.1.1.7")
+                .AddOrUpdate(DicomTag.SOPInstanceUID, DicomVR.UI, "1.2.826.0.1.3680043.10.9.1")
+                .AddOrUpdate(DicomTag.StudyInstanceUID, DicomVR.UI, "1.2.826.0.1.3680043.10.9")
+                .AddOrUpdate(DicomTag.SeriesInstanceUID, DicomVR.UI, "1.2.826.0.1.3680043.10.9.2")
+                .AddOrUpdate(DicomTag.PatientID, DicomVR.LO, "REBUILT"))
+            .ToBytes();
+        var withoutUids = new DicomFile(new DicomDataset().AddOrUpdate(DicomTag.PatientID, DicomVR.LO, "NO UIDS")).ToBytes();
+        byte[] notDicom = [.. "not a DICOM file, and a hostile length: "u8, 0xFF, 0xFF, 0xFF, 0xFF];
+        using (var store = new FolderBlobStore(blobs))
+        {
+            // Blobs committed with no index row, as a power loss after their flush leaves them.
+            foreach (var bytes in new[] { instance, withoutUids, notDicom })
+            {
+                await using var temporary = store.CreateTemporary();
+                await temporary.Content.WriteAsync(bytes);
+                await temporary.CommitAsync("00/00/unused.dcm", CancellationToken.None);
+            }
+        }
+
+        using var restartedIndex = new SqliteArchiveIndex(index);
+        using var restartedStore = new FolderBlobStore(blobs);
+        var archive = new ArchiveService(restartedIndex, restartedStore, new ArchiveOptions());
+
+        Assert.Equal(new ArchiveStartup(Recovered: 1, Removed: 2), await archive.InitializeAsync(CancellationToken.None));
+        var stored = Assert.Single(await archive.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
+        Assert.Equal("1.2.826.0.1.3680043.10.9.1", stored.SopInstanceUid);
+        using (var read = archive.OpenInstance(stored))
+        {
+            using var copy = new MemoryStream();
+            await read.CopyToAsync(copy);
+            Assert.Equal(instance, copy.ToArray());
+        }
+
+        Assert.Equal([stored.BlobKey], restartedStore.EnumerateKeys().ToList());
+        Assert.Equal(new ArchiveStartup(Recovered: 0, Removed: 0), await archive.InitializeAsync(CancellationToken.None));
     }
 
     private static InstanceRecord Record(string blobKey) => new()
