@@ -5,6 +5,7 @@ using Hounsfield.Server.Accounts;
 using Hounsfield.Server.DicomWeb;
 using Hounsfield.Server.Developer;
 using Hounsfield.Server.Dimse;
+using Hounsfield.Server.Hosting;
 using Hounsfield.Server.Nodes;
 using Microsoft.Extensions.Configuration.Memory;
 
@@ -53,6 +54,7 @@ internal static class ServeCommand
             compression.MimeTypes = ["application/dicom+json", "application/json", "application/dicom+xml"];
         });
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = archiveOptions.MaxRequestLength);
+        builder.Services.AddLargeBlockMemoryPool();
 
         var app = builder.Build();
         var startup = await app.Services.GetRequiredService<ArchiveService>().InitializeAsync(CancellationToken.None);
