@@ -45,7 +45,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         }
 
         var removed = blobs.RemoveUnreferenced(known);
-        await index.ForgetFreedBlobsAsync(cancellationToken);
+        await index.ForgetFreedBlobsAsync([.. freed], cancellationToken);
         return new ArchiveStartup(recovered, removed);
     }
 
@@ -215,9 +215,11 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
             throw;
         }
 
-        if (replacedKey is not null)
+        if (existing is not null)
         {
-            blobs.Delete(replacedKey);
+            // The replaced row noted its key as freed: forgotten once that blob is gone for good (or, the same file key, in use again).
+            IReadOnlyList<string> freed = replacedKey is null ? [existing.BlobKey] : blobs.DeleteDurably(replacedKey);
+            await index.ForgetFreedBlobsAsync(freed, CancellationToken.None);
         }
 
         return new IngestResult(true, null, record.SopClassUid, record.SopInstanceUid, record.StudyInstanceUid, record.SeriesInstanceUid, "Stored.");
@@ -237,15 +239,15 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     public DicomFile ReadInstance(StoredInstance instance) =>
         DicomReader.Read(blobs.OpenRead(instance.BlobKey), DicomReadOptions.Default, blobs.Reopener(instance.BlobKey));
 
-    /// <summary>Deletes index rows first, then blobs: a crash in between leaves orphans, never rows without blobs.</summary>
+    /// <summary>
+    /// Deletes index rows first, then blobs: a crash in between leaves orphans, never rows without blobs. The rows note their
+    /// blobs' keys as freed, so that start-up removes rather than recovers a blob whose removal did not reach the disk; the
+    /// notes are dropped once the removal is on disk, so they do not pile up between restarts.
+    /// </summary>
     public async Task<int> DeleteAsync(string study, string? series, string? instance, CancellationToken cancellationToken)
     {
         var keys = await index.DeleteAsync(study, series, instance, cancellationToken);
-        foreach (var key in keys)
-        {
-            blobs.Delete(key);
-        }
-
+        await index.ForgetFreedBlobsAsync(blobs.DeleteDurably([.. keys]), CancellationToken.None);
         return keys.Count;
     }
 

@@ -108,37 +108,45 @@ public sealed class ArchiveDurabilityTests : IDisposable
     }
 
     [CorpusFact]
-    public async Task A_deleted_instance_whose_blob_a_power_loss_brought_back_stays_deleted()
+    public async Task An_instance_deleted_while_being_read_stays_deleted_when_the_server_dies_before_the_read_ends()
     {
-        // Freeing a record is not flushed when the delete is answered; a power loss can bring the bytes back. Simulated
-        // by restoring the segments as they were before the delete.
+        // A record being read is freed only when its reader closes; the server is killed first, so the bytes stay in the
+        // segment with no row. Start-up must remove them, not recover them (the row's key was noted as freed).
         var kept = File.ReadAllBytes(Corpus.Get("evrle_ct_small").Path);
-        var deleted = File.ReadAllBytes(Corpus.Get("mono1_cr_chest").Path);
-        await using (var server = await ServerProcess.StartAsync(data))
+        var deleted = LargeSecondaryCapture(40_000_000);
+        string[] options = ["--Archive:MaxInMemoryInstanceLength", "64000000"]; // still a segment record
+        await using (var server = await ServerProcess.StartAsync(data, options))
         {
             await StoreEachAsync(server, [kept, deleted]);
-        }
-
-        var segments = Path.Combine(data.FullName, "blobs", "segments");
-        var before = Directory.GetFiles(segments).ToDictionary(path => path, File.ReadAllBytes);
-        await using (var server = await ServerProcess.StartAsync(data))
-        {
             var instance = JsonDocument.Parse(await server.Client.GetStringAsync("/dicomweb/instances")).RootElement.EnumerateArray()
-                .Single(i => Text(i, "00080018") == Hounsfield.Dicom.DicomFile.Read(deleted).Dataset.GetString(Hounsfield.Dicom.DicomTag.SOPInstanceUID));
+                .Single(i => Text(i, "00080018") == LargeSecondaryCaptureUid);
+            using var request = new HttpRequestMessage(HttpMethod.Get, InstancePath(instance));
+            request.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"application/dicom\"; transfer-syntax=*");
+            using var reading = await server.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            await using var body = await reading.Content.ReadAsStreamAsync();
+            await body.ReadExactlyAsync(new byte[1000]); // then stops reading: the server waits with the record open
+
             Assert.Equal(HttpStatusCode.NoContent, (await server.Client.DeleteAsync(InstancePath(instance))).StatusCode);
+            await server.KillAsync();
         }
 
-        foreach (var (path, bytes) in before)
-        {
-            File.WriteAllBytes(path, bytes);
-        }
-
-        await using var restarted = await ServerProcess.StartAsync(data);
+        await using var restarted = await ServerProcess.StartAsync(data, options);
         var remaining = Assert.Single(JsonDocument.Parse(await restarted.Client.GetStringAsync("/dicomweb/instances")).RootElement.EnumerateArray().ToList());
         using var retrieved = await restarted.Client.GetAsync(InstancePath(remaining));
         Assert.Equal(kept, Assert.Single(await DicomWebClient.ReadMultipartAsync(retrieved)));
         AssertStoredBlobs(data, 1);
     }
+
+    private const string LargeSecondaryCaptureUid = "1.2.826.0.1.3680043.10.11.1";
+
+    /// <summary>A secondary capture of about <paramref name="length"/> bytes, so large that a retrieve not read holds the server.</summary>
+    private static byte[] LargeSecondaryCapture(int length) => new Hounsfield.Dicom.DicomFile(new Hounsfield.Dicom.DicomDataset()
+            .AddOrUpdate(Hounsfield.Dicom.DicomTag.SOPClassUID, Hounsfield.Dicom.DicomVR.UI, "1.2.840.10008.5.1.4.1.1.7")
+            .AddOrUpdate(Hounsfield.Dicom.DicomTag.SOPInstanceUID, Hounsfield.Dicom.DicomVR.UI, LargeSecondaryCaptureUid)
+            .AddOrUpdate(Hounsfield.Dicom.DicomTag.StudyInstanceUID, Hounsfield.Dicom.DicomVR.UI, "1.2.826.0.1.3680043.10.11")
+            .AddOrUpdate(Hounsfield.Dicom.DicomTag.SeriesInstanceUID, Hounsfield.Dicom.DicomVR.UI, "1.2.826.0.1.3680043.10.11.2")
+            .Add(new Hounsfield.Dicom.DicomValueElement(Hounsfield.Dicom.DicomTag.PixelData, Hounsfield.Dicom.DicomVR.OB, RandomNumberGenerator.GetBytes(length))))
+        .ToBytes();
 
     [CorpusFact]
     public async Task A_batch_whose_commits_overlap_stores_each_instance_once_and_reports_a_repeated_one_as_duplicate()

@@ -28,7 +28,42 @@ public sealed class ArchiveIndexTests : IDisposable
         var deleted = await index.DeleteAsync("1.2.3", null, null, CancellationToken.None);
         Assert.Equal(["s/00000001/1000/10"], deleted);
         Assert.Equal(["s/00000001/0/10", "s/00000001/1000/10"], (await index.FreedBlobKeysAsync(CancellationToken.None)).Order());
-        await index.ForgetFreedBlobsAsync(CancellationToken.None);
+        await index.ForgetFreedBlobsAsync(["s/00000001/1000/10"], CancellationToken.None);
+        Assert.Equal(["s/00000001/0/10"], await index.FreedBlobKeysAsync(CancellationToken.None));
+        await index.ForgetFreedBlobsAsync(["s/00000001/0/10", "s/00000001/2000/10"], CancellationToken.None);
+        Assert.Empty(await index.FreedBlobKeysAsync(CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData(100_000)] // a segment record
+    [InlineData(20)] // a file of its own (larger than the in-memory limit of 20 bytes)
+    public async Task Deleting_or_replacing_an_instance_removes_its_blob_for_good_and_leaves_no_freed_key_behind(int inMemoryLimit)
+    {
+        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        using var store = new FolderBlobStore(Path.Combine(data.FullName, "blobs"), inMemoryLimit);
+        var archive = new ArchiveService(index, store, new ArchiveOptions { DuplicatePolicy = DuplicatePolicy.Overwrite });
+        await archive.InitializeAsync(CancellationToken.None);
+        var first = await archive.IngestAsync(new MemoryStream(Instance("FIRST")), null, CancellationToken.None);
+        var firstKey = Assert.Single(store.EnumerateKeys());
+        var second = await archive.IngestAsync(new MemoryStream(Instance("SECOND")), null, CancellationToken.None);
+
+        Assert.True(first.Stored && second.Stored, second.Message);
+        var stored = Assert.Single(await archive.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
+        Assert.Equal([stored.BlobKey], store.EnumerateKeys().ToList());
+        if (store.IsRecoverable(firstKey))
+        {
+            Assert.NotEqual(firstKey, stored.BlobKey); // a new record; the old one freed
+        }
+        else
+        {
+            Assert.Equal(firstKey, stored.BlobKey); // a file of its own is replaced in place, its key in use again
+        }
+
+        Assert.Empty(await index.FreedBlobKeysAsync(CancellationToken.None));
+
+        Assert.Equal(1, await archive.DeleteAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
+        Assert.Empty(store.EnumerateKeys());
+        Assert.Empty(await index.BlobKeysAsync(CancellationToken.None));
         Assert.Empty(await index.FreedBlobKeysAsync(CancellationToken.None));
     }
 
@@ -37,13 +72,7 @@ public sealed class ArchiveIndexTests : IDisposable
     {
         var index = Path.Combine(data.FullName, "index.db");
         var blobs = Path.Combine(data.FullName, "blobs");
-        var instance = new DicomFile(new DicomDataset()
-                .AddOrUpdate(DicomTag.SOPClassUID, DicomVR.UI, "1.2.840.10008.5.1.4.1.1.7")
-                .AddOrUpdate(DicomTag.SOPInstanceUID, DicomVR.UI, "1.2.826.0.1.3680043.10.9.1")
-                .AddOrUpdate(DicomTag.StudyInstanceUID, DicomVR.UI, "1.2.826.0.1.3680043.10.9")
-                .AddOrUpdate(DicomTag.SeriesInstanceUID, DicomVR.UI, "1.2.826.0.1.3680043.10.9.2")
-                .AddOrUpdate(DicomTag.PatientID, DicomVR.LO, "REBUILT"))
-            .ToBytes();
+        var instance = Instance("REBUILT");
         var withoutUids = new DicomFile(new DicomDataset().AddOrUpdate(DicomTag.PatientID, DicomVR.LO, "NO UIDS")).ToBytes();
         byte[] notDicom = [.. "not a DICOM file, and a hostile length: "u8, 0xFF, 0xFF, 0xFF, 0xFF];
         using (var store = new FolderBlobStore(blobs))
@@ -74,6 +103,15 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Equal([stored.BlobKey], restartedStore.EnumerateKeys().ToList());
         Assert.Equal(new ArchiveStartup(Recovered: 0, Removed: 0), await archive.InitializeAsync(CancellationToken.None));
     }
+
+    /// <summary>One secondary capture instance of study 1.2.826.0.1.3680043.10.9, told apart by its patient ID.</summary>
+    private static byte[] Instance(string patientId) => new DicomFile(new DicomDataset()
+            .AddOrUpdate(DicomTag.SOPClassUID, DicomVR.UI, "1.2.840.10008.5.1.4.1.1.7")
+            .AddOrUpdate(DicomTag.SOPInstanceUID, DicomVR.UI, "1.2.826.0.1.3680043.10.9.1")
+            .AddOrUpdate(DicomTag.StudyInstanceUID, DicomVR.UI, "1.2.826.0.1.3680043.10.9")
+            .AddOrUpdate(DicomTag.SeriesInstanceUID, DicomVR.UI, "1.2.826.0.1.3680043.10.9.2")
+            .AddOrUpdate(DicomTag.PatientID, DicomVR.LO, patientId))
+        .ToBytes();
 
     private static InstanceRecord Record(string blobKey) => new()
     {

@@ -68,9 +68,7 @@ public sealed class IngestBatchTests : IDisposable
 
         public bool Exists(string key) => inner.Exists(key);
 
-        public void Delete(string key) => inner.Delete(key);
-
-        public void DeleteDurably(string key) => inner.DeleteDurably(key);
+        public IReadOnlyList<string> DeleteDurably(params IReadOnlyCollection<string> keys) => inner.DeleteDurably(keys);
 
         public bool IsRecoverable(string key) => inner.IsRecoverable(key);
 

@@ -120,45 +120,56 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
     }
 
     /// <summary>
-    /// Frees the record of <paramref name="key"/>; nothing when it is already gone. A record being read is freed when its
-    /// last reader closes, so a retrieve that began before the delete is served whole, as a deleted file is.
+    /// Frees the records of <paramref name="keys"/> (nothing for one already gone), flushing each segment once; returns the
+    /// keys whose records are gone on disk when it returns. A record being read is freed when its last reader closes, so a
+    /// retrieve that began before the delete is served whole, as a deleted file is; it is not among the keys returned.
     /// </summary>
-    /// <remarks>
-    /// <paramref name="durably"/>: the freed blocks are flushed before this returns, unless a reader defers the free (a
-    /// record that was never in the index, the only kind deleted durably, has no reader).
-    /// </remarks>
-    public void Delete(string key, bool durably = false)
+    public IReadOnlyList<string> DeleteDurably(IEnumerable<string> keys)
     {
-        var (id, offset, length) = Parse(key);
-        Free(id, offset, length, durably);
-    }
-
-    private void Free(long id, long offset, long length, bool durably = false)
-    {
-        if (!File.Exists(PathOf(id)))
+        var gone = new List<string>();
+        foreach (var records in keys.Select(key => (Key: key, Place: Parse(key))).GroupBy(record => record.Place.Id))
         {
-            return;
+            if (!File.Exists(PathOf(records.Key)))
+            {
+                gone.AddRange(records.Select(record => record.Key));
+                continue;
+            }
+
+            using var handle = OpenSegment(PathOf(records.Key), FileAccess.ReadWrite);
+            gone.AddRange(records.Where(record => TryFree(handle, record.Place.Id, record.Place.Offset, record.Place.Length)).Select(record => record.Key));
+            NativeFile.FlushData(handle);
         }
 
-        using var handle = OpenSegment(PathOf(id), FileAccess.ReadWrite);
+        return gone;
+    }
+
+    private void Free(long id, long offset, long length)
+    {
+        if (File.Exists(PathOf(id)))
+        {
+            using var handle = OpenSegment(PathOf(id), FileAccess.ReadWrite);
+            TryFree(handle, id, offset, length);
+        }
+    }
+
+    /// <summary>Punches the record out of its segment, or (false) leaves it to its last reader.</summary>
+    private bool TryFree(SafeFileHandle handle, long id, long offset, long length)
+    {
         lock (readersGate)
         {
             // Checked under the lock a reader takes to check the record, so no reader opens it in between.
             if (openReaders.ContainsKey((id, offset)))
             {
                 freeWhenClosed.Add((id, offset));
-                return;
+                return false;
             }
 
             if (HoldsRecord(handle, offset, length))
             {
                 NativeFile.Discard(handle, offset, RecordLength(length));
             }
-        }
 
-        if (durably)
-        {
-            NativeFile.FlushData(handle);
+            return true;
         }
     }
 

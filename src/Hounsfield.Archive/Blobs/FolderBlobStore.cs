@@ -47,35 +47,23 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
 
     public bool Exists(string key) => BlobSegments.IsKey(key) ? segments.Exists(key) : File.Exists(PathOf(key));
 
-    public void Delete(string key)
+    public IReadOnlyList<string> DeleteDurably(params IReadOnlyCollection<string> keys)
     {
-        if (BlobSegments.IsKey(key))
+        // Every key checked before anything is deleted.
+        var files = keys.Where(key => !BlobSegments.IsKey(key)).Select(key => (Key: key, Path: PathOf(key))).ToList();
+        var gone = segments.DeleteDurably(keys.Where(BlobSegments.IsKey)).ToList();
+        foreach (var file in files.Where(file => File.Exists(file.Path)))
         {
-            segments.Delete(key);
-            return;
+            File.Delete(file.Path);
         }
 
-        var path = PathOf(key);
-        if (File.Exists(path))
+        foreach (var folder in files.Select(file => Path.GetDirectoryName(file.Path)!).Distinct().Where(Directory.Exists))
         {
-            File.Delete(path);
-        }
-    }
-
-    public void DeleteDurably(string key)
-    {
-        if (BlobSegments.IsKey(key))
-        {
-            segments.Delete(key, durably: true);
-            return;
+            NativeFile.FlushFolder(folder);
         }
 
-        var path = PathOf(key);
-        if (File.Exists(path))
-        {
-            File.Delete(path);
-            NativeFile.FlushFolder(Path.GetDirectoryName(path)!);
-        }
+        gone.AddRange(files.Select(file => file.Key));
+        return gone;
     }
 
     public IEnumerable<string> EnumerateKeys() => EnumerateFileKeys().Concat(segments.EnumerateKeys());

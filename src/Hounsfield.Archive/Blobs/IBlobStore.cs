@@ -16,10 +16,11 @@ public interface IBlobStore
 
     bool Exists(string key);
 
-    void Delete(string key);
-
-    /// <summary>Deletes and returns once the deletion is on disk, so that a blob no index row acknowledged is not recovered after a power loss.</summary>
-    void DeleteDurably(string key);
+    /// <summary>
+    /// Deletes, and returns the keys whose deletion is on disk: a blob so deleted is not recovered after a power loss. A blob
+    /// being read is not among them; it is removed when its last reader closes, and not durably.
+    /// </summary>
+    IReadOnlyList<string> DeleteDurably(params IReadOnlyCollection<string> keys);
 
     /// <summary>Every committed key, found in the storage itself (not in an index): for checks and repairs.</summary>
     IEnumerable<string> EnumerateKeys();

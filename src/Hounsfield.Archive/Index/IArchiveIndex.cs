@@ -36,6 +36,6 @@ public interface IArchiveIndex
     /// </summary>
     Task<IReadOnlySet<string>> FreedBlobKeysAsync(CancellationToken cancellationToken);
 
-    /// <summary>Forgets the freed keys, once their blobs' removal is on disk (start-up, after the orphan sweep).</summary>
-    Task ForgetFreedBlobsAsync(CancellationToken cancellationToken);
+    /// <summary>Forgets freed keys, once their blobs' removal is on disk (or a row refers to the key again).</summary>
+    Task ForgetFreedBlobsAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken);
 }

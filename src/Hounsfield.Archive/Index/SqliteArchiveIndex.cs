@@ -390,8 +390,14 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     public Task<IReadOnlySet<string>> FreedBlobKeysAsync(CancellationToken cancellationToken) =>
         ReadKeysAsync("SELECT blob_key FROM freed_blobs", cancellationToken);
 
-    public Task ForgetFreedBlobsAsync(CancellationToken cancellationToken) =>
-        WriteAsync((writer, cancellationToken) => writer.ExecuteAsync("DELETE FROM freed_blobs", cancellationToken), cancellationToken);
+    public Task ForgetFreedBlobsAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken) =>
+        keys.Count == 0 ? Task.CompletedTask : WriteAsync(async (writer, cancellationToken) =>
+        {
+            foreach (var key in keys)
+            {
+                await writer.ExecuteAsync("DELETE FROM freed_blobs WHERE blob_key = $key", cancellationToken, ("$key", key));
+            }
+        }, cancellationToken);
 
     private async Task<IReadOnlySet<string>> ReadKeysAsync(string sql, CancellationToken cancellationToken)
     {
