@@ -18,6 +18,8 @@ namespace Hounsfield.Archive;
 /// </summary>
 public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, ArchiveOptions options)
 {
+    private const int RecoveryProgressInterval = 10_000;
+
     private readonly InstanceCommitGate commitGate = new();
 
     public ArchiveOptions Options => options;
@@ -28,20 +30,36 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     /// when the index was lost. Records go oldest first (of two copies of one instance the first acknowledged wins). Blobs
     /// the index freed (deleted or replaced) whose removal did not reach the disk, and unreadable ones, are removed.
     /// </summary>
-    public async Task<ArchiveStartup> InitializeAsync(CancellationToken cancellationToken)
+    public Task<ArchiveStartup> InitializeAsync(CancellationToken cancellationToken) => InitializeAsync(null, cancellationToken);
+
+    /// <inheritdoc cref="InitializeAsync(CancellationToken)"/>
+    /// <param name="recovering">Told how many blobs are to be read before the first, then every 10 000: a lost index of
+    /// millions of instances takes a while to rebuild.</param>
+    public async Task<ArchiveStartup> InitializeAsync(IProgress<ArchiveRecovery>? recovering, CancellationToken cancellationToken)
     {
         await index.InitializeAsync(cancellationToken);
         blobs.DeleteTemporaries();
         var known = new HashSet<string>(await index.BlobKeysAsync(cancellationToken), StringComparer.Ordinal);
         var freed = await index.FreedBlobKeysAsync(cancellationToken);
+        var unindexed = blobs.EnumerateUnreferenced(known).Where(key => !freed.Contains(key)).ToList();
         var recovered = 0;
-        foreach (var key in blobs.EnumerateUnreferenced(known).Where(key => !freed.Contains(key)).ToList())
+        for (var read = 0; read < unindexed.Count; read++)
         {
-            if (await TryRecoverAsync(key, cancellationToken))
+            if (read % RecoveryProgressInterval == 0)
             {
-                known.Add(key);
+                recovering?.Report(new ArchiveRecovery(read, unindexed.Count));
+            }
+
+            if (await TryRecoverAsync(unindexed[read], cancellationToken))
+            {
+                known.Add(unindexed[read]);
                 recovered++;
             }
+        }
+
+        if (unindexed.Count > 0)
+        {
+            recovering?.Report(new ArchiveRecovery(unindexed.Count, unindexed.Count));
         }
 
         var removed = blobs.RemoveUnreferenced(known);
@@ -326,3 +344,6 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
 
 /// <summary>What start-up did to the blobs: instances re-indexed from their blobs, and blobs removed that no index row refers to.</summary>
 public readonly record struct ArchiveStartup(int Recovered, int Removed);
+
+/// <summary>Start-up's progress through the stored blobs the index lacks: <paramref name="Read"/> of <paramref name="Total"/>.</summary>
+public readonly record struct ArchiveRecovery(int Read, int Total);

@@ -104,6 +104,7 @@ public sealed class ArchiveDurabilityTests : IDisposable
         Assert.Equal(files.Select(Convert.ToHexString).Order(), (await RetrieveAllAsStoredAsync(restarted)).Select(Convert.ToHexString).Order());
         Assert.Equal(metadataBefore, await MetadataByInstanceAsync(restarted));
         Assert.Contains(restarted.Output, line => line.Contains("Re-indexed 3 stored instances", StringComparison.Ordinal));
+        Assert.Contains(restarted.Output, line => line.Contains("Reading stored blobs the index lacks: 0 of 3", StringComparison.Ordinal));
         AssertStoredBlobs(data, 3);
     }
 

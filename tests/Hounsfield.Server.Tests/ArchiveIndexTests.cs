@@ -90,7 +90,9 @@ public sealed class ArchiveIndexTests : IDisposable
         using var restartedStore = new FolderBlobStore(blobs);
         var archive = new ArchiveService(restartedIndex, restartedStore, new ArchiveOptions());
 
-        Assert.Equal(new ArchiveStartup(Recovered: 1, Removed: 2), await archive.InitializeAsync(CancellationToken.None));
+        var progress = new List<ArchiveRecovery>();
+        Assert.Equal(new ArchiveStartup(Recovered: 1, Removed: 2), await archive.InitializeAsync(new Recorded<ArchiveRecovery>(progress), CancellationToken.None));
+        Assert.Equal([new ArchiveRecovery(0, 3), new ArchiveRecovery(3, 3)], progress);
         var stored = Assert.Single(await archive.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
         Assert.Equal("1.2.826.0.1.3680043.10.9.1", stored.SopInstanceUid);
         using (var read = archive.OpenInstance(stored))
@@ -101,7 +103,13 @@ public sealed class ArchiveIndexTests : IDisposable
         }
 
         Assert.Equal([stored.BlobKey], restartedStore.EnumerateKeys().ToList());
-        Assert.Equal(new ArchiveStartup(Recovered: 0, Removed: 0), await archive.InitializeAsync(CancellationToken.None));
+        Assert.Equal(new ArchiveStartup(Recovered: 0, Removed: 0), await archive.InitializeAsync(new Recorded<ArchiveRecovery>(progress), CancellationToken.None));
+        Assert.Equal(2, progress.Count); // nothing to read, nothing reported
+    }
+
+    private sealed class Recorded<T>(List<T> reports) : IProgress<T>
+    {
+        public void Report(T value) => reports.Add(value);
     }
 
     /// <summary>One secondary capture instance of study 1.2.826.0.1.3680043.10.9, told apart by its patient ID.</summary>

@@ -57,7 +57,7 @@ internal static class ServeCommand
         builder.Services.AddLargeBlockMemoryPool();
 
         var app = builder.Build();
-        var startup = await app.Services.GetRequiredService<ArchiveService>().InitializeAsync(CancellationToken.None);
+        var startup = await app.Services.GetRequiredService<ArchiveService>().InitializeAsync(new LoggedRecovery(app.Logger), CancellationToken.None);
         if (startup.Recovered > 0)
         {
             app.Logger.LogWarning("Re-indexed {RecoveredCount} stored instances the index lacked (its last commits undone by a power loss or crash, or the index lost)", startup.Recovered);
@@ -115,6 +115,13 @@ internal static class ServeCommand
         }
 
         return 0;
+    }
+
+    /// <summary>Start-up's re-indexing, logged as it goes (synchronously, unlike <see cref="Progress{T}"/>, so the lines keep their order).</summary>
+    private sealed class LoggedRecovery(ILogger logger) : IProgress<ArchiveRecovery>
+    {
+        public void Report(ArchiveRecovery value) =>
+            logger.LogWarning("Reading stored blobs the index lacks: {ReadCount} of {UnindexedCount}", value.Read, value.Total);
     }
 
     /// <summary>
