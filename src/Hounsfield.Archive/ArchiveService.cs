@@ -262,11 +262,31 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     /// blobs' keys as freed, so that start-up removes rather than recovers a blob whose removal did not reach the disk; the
     /// notes are dropped once the removal is on disk, so they do not pile up between restarts.
     /// </summary>
+    /// <remarks>
+    /// Each instance's commit turn is held until its blob is gone: a copy of it stored again meanwhile would otherwise lose
+    /// its blob to this delete (a large instance's file key is the same for every copy). Turns are taken in UID order, so
+    /// two deletes never wait for each other's.
+    /// </remarks>
     public async Task<int> DeleteAsync(string study, string? series, string? instance, CancellationToken cancellationToken)
     {
-        var keys = await index.DeleteAsync(study, series, instance, cancellationToken);
-        await index.ForgetFreedBlobsAsync(blobs.DeleteDurably([.. keys]), CancellationToken.None);
-        return keys.Count;
+        var listed = await index.ListInstancesAsync(study, series, instance, cancellationToken);
+        var sopInstanceUids = listed.Select(i => i.SopInstanceUid).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var turns = new List<InstanceCommitGate.Turn>(sopInstanceUids.Count);
+        try
+        {
+            foreach (var sopInstanceUid in sopInstanceUids)
+            {
+                turns.Add(await commitGate.EnterAsync(sopInstanceUid));
+            }
+
+            var keys = await index.DeleteInstancesAsync(sopInstanceUids, cancellationToken);
+            await index.ForgetFreedBlobsAsync(blobs.DeleteDurably([.. keys]), CancellationToken.None);
+            return keys.Count;
+        }
+        finally
+        {
+            turns.ForEach(turn => turn.Dispose());
+        }
     }
 
     /// <summary>

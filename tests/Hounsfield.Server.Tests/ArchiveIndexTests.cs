@@ -25,8 +25,8 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Equal(["s/00000001/1000/10"], await index.BlobKeysAsync(CancellationToken.None));
         Assert.Equal(["s/00000001/0/10"], await index.FreedBlobKeysAsync(CancellationToken.None));
 
-        var deleted = await index.DeleteAsync("1.2.3", null, null, CancellationToken.None);
-        Assert.Equal(["s/00000001/1000/10"], deleted);
+        var deleted = await index.DeleteInstancesAsync(["1.2.3.4.1", "1.2.3.4.404"], CancellationToken.None);
+        Assert.Equal(["s/00000001/1000/10"], deleted); // none for the instance not indexed
         Assert.Equal(["s/00000001/0/10", "s/00000001/1000/10"], (await index.FreedBlobKeysAsync(CancellationToken.None)).Order());
         await index.ForgetFreedBlobsAsync(["s/00000001/1000/10"], CancellationToken.None);
         Assert.Equal(["s/00000001/0/10"], await index.FreedBlobKeysAsync(CancellationToken.None));
@@ -105,6 +105,47 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Equal([stored.BlobKey], restartedStore.EnumerateKeys().ToList());
         Assert.Equal(new ArchiveStartup(Recovered: 0, Removed: 0), await archive.InitializeAsync(new Recorded<ArchiveRecovery>(progress), CancellationToken.None));
         Assert.Equal(2, progress.Count); // nothing to read, nothing reported
+    }
+
+    [Fact]
+    public async Task An_instance_stored_again_while_its_delete_removes_the_blob_keeps_its_new_blob()
+    {
+        // A large instance is a file whose key every copy of it shares; the delete must not remove the new copy's file.
+        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        using var folder = new FolderBlobStore(Path.Combine(data.FullName, "blobs"), inMemoryLimit: 20);
+        var store = new HeldDeletes(folder);
+        var archive = new ArchiveService(index, store, new ArchiveOptions());
+        await archive.InitializeAsync(CancellationToken.None);
+        Assert.True((await archive.IngestAsync(new MemoryStream(Instance("FIRST")), null, CancellationToken.None)).Stored);
+
+        var deleting = Task.Run(() => archive.DeleteAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
+        await store.DeleteStarted.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        var storingAgain = Task.Run(() => archive.IngestAsync(new MemoryStream(Instance("AGAIN")), null, CancellationToken.None));
+        await Task.WhenAny(storingAgain, Task.Delay(300)); // time to overtake the delete, were it allowed to
+        store.ReleaseDeletes.SetResult();
+
+        Assert.Equal(1, await deleting);
+        Assert.True((await storingAgain).Stored);
+        var stored = Assert.Single(await archive.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
+        using var read = archive.OpenInstance(stored);
+        using var copy = new MemoryStream();
+        await read.CopyToAsync(copy);
+        Assert.Equal(Instance("AGAIN"), copy.ToArray());
+    }
+
+    /// <summary>A blob store whose deletes wait until released.</summary>
+    private sealed class HeldDeletes(IBlobStore inner) : ForwardingBlobStore(inner)
+    {
+        public TaskCompletionSource DeleteStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource ReleaseDeletes { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override IReadOnlyList<string> DeleteDurably(params IReadOnlyCollection<string> keys)
+        {
+            DeleteStarted.TrySetResult();
+            ReleaseDeletes.Task.Wait(TimeSpan.FromSeconds(20));
+            return base.DeleteDurably(keys);
+        }
     }
 
     private sealed class Recorded<T>(List<T> reports) : IProgress<T>

@@ -53,32 +53,14 @@ public sealed class IngestBatchTests : IDisposable
         .ToBytes();
 
     /// <summary>A blob store whose commits take a while, counting how many run at once.</summary>
-    private sealed class SlowCommits(IBlobStore inner) : IBlobStore
+    private sealed class SlowCommits(IBlobStore inner) : ForwardingBlobStore(inner)
     {
         private int running;
         private int mostAtOnce;
 
         public int MostAtOnce => mostAtOnce;
 
-        public ITemporaryBlob CreateTemporary() => new Temporary(this, inner.CreateTemporary());
-
-        public Stream OpenRead(string key) => inner.OpenRead(key);
-
-        public Func<Stream> Reopener(string key) => inner.Reopener(key);
-
-        public bool Exists(string key) => inner.Exists(key);
-
-        public IReadOnlyList<string> DeleteDurably(params IReadOnlyCollection<string> keys) => inner.DeleteDurably(keys);
-
-        public bool IsRecoverable(string key) => inner.IsRecoverable(key);
-
-        public IEnumerable<string> EnumerateKeys() => inner.EnumerateKeys();
-
-        public IEnumerable<string> EnumerateUnreferenced(IReadOnlySet<string> known) => inner.EnumerateUnreferenced(known);
-
-        public int RemoveUnreferenced(IReadOnlySet<string> known) => inner.RemoveUnreferenced(known);
-
-        public void DeleteTemporaries() => inner.DeleteTemporaries();
+        public override ITemporaryBlob CreateTemporary() => new Temporary(this, base.CreateTemporary());
 
         private sealed class Temporary(SlowCommits store, ITemporaryBlob inner) : ITemporaryBlob
         {

@@ -24,8 +24,11 @@ public interface IArchiveIndex
     /// <summary>Stored DICOM JSON of the instances in scope, in the same order as <see cref="ListInstancesAsync"/>.</summary>
     IAsyncEnumerable<byte[]> ReadMetadataAsync(string studyInstanceUid, string? seriesInstanceUid, string? sopInstanceUid, CancellationToken cancellationToken);
 
-    /// <summary>Removes the rows in scope (and emptied series, studies, patients); returns the blob keys to delete.</summary>
-    Task<IReadOnlyList<string>> DeleteAsync(string studyInstanceUid, string? seriesInstanceUid, string? sopInstanceUid, CancellationToken cancellationToken);
+    /// <summary>
+    /// Removes the rows of these instances (and emptied series, studies, patients) in one durable commit, noting their blob
+    /// keys as freed; returns those keys (none for an instance not indexed).
+    /// </summary>
+    Task<IReadOnlyList<string>> DeleteInstancesAsync(IReadOnlyCollection<string> sopInstanceUids, CancellationToken cancellationToken);
 
     /// <summary>Every blob key the index refers to, for the orphan sweep.</summary>
     Task<IReadOnlySet<string>> BlobKeysAsync(CancellationToken cancellationToken);

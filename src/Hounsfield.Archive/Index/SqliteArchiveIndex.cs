@@ -370,18 +370,20 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         }
     }
 
-    public async Task<IReadOnlyList<string>> DeleteAsync(string studyInstanceUid, string? seriesInstanceUid, string? sopInstanceUid, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> DeleteInstancesAsync(IReadOnlyCollection<string> sopInstanceUids, CancellationToken cancellationToken)
     {
-        var instances = await ListInstancesAsync(studyInstanceUid, seriesInstanceUid, sopInstanceUid, cancellationToken);
+        var keys = new List<string>();
         await WriteAsync(async (writer, cancellationToken) =>
         {
-            foreach (var instance in instances)
+            foreach (var sopInstanceUid in sopInstanceUids)
             {
-                await DeleteInstanceRowAsync(writer, instance.SopInstanceUid, cancellationToken);
+                if (await DeleteInstanceRowAsync(writer, sopInstanceUid, cancellationToken) is { } key)
+                {
+                    keys.Add(key);
+                }
             }
         }, cancellationToken);
-
-        return instances.Select(i => i.BlobKey).ToList();
+        return keys;
     }
 
     public Task<IReadOnlySet<string>> BlobKeysAsync(CancellationToken cancellationToken) =>
@@ -523,9 +525,10 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
 
     /// <summary>
     /// Removes an instance's row (a delete, or an overwrite) and records its blob key as freed, in a commit that reaches the
-    /// disk: the blob's removal may not, and start-up must not recover a freed blob into the index.
+    /// disk: the blob's removal may not, and start-up must not recover a freed blob into the index. Returns that key, or
+    /// null when no row has this SOP Instance UID.
     /// </summary>
-    private static async Task DeleteInstanceRowAsync(IndexWriter writer, string sopInstanceUid, CancellationToken cancellationToken)
+    private static async Task<string?> DeleteInstanceRowAsync(IndexWriter writer, string sopInstanceUid, CancellationToken cancellationToken)
     {
         var find = writer.Command(
             "SELECT i.series_pk, se.study_pk, st.patient_pk, i.blob_key FROM instances i JOIN series se ON se.pk = i.series_pk JOIN studies st ON st.pk = se.study_pk WHERE i.sop_uid = $uid",
@@ -536,7 +539,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         {
             if (!await reader.ReadAsync(cancellationToken))
             {
-                return;
+                return null;
             }
 
             (seriesPk, studyPk, patientPk, blobKey) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetString(3));
@@ -553,6 +556,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         await writer.ExecuteAsync("DELETE FROM studies WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM series WHERE study_pk = $pk)", cancellationToken, ("$pk", studyPk));
         await writer.ExecuteAsync("DELETE FROM patients WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_pk = $pk)", cancellationToken, ("$pk", patientPk));
         await RecountAsync(writer, seriesPk, studyPk, cancellationToken);
+        return blobKey;
     }
 
     private static Task RecountAsync(IndexWriter writer, long seriesPk, long studyPk, CancellationToken cancellationToken) =>

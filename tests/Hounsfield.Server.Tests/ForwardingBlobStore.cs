@@ -1,0 +1,27 @@
+using Hounsfield.Archive.Blobs;
+
+namespace Hounsfield.Server.Tests;
+
+/// <summary>A blob store that passes every call to another; tests override the calls they slow down, hold or count.</summary>
+internal abstract class ForwardingBlobStore(IBlobStore inner) : IBlobStore
+{
+    public virtual ITemporaryBlob CreateTemporary() => inner.CreateTemporary();
+
+    public Stream OpenRead(string key) => inner.OpenRead(key);
+
+    public Func<Stream> Reopener(string key) => inner.Reopener(key);
+
+    public bool Exists(string key) => inner.Exists(key);
+
+    public virtual IReadOnlyList<string> DeleteDurably(params IReadOnlyCollection<string> keys) => inner.DeleteDurably(keys);
+
+    public bool IsRecoverable(string key) => inner.IsRecoverable(key);
+
+    public IEnumerable<string> EnumerateKeys() => inner.EnumerateKeys();
+
+    public IEnumerable<string> EnumerateUnreferenced(IReadOnlySet<string> known) => inner.EnumerateUnreferenced(known);
+
+    public int RemoveUnreferenced(IReadOnlySet<string> known) => inner.RemoveUnreferenced(known);
+
+    public void DeleteTemporaries() => inner.DeleteTemporaries();
+}
