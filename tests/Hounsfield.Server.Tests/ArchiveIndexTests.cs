@@ -1,6 +1,7 @@
 using Hounsfield.Archive;
 using Hounsfield.Archive.Blobs;
 using Hounsfield.Archive.Index;
+using Hounsfield.Archive.Query;
 using Hounsfield.Dicom;
 
 namespace Hounsfield.Server.Tests;
@@ -33,6 +34,32 @@ public sealed class ArchiveIndexTests : IDisposable
         await index.ForgetFreedBlobsAsync(["s/00000001/0/10", "s/00000001/2000/10"], CancellationToken.None);
         Assert.Empty(await index.FreedBlobKeysAsync(CancellationToken.None));
     }
+
+    [Fact]
+    public async Task A_later_instance_updates_its_patient_and_moves_its_study_and_an_unchanged_one_changes_nothing()
+    {
+        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        await index.InitializeAsync(CancellationToken.None);
+        await index.AddInstanceAsync(Record("s/00000001/0/10") with { PatientName = "DOE^JANE" }, durable: false, CancellationToken.None);
+        await index.AddInstanceAsync(Record("s/00000001/1000/10") with { SopInstanceUid = "1.2.3.4.2", PatientName = "DOE^JANE" }, durable: false, CancellationToken.None);
+        await index.AddInstanceAsync(Record("s/00000001/2000/10") with { SopInstanceUid = "1.2.3.4.3", PatientName = "ROE^JANE" }, durable: false, CancellationToken.None);
+        var study = Assert.Single((await index.QueryAsync(new() { Level = QueryLevel.Study, IncludeAll = true }, CancellationToken.None)).Matches);
+        Assert.Equal("ROE^JANE", study.GetString(DicomTag.PatientName));
+        Assert.Equal("3", study.GetString(DicomTag.NumberOfStudyRelatedInstances));
+        Assert.Equal(["ROE^JANE"], await PatientNamesAsync(index, "ROE")); // fuzzy and name columns follow; the old name is gone
+        Assert.Empty(await PatientNamesAsync(index, "DOE"));
+
+        // The study's next instance names another patient: the study moves to it, and its series stays one.
+        await index.AddInstanceAsync(Record("s/00000001/3000/10") with { SopInstanceUid = "1.2.3.4.4", PatientId = "Q", PatientName = "POE^JOHN" }, durable: false, CancellationToken.None);
+        study = Assert.Single((await index.QueryAsync(new() { Level = QueryLevel.Study, IncludeAll = true }, CancellationToken.None)).Matches);
+        Assert.Equal("Q", study.GetString(DicomTag.PatientID));
+        Assert.Equal("1", study.GetString(DicomTag.NumberOfStudyRelatedSeries));
+        Assert.Equal("4", study.GetString(DicomTag.NumberOfStudyRelatedInstances));
+    }
+
+    private static async Task<List<string?>> PatientNamesAsync(SqliteArchiveIndex index, string fuzzyName) =>
+        (await index.QueryAsync(new() { Level = QueryLevel.Study, FuzzyMatching = true, Matches = [(DicomTag.PatientName, fuzzyName)] }, CancellationToken.None))
+            .Matches.Select(match => match.GetString(DicomTag.PatientName)).ToList();
 
     [Theory]
     [InlineData(100_000)] // a segment record

@@ -211,30 +211,34 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     {
         await DeleteInstanceRowAsync(writer, record.SopInstanceUid, cancellationToken);
 
-        var patientPk = await writer.ScalarAsync("""
+        // Each upsert writes only when something changed (an update rewrites the row and its index entries even when equal,
+        // pages the commit then flushes): most instances belong to a patient, study and series already stored as they are.
+        var patientPk = await writer.UpsertAsync("""
             INSERT INTO patients (patient_id, patient_name, patient_name_fuzzy, patient_birth_date, patient_sex)
             VALUES ($id, $name, $fuzzy, $birth, $sex)
             ON CONFLICT(patient_id) DO UPDATE SET patient_name = excluded.patient_name, patient_name_fuzzy = excluded.patient_name_fuzzy,
                 patient_birth_date = excluded.patient_birth_date, patient_sex = excluded.patient_sex
+            WHERE patient_name IS DISTINCT FROM excluded.patient_name OR patient_birth_date IS DISTINCT FROM excluded.patient_birth_date
+                OR patient_sex IS DISTINCT FROM excluded.patient_sex
             RETURNING pk
-            """, cancellationToken,
+            """, "SELECT pk FROM patients WHERE patient_id = $id", cancellationToken,
             ("$id", record.PatientId), ("$name", record.PatientName), ("$fuzzy", FuzzyName(record.PatientName)),
             ("$birth", record.PatientBirthDate), ("$sex", record.PatientSex));
-        var studyPk = await writer.ScalarAsync("""
+        var studyPk = await writer.UpsertAsync("""
             INSERT INTO studies (patient_pk, study_uid, study_date, study_time, accession_number, study_id, study_description, referring_physician_name, referring_physician_name_fuzzy)
             VALUES ($patient, $uid, $date, $time, $accession, $id, $description, $referring, $fuzzy)
-            ON CONFLICT(study_uid) DO UPDATE SET patient_pk = excluded.patient_pk
+            ON CONFLICT(study_uid) DO UPDATE SET patient_pk = excluded.patient_pk WHERE patient_pk <> excluded.patient_pk
             RETURNING pk
-            """, cancellationToken,
+            """, "SELECT pk FROM studies WHERE study_uid = $uid", cancellationToken,
             ("$patient", patientPk), ("$uid", record.StudyInstanceUid), ("$date", record.StudyDate), ("$time", record.StudyTime),
             ("$accession", record.AccessionNumber), ("$id", record.StudyId), ("$description", record.StudyDescription),
             ("$referring", record.ReferringPhysicianName), ("$fuzzy", FuzzyName(record.ReferringPhysicianName)));
-        var seriesPk = await writer.ScalarAsync("""
+        var seriesPk = await writer.UpsertAsync("""
             INSERT INTO series (study_pk, series_uid, modality, series_number, series_description)
             VALUES ($study, $uid, $modality, $number, $description)
-            ON CONFLICT(series_uid) DO UPDATE SET study_pk = excluded.study_pk
+            ON CONFLICT(series_uid) DO UPDATE SET study_pk = excluded.study_pk WHERE study_pk <> excluded.study_pk
             RETURNING pk
-            """, cancellationToken,
+            """, "SELECT pk FROM series WHERE series_uid = $uid", cancellationToken,
             ("$study", studyPk), ("$uid", record.SeriesInstanceUid), ("$modality", record.Modality),
             ("$number", record.SeriesNumber), ("$description", record.SeriesDescription));
         await writer.ScalarAsync("""
@@ -686,6 +690,15 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
 
         public async Task<long> ScalarAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
             (long)(await Command(sql, parameters).ExecuteScalarAsync(cancellationToken))!;
+
+        /// <summary>
+        /// The key <paramref name="upsert"/> returns, or, when its update's condition left the row as it was (no row
+        /// returned), the key <paramref name="select"/> finds; both take the same parameters.
+        /// </summary>
+        public async Task<long> UpsertAsync(string upsert, string select, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
+            await Command(upsert, parameters).ExecuteScalarAsync(cancellationToken) is long key
+                ? key
+                : (long)(await Command(select, parameters).ExecuteScalarAsync(cancellationToken))!;
 
         public void Dispose()
         {
