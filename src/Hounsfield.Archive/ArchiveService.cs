@@ -236,8 +236,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         if (existing is not null)
         {
             // The replaced row noted its key as freed: forgotten once that blob is gone for good (or, the same file key, in use again).
-            IReadOnlyList<string> freed = replacedKey is null ? [existing.BlobKey] : blobs.DeleteDurably(replacedKey);
-            await index.ForgetFreedBlobsAsync(freed, CancellationToken.None);
+            await FreeAsync(replacedKey is null ? [] : [replacedKey], alsoForget: replacedKey is null ? [existing.BlobKey] : []);
         }
 
         return new IngestResult(true, null, record.SopClassUid, record.SopInstanceUid, record.StudyInstanceUid, record.SeriesInstanceUid, "Stored.");
@@ -280,12 +279,28 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
             }
 
             var keys = await index.DeleteInstancesAsync(sopInstanceUids, cancellationToken);
-            await index.ForgetFreedBlobsAsync(blobs.DeleteDurably([.. keys]), CancellationToken.None);
+            await FreeAsync(keys, alsoForget: []);
             return keys.Count;
         }
         finally
         {
             turns.ForEach(turn => turn.Dispose());
+        }
+    }
+
+    /// <summary>
+    /// Removes the blobs of rows already removed, and forgets their freed-key notes once the removal is on disk. The rows are
+    /// gone either way: a blob left by a failure here keeps its note, and start-up removes it.
+    /// </summary>
+    private async Task FreeAsync(IReadOnlyCollection<string> keys, IReadOnlyCollection<string> alsoForget)
+    {
+        try
+        {
+            await index.ForgetFreedBlobsAsync([.. blobs.DeleteDurably(keys), .. alsoForget], CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Reported by nobody: the instance is deleted (or replaced) as asked, and its old blob goes at the next start.
         }
     }
 

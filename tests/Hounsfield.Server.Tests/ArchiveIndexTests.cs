@@ -160,6 +160,37 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Equal(Instance("AGAIN"), copy.ToArray());
     }
 
+    [Fact]
+    public async Task A_delete_whose_blob_removal_fails_is_still_done_and_start_up_removes_the_blob()
+    {
+        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        var blobs = Path.Combine(data.FullName, "blobs");
+        string key;
+        using (var folder = new FolderBlobStore(blobs))
+        {
+            var archive = new ArchiveService(index, new FailingDeletes(folder), new ArchiveOptions());
+            await archive.InitializeAsync(CancellationToken.None);
+            Assert.True((await archive.IngestAsync(new MemoryStream(Instance("FAILING")), null, CancellationToken.None)).Stored);
+            key = Assert.Single(folder.EnumerateKeys());
+
+            Assert.Equal(1, await archive.DeleteAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
+            Assert.Empty(await archive.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
+            Assert.Equal([key], folder.EnumerateKeys().ToList());
+            Assert.Equal([key], await index.FreedBlobKeysAsync(CancellationToken.None));
+        }
+
+        using var restartedStore = new FolderBlobStore(blobs);
+        var restarted = new ArchiveService(index, restartedStore, new ArchiveOptions());
+        Assert.Equal(new ArchiveStartup(Recovered: 0, Removed: 1), await restarted.InitializeAsync(CancellationToken.None));
+        Assert.Empty(restartedStore.EnumerateKeys());
+        Assert.Empty(await index.FreedBlobKeysAsync(CancellationToken.None));
+    }
+
+    private sealed class FailingDeletes(IBlobStore inner) : ForwardingBlobStore(inner)
+    {
+        public override IReadOnlyList<string> DeleteDurably(params IReadOnlyCollection<string> keys) => throw new IOException("disk error (test)");
+    }
+
     /// <summary>A blob store whose deletes wait until released.</summary>
     private sealed class HeldDeletes(IBlobStore inner) : ForwardingBlobStore(inner)
     {
