@@ -52,16 +52,7 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
         // Every key checked before anything is deleted.
         var files = keys.Where(key => !BlobSegments.IsKey(key)).Select(key => (Key: key, Path: PathOf(key))).ToList();
         var gone = segments.DeleteDurably(keys.Where(BlobSegments.IsKey)).ToList();
-        foreach (var file in files.Where(file => File.Exists(file.Path)))
-        {
-            File.Delete(file.Path);
-        }
-
-        foreach (var folder in files.Select(file => Path.GetDirectoryName(file.Path)!).Distinct().Where(Directory.Exists))
-        {
-            NativeFile.FlushFolder(folder);
-        }
-
+        DeleteFilesDurably(files.Select(file => file.Path));
         gone.AddRange(files.Select(file => file.Key));
         return gone;
     }
@@ -76,18 +67,8 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
 
     public int RemoveUnreferenced(IReadOnlySet<string> known)
     {
-        // Flushed folder by folder: a removed file that came back after a power loss would be recovered into the index.
         var removed = EnumerateFileKeys().Where(key => !known.Contains(key)).Select(PathOf).ToList();
-        foreach (var path in removed)
-        {
-            File.Delete(path);
-        }
-
-        foreach (var folder in removed.Select(path => Path.GetDirectoryName(path)!).Distinct())
-        {
-            NativeFile.FlushFolder(folder);
-        }
-
+        DeleteFilesDurably(removed);
         return removed.Count + segments.RemoveUnreferenced(known);
     }
 
@@ -100,6 +81,24 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
     }
 
     public void Dispose() => segments.Dispose();
+
+    /// <summary>
+    /// Deletes the files (those still there), then flushes each of their folders once: a deleted file that came back after a
+    /// power loss would be recovered into the index.
+    /// </summary>
+    private static void DeleteFilesDurably(IEnumerable<string> paths)
+    {
+        var deleted = paths.ToList();
+        foreach (var path in deleted.Where(File.Exists))
+        {
+            File.Delete(path);
+        }
+
+        foreach (var folder in deleted.Select(path => Path.GetDirectoryName(path)!).Distinct().Where(Directory.Exists))
+        {
+            NativeFile.FlushFolder(folder);
+        }
+    }
 
     private IEnumerable<string> EnumerateFileKeys()
     {
