@@ -233,10 +233,15 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
             throw;
         }
 
-        if (existing is not null)
+        // The replaced row noted its key as freed: forgotten once that blob is gone for good, or at once when the new copy
+        // took the same file key.
+        if (replacedKey is not null)
         {
-            // The replaced row noted its key as freed: forgotten once that blob is gone for good (or, the same file key, in use again).
-            await FreeAsync(replacedKey is null ? [] : [replacedKey], alsoForget: replacedKey is null ? [existing.BlobKey] : []);
+            await FreeAsync([replacedKey]);
+        }
+        else if (existing is not null)
+        {
+            await index.ForgetFreedBlobsAsync([existing.BlobKey], CancellationToken.None);
         }
 
         return new IngestResult(true, null, record.SopClassUid, record.SopInstanceUid, record.StudyInstanceUid, record.SeriesInstanceUid, "Stored.");
@@ -279,7 +284,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
             }
 
             var keys = await index.DeleteInstancesAsync(sopInstanceUids, cancellationToken);
-            await FreeAsync(keys, alsoForget: []);
+            await FreeAsync(keys);
             return keys.Count;
         }
         finally
@@ -292,11 +297,11 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     /// Removes the blobs of rows already removed, and forgets their freed-key notes once the removal is on disk. The rows are
     /// gone either way: a blob left by a failure here keeps its note, and start-up removes it.
     /// </summary>
-    private async Task FreeAsync(IReadOnlyCollection<string> keys, IReadOnlyCollection<string> alsoForget)
+    private async Task FreeAsync(IReadOnlyCollection<string> keys)
     {
         try
         {
-            await index.ForgetFreedBlobsAsync([.. blobs.DeleteDurably(keys), .. alsoForget], CancellationToken.None);
+            await index.ForgetFreedBlobsAsync(blobs.DeleteDurably(keys), CancellationToken.None);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
