@@ -141,13 +141,9 @@ public sealed class ArchiveDurabilityTests : IDisposable
     private const string LargeSecondaryCaptureUid = "1.2.826.0.1.3680043.10.11.1";
 
     /// <summary>A secondary capture of about <paramref name="length"/> bytes, so large that a retrieve not read holds the server.</summary>
-    private static byte[] LargeSecondaryCapture(int length) => new Hounsfield.Dicom.DicomFile(new Hounsfield.Dicom.DicomDataset()
-            .AddOrUpdate(Hounsfield.Dicom.DicomTag.SOPClassUID, Hounsfield.Dicom.DicomVR.UI, "1.2.840.10008.5.1.4.1.1.7")
-            .AddOrUpdate(Hounsfield.Dicom.DicomTag.SOPInstanceUID, Hounsfield.Dicom.DicomVR.UI, LargeSecondaryCaptureUid)
-            .AddOrUpdate(Hounsfield.Dicom.DicomTag.StudyInstanceUID, Hounsfield.Dicom.DicomVR.UI, "1.2.826.0.1.3680043.10.11")
-            .AddOrUpdate(Hounsfield.Dicom.DicomTag.SeriesInstanceUID, Hounsfield.Dicom.DicomVR.UI, "1.2.826.0.1.3680043.10.11.2")
-            .Add(new Hounsfield.Dicom.DicomValueElement(Hounsfield.Dicom.DicomTag.PixelData, Hounsfield.Dicom.DicomVR.OB, RandomNumberGenerator.GetBytes(length))))
-        .ToBytes();
+    private static byte[] LargeSecondaryCapture(int length) =>
+        SecondaryCapture.Bytes("1.2.826.0.1.3680043.10.11", "1.2.826.0.1.3680043.10.11.2", LargeSecondaryCaptureUid, dataset =>
+            dataset.Add(new Hounsfield.Dicom.DicomValueElement(Hounsfield.Dicom.DicomTag.PixelData, Hounsfield.Dicom.DicomVR.OB, RandomNumberGenerator.GetBytes(length))));
 
     [CorpusFact]
     public async Task A_batch_whose_commits_overlap_stores_each_instance_once_and_reports_a_repeated_one_as_duplicate()

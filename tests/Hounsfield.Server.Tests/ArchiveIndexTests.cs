@@ -212,13 +212,9 @@ public sealed class ArchiveIndexTests : IDisposable
     }
 
     /// <summary>One secondary capture instance of study 1.2.826.0.1.3680043.10.9, told apart by its patient ID.</summary>
-    private static byte[] Instance(string patientId) => new DicomFile(new DicomDataset()
-            .AddOrUpdate(DicomTag.SOPClassUID, DicomVR.UI, "1.2.840.10008.5.1.4.1.1.7")
-            .AddOrUpdate(DicomTag.SOPInstanceUID, DicomVR.UI, "1.2.826.0.1.3680043.10.9.1")
-            .AddOrUpdate(DicomTag.StudyInstanceUID, DicomVR.UI, "1.2.826.0.1.3680043.10.9")
-            .AddOrUpdate(DicomTag.SeriesInstanceUID, DicomVR.UI, "1.2.826.0.1.3680043.10.9.2")
-            .AddOrUpdate(DicomTag.PatientID, DicomVR.LO, patientId))
-        .ToBytes();
+    private static byte[] Instance(string patientId) =>
+        SecondaryCapture.Bytes("1.2.826.0.1.3680043.10.9", "1.2.826.0.1.3680043.10.9.2", "1.2.826.0.1.3680043.10.9.1", dataset =>
+            dataset.AddOrUpdate(DicomTag.PatientID, DicomVR.LO, patientId));
 
     private static InstanceRecord Record(string blobKey) => new()
     {
@@ -226,7 +222,7 @@ public sealed class ArchiveIndexTests : IDisposable
         StudyInstanceUid = "1.2.3",
         SeriesInstanceUid = "1.2.3.4",
         SopInstanceUid = "1.2.3.4.1",
-        SopClassUid = "1.2.840.10008.5.1.4.1.1.7",
+        SopClassUid = SecondaryCapture.SopClassUid,
         TransferSyntaxUid = "1.2.840.10008.1.2.1",
         BlobKey = blobKey,
         Length = 10,

@@ -42,15 +42,11 @@ public sealed class IngestBatchTests : IDisposable
         Assert.Equal(12, (await archive.ListInstancesAsync("1.2.826.0.1.3680043.10.1", null, null, CancellationToken.None)).Count);
     }
 
-    private static byte[] Instance(int number) => new DicomFile(new DicomDataset()
-            .AddOrUpdate(DicomTag.SOPClassUID, DicomVR.UI, "1.2.840.10008.5.1.4.1.1.7")
-            .AddOrUpdate(DicomTag.SOPInstanceUID, DicomVR.UI, $"1.2.826.0.1.3680043.10.3.{number}")
-            .AddOrUpdate(DicomTag.StudyInstanceUID, DicomVR.UI, "1.2.826.0.1.3680043.10.1")
-            .AddOrUpdate(DicomTag.SeriesInstanceUID, DicomVR.UI, "1.2.826.0.1.3680043.10.2")
+    private static byte[] Instance(int number) =>
+        SecondaryCapture.Bytes("1.2.826.0.1.3680043.10.1", "1.2.826.0.1.3680043.10.2", $"1.2.826.0.1.3680043.10.3.{number}", dataset => dataset
             .AddOrUpdate(DicomTag.PatientID, DicomVR.LO, "BATCH")
             .AddOrUpdate(new DicomTag(0x0009, 0x0010), DicomVR.LO, "HOUNSFIELD TEST")
-            .AddOrUpdate(new DicomTag(0x0009, 0x1000), DicomVR.OB, new byte[InstanceLength]))
-        .ToBytes();
+            .AddOrUpdate(new DicomTag(0x0009, 0x1000), DicomVR.OB, new byte[InstanceLength]));
 
     /// <summary>A blob store whose commits take a while, counting how many run at once.</summary>
     private sealed class SlowCommits(IBlobStore inner) : ForwardingBlobStore(inner)
