@@ -1,4 +1,5 @@
 // WADO-RS frames (§10.4.1.1.4), rendered resources (§10.4.1.1.6, §8.3.5) and thumbnails (§10.4.1.1.7).
+using System.Buffers;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -37,14 +38,26 @@ internal static class RenderedEndpoint
         }
 
         var (asStored, mediaType) = NegotiateFrameMediaType(context.Request.Headers.Accept, reader);
-        byte[] Read(int number) => asStored ? reader.ReadCompressedFrame(number - 1) : reader.ReadFrame(number - 1).Data;
+
+        // Native frames are read into pooled buffers: a fresh array the size of a frame per request cost more in page faults
+        // and collections of the large-object heap than the copy itself.
+        (ReadOnlyMemory<byte> Bytes, IDisposable? Owner) Read(int number)
+        {
+            if (asStored)
+            {
+                return (reader.ReadCompressedFrame(number - 1), null);
+            }
+
+            var frame = reader.RentFrame(number - 1);
+            return (frame.Data.AsMemory(0, checked((int)frame.Description.FrameLength)), frame);
+        }
 
         // The first frame is read before the response starts, so that a codec we lack answers 406; the others stream one at a
         // time (a failure among them aborts the response, which leaves the multipart visibly unterminated, never silently short).
-        byte[] part;
+        (ReadOnlyMemory<byte> Bytes, IDisposable? Owner) first;
         try
         {
-            part = Read(numbers[0]);
+            first = Read(numbers[0]);
         }
         catch (Exception ex) when (ex is NotSupportedException or ImageCodecException)
         {
@@ -52,17 +65,36 @@ internal static class RenderedEndpoint
         }
 
         var boundary = Guid.NewGuid().ToString("N");
-        context.Response.ContentType = $"multipart/related; type=\"{mediaType}\"; boundary={boundary}";
         var syntax = asStored ? $"; transfer-syntax={reader.TransferSyntax.Uid}" : string.Empty;
-        for (var i = 0; i < numbers.Count; i++)
+        string PartHeader(int length) => $"--{boundary}\r\nContent-Type: {mediaType}{syntax}\r\nContent-Length: {length}\r\n\r\n";
+        var closing = $"--{boundary}--\r\n";
+        context.Response.ContentType = $"multipart/related; type=\"{mediaType}\"; boundary={boundary}";
+        if (numbers.Count == 1 || !reader.IsEncapsulated)
         {
-            part = i == 0 ? part : Read(numbers[i]);
-            await context.Response.Body.WriteAsync(Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Type: {mediaType}{syntax}\r\nContent-Length: {part.Length}\r\n\r\n"), cancellationToken);
-            await context.Response.Body.WriteAsync(part, cancellationToken);
-            await context.Response.Body.WriteAsync("\r\n"u8.ToArray(), cancellationToken);
+            // Every part's length is known (native frames are all one length): a Content-Length rather than chunks.
+            var length = first.Bytes.Length;
+            context.Response.ContentLength = (PartHeader(length).Length + length + 2L) * numbers.Count + closing.Length;
         }
 
-        await context.Response.Body.WriteAsync(Encoding.ASCII.GetBytes($"--{boundary}--\r\n"), cancellationToken);
+        var writer = context.Response.BodyWriter;
+        for (var i = 0; i < numbers.Count; i++)
+        {
+            var (bytes, owner) = i == 0 ? first : Read(numbers[i]);
+            using (owner)
+            {
+                writer.Write(Encoding.ASCII.GetBytes(PartHeader(bytes.Length)));
+                writer.Write(bytes.Span);
+                writer.Write("\r\n"u8);
+            }
+
+            if (writer.UnflushedBytes >= 1024 * 1024)
+            {
+                await writer.FlushAsync(cancellationToken);
+            }
+        }
+
+        writer.Write(Encoding.ASCII.GetBytes(closing));
+        await writer.FlushAsync(cancellationToken);
         return Results.Empty;
     }
 
