@@ -9,9 +9,14 @@ namespace Hounsfield.Archive.Blobs;
 /// </summary>
 internal static class NativeFile
 {
-    private const int ReadOnlyDirectory = 0x10000; // O_RDONLY | O_DIRECTORY on Linux
+    private const int CloseOnExec = 0x80000; // O_CLOEXEC
     private const int PunchHoleKeepingSize = 0x01 | 0x02; // FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE
     private const int SeekData = 3;
+
+    /// <summary>O_DIRECTORY: Arm Linux gives it the value x86 Linux gives O_DIRECT, which a folder cannot be opened with.</summary>
+    private static int DirectoryFlag => IsArmFamily ? 0x4000 : 0x10000;
+
+    private static bool IsArmFamily => RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm;
 
     /// <summary>
     /// Makes a folder's entries durable (fsync of the folder): without it a file created or renamed a moment before a power
@@ -24,7 +29,7 @@ internal static class NativeFile
             return;
         }
 
-        var descriptor = Open(folder, ReadOnlyDirectory);
+        var descriptor = Open(folder, DirectoryFlag | CloseOnExec);
         if (descriptor < 0)
         {
             throw new IOException($"Could not open folder {folder} to flush it (errno {Marshal.GetLastPInvokeError()}).");
