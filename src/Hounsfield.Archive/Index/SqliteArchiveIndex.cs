@@ -99,12 +99,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
 
     public async Task<StoredInstance?> FindInstanceAsync(string sopInstanceUid, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"{InstanceSelect} WHERE i.sop_uid = $uid";
-        command.Parameters.AddWithValue("$uid", sopInstanceUid);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? ReadStoredInstance(reader) : null;
+        return await database.LookupAsync(InstanceBySopUid, reader => reader.Read() ? ReadStoredInstance(reader) : null, cancellationToken, ("$uid", sopInstanceUid));
     }
 
     /// <summary>
@@ -351,22 +346,24 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
 
     public async Task<IReadOnlyList<StoredInstance>> ListInstancesAsync(string studyInstanceUid, string? seriesInstanceUid, string? sopInstanceUid, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Scoped(connection, InstanceSelect, studyInstanceUid, seriesInstanceUid, sopInstanceUid);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var instances = new List<StoredInstance>();
-        while (await reader.ReadAsync(cancellationToken))
+        var (sql, parameters) = Scoped(InstanceSelect, studyInstanceUid, seriesInstanceUid, sopInstanceUid);
+        return await database.LookupAsync(sql, reader =>
         {
-            instances.Add(ReadStoredInstance(reader));
-        }
+            var instances = new List<StoredInstance>();
+            while (reader.Read())
+            {
+                instances.Add(ReadStoredInstance(reader));
+            }
 
-        return instances;
+            return instances;
+        }, cancellationToken, parameters);
     }
 
     public async IAsyncEnumerable<byte[]> ReadMetadataAsync(string studyInstanceUid, string? seriesInstanceUid, string? sopInstanceUid, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        var (sql, parameters) = Scoped("SELECT i.metadata FROM instances i JOIN series se ON se.pk = i.series_pk JOIN studies st ON st.pk = se.study_pk", studyInstanceUid, seriesInstanceUid, sopInstanceUid);
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Scoped(connection, "SELECT i.metadata FROM instances i JOIN series se ON se.pk = i.series_pk JOIN studies st ON st.pk = se.study_pk", studyInstanceUid, seriesInstanceUid, sopInstanceUid);
+        await using var command = SqliteDatabase.Command(connection, null, sql, parameters);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -428,6 +425,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         }
 
         writeLock.Dispose();
+        database.Dispose();
     }
 
     /// <summary>Upper case without accents, for fuzzy person-name matching.</summary>
@@ -456,28 +454,29 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         FROM instances i JOIN series se ON se.pk = i.series_pk JOIN studies st ON st.pk = se.study_pk
         """;
 
+    private const string InstanceBySopUid = $"{InstanceSelect} WHERE i.sop_uid = $uid";
+
     private static StoredInstance ReadStoredInstance(SqliteDataReader reader) =>
         new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetInt64(6));
 
-    private static SqliteCommand Scoped(SqliteConnection connection, string select, string studyInstanceUid, string? seriesInstanceUid, string? sopInstanceUid)
+    /// <summary><paramref name="select"/> narrowed to a study, a series of it or an instance of that, in series and instance order.</summary>
+    private static (string Sql, (string Name, object? Value)[] Parameters) Scoped(string select, string studyInstanceUid, string? seriesInstanceUid, string? sopInstanceUid)
     {
-        var command = connection.CreateCommand();
         var sql = new StringBuilder(select).Append(" WHERE st.study_uid = $study");
-        command.Parameters.AddWithValue("$study", studyInstanceUid);
+        var parameters = new List<(string Name, object? Value)> { ("$study", studyInstanceUid) };
         if (seriesInstanceUid is not null)
         {
             sql.Append(" AND se.series_uid = $series");
-            command.Parameters.AddWithValue("$series", seriesInstanceUid);
+            parameters.Add(("$series", seriesInstanceUid));
         }
 
         if (sopInstanceUid is not null)
         {
             sql.Append(" AND i.sop_uid = $instance");
-            command.Parameters.AddWithValue("$instance", sopInstanceUid);
+            parameters.Add(("$instance", sopInstanceUid));
         }
 
-        command.CommandText = sql.Append(" ORDER BY se.series_number, se.pk, i.instance_number, i.pk").ToString();
-        return command;
+        return (sql.Append(" ORDER BY se.series_number, se.pk, i.instance_number, i.pk").ToString(), [.. parameters]);
     }
 
     private static List<QueryAttribute> SelectedAttributes(QidoQuery query)

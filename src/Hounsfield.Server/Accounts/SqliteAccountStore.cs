@@ -9,7 +9,7 @@ namespace Hounsfield.Server.Accounts;
 /// months `yyyy-MM`; every statement is plain SQL with upserts (`ON CONFLICT … DO UPDATE … RETURNING`) that PostgreSQL
 /// runs unchanged. Read-modify-write steps run in `BEGIN IMMEDIATE` transactions, so they are serialised across processes.
 /// </summary>
-internal sealed class SqliteAccountStore : IAccountStore
+internal sealed class SqliteAccountStore : IAccountStore, IDisposable
 {
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS users (
@@ -235,13 +235,11 @@ internal sealed class SqliteAccountStore : IAccountStore
 
     public async Task<ApiKeyCredential?> FindApiKeyAsync(string prefix, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null,
-            "SELECT id, user_id, salt, hash, last_used_at, revoked_at FROM api_keys WHERE prefix = $prefix", ("$prefix", prefix));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken)
-            ? new ApiKeyCredential(reader.GetInt64(0), reader.GetInt64(1), (byte[])reader[2], (byte[])reader[3], NullableTime(reader, 4), !reader.IsDBNull(5))
-            : null;
+        return await database.LookupAsync("SELECT id, user_id, salt, hash, last_used_at, revoked_at FROM api_keys WHERE prefix = $prefix",
+            reader => reader.Read()
+                ? new ApiKeyCredential(reader.GetInt64(0), reader.GetInt64(1), (byte[])reader[2], (byte[])reader[3], NullableTime(reader, 4), !reader.IsDBNull(5))
+                : null,
+            cancellationToken, ("$prefix", prefix));
     }
 
     public async Task TouchApiKeyAsync(long keyId, DateTimeOffset now, CancellationToken cancellationToken)
@@ -348,15 +346,17 @@ internal sealed class SqliteAccountStore : IAccountStore
             ("$email", email), ("$address", address));
     }
 
+    /// <summary>Closes the connections kept open for lookups.</summary>
+    public void Dispose() => database.Dispose();
+
     private async Task<AccountUser?> FindUserWhereAsync(string condition, object key, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, $"SELECT {UserColumns} FROM users u WHERE {condition}", ("$key", key));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken)
-            ? new AccountUser(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-                reader.GetInt64(5) != 0, reader.GetInt64(6) != 0)
-            : null;
+        return await database.LookupAsync($"SELECT {UserColumns} FROM users u WHERE {condition}",
+            reader => reader.Read()
+                ? new AccountUser(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                    reader.GetInt64(5) != 0, reader.GetInt64(6) != 0)
+                : null,
+            cancellationToken, ("$key", key));
     }
 
     private static async Task InsertRefreshTokenAsync(SqliteConnection connection, SqliteTransaction transaction, string tokenId, string familyId, long userId,
