@@ -119,6 +119,57 @@ public sealed class BlobStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Reads_share_a_bounded_set_of_segment_handles_all_closed_with_the_store()
+    {
+        // One segment per record: 80 segments read at once, more than the 64 handles kept open between reads.
+        var store = new FolderBlobStore(root.FullName, InMemoryLimit, maxSegmentLength: 4096);
+        var blobs = Enumerable.Range(0, 80).Select(i => RandomNumberGenerator.GetBytes(1000 + i)).ToList();
+        var keys = new List<string>();
+        foreach (var bytes in blobs)
+        {
+            keys.Add(await CommitAsync(store, bytes));
+        }
+
+        var streams = keys.SelectMany(key => new[] { store.OpenRead(key), store.Reopener(key)() }).ToList();
+        Assert.Equal(blobs.SelectMany(bytes => new[] { bytes, bytes }), streams.Select(ReadAll));
+        Assert.InRange(OpenSegmentDescriptors(), 80, 80 + 80); // a writer's handle per segment, one reader's handle per segment
+
+        foreach (var stream in streams)
+        {
+            stream.Dispose();
+        }
+
+        Assert.Equal(blobs, keys.Select(key => ReadAll(store.OpenRead(key))));
+        Assert.InRange(OpenSegmentDescriptors(), 80, 80 + 64);
+        store.Dispose();
+        Assert.Equal(0, OpenSegmentDescriptors());
+    }
+
+    [Fact]
+    public async Task A_segment_deleted_at_start_up_and_its_id_given_to_a_new_one_is_read_as_the_new_one()
+    {
+        using (var firstRun = new FolderBlobStore(root.FullName, InMemoryLimit))
+        {
+            await CommitAsync(firstRun, RandomNumberGenerator.GetBytes(3000));
+        }
+
+        using var restarted = new FolderBlobStore(root.FullName, InMemoryLimit);
+        var abandoned = Assert.Single(restarted.EnumerateUnreferenced(new HashSet<string>()));
+        ReadAll(restarted.OpenRead(abandoned)); // read (as a recovery would) before the sweep removes the whole segment
+        Assert.Equal(1, restarted.RemoveUnreferenced(new HashSet<string>()));
+
+        var bytes = RandomNumberGenerator.GetBytes(5000);
+        var key = await CommitAsync(restarted, bytes);
+
+        Assert.StartsWith("s/00000001/0/", key, StringComparison.Ordinal); // the deleted segment's id
+        Assert.Equal(bytes, ReadAll(restarted.OpenRead(key)));
+    }
+
+    /// <summary>This process's open descriptors of files in the segment folder (Linux /proc).</summary>
+    private int OpenSegmentDescriptors() =>
+        new DirectoryInfo("/proc/self/fd").GetFiles().Count(fd => fd.LinkTarget is { } target && target.StartsWith(SegmentFolder + "/", StringComparison.Ordinal));
+
+    [Fact]
     public async Task A_record_deleted_while_being_read_is_read_whole_and_freed_when_its_last_reader_closes()
     {
         using var store = new FolderBlobStore(root.FullName, InMemoryLimit);

@@ -31,14 +31,14 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
     public ITemporaryBlob CreateTemporary() => new TemporaryBlob(this);
 
     public Stream OpenRead(string key) => BlobSegments.IsKey(key)
-        ? segments.OpenRead(key, FileOptions.SequentialScan)
+        ? segments.OpenRead(key)
         : new FileStream(PathOf(key), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.SequentialScan);
 
     public Func<Stream> Reopener(string key)
     {
         if (BlobSegments.IsKey(key))
         {
-            return () => segments.OpenRead(key, FileOptions.RandomAccess);
+            return () => segments.OpenRead(key);
         }
 
         var path = PathOf(key);
