@@ -146,23 +146,28 @@ public sealed class BlobStoreTests : IDisposable
     }
 
     [Fact]
-    public async Task A_segment_deleted_at_start_up_and_its_id_given_to_a_new_one_is_read_as_the_new_one()
+    public async Task Segments_swept_at_start_up_never_give_their_ids_to_new_ones()
     {
-        using (var firstRun = new FolderBlobStore(root.FullName, InMemoryLimit))
+        // Were an id given again, a reader's handle or a stale key of the swept segment would reach the new one.
+        using (var firstRun = new FolderBlobStore(root.FullName, InMemoryLimit, maxSegmentLength: 4096))
         {
+            await CommitAsync(firstRun, RandomNumberGenerator.GetBytes(3000));
             await CommitAsync(firstRun, RandomNumberGenerator.GetBytes(3000));
         }
 
         using var restarted = new FolderBlobStore(root.FullName, InMemoryLimit);
-        var abandoned = Assert.Single(restarted.EnumerateUnreferenced(new HashSet<string>()));
-        ReadAll(restarted.OpenRead(abandoned)); // read (as a recovery would) before the sweep removes the whole segment
-        Assert.Equal(1, restarted.RemoveUnreferenced(new HashSet<string>()));
+        var abandoned = restarted.EnumerateUnreferenced(new HashSet<string>()).ToList();
+        Assert.Equal(2, abandoned.Count);
+        Assert.All(abandoned, key => ReadAll(restarted.OpenRead(key))); // read, as a recovery would, before the sweep
+        Assert.Equal(2, restarted.RemoveUnreferenced(new HashSet<string>()));
 
         var bytes = RandomNumberGenerator.GetBytes(5000);
         var key = await CommitAsync(restarted, bytes);
 
-        Assert.StartsWith("s/00000001/0/", key, StringComparison.Ordinal); // the deleted segment's id
+        Assert.StartsWith("s/00000003/0/", key, StringComparison.Ordinal);
         Assert.Equal(bytes, ReadAll(restarted.OpenRead(key)));
+        Assert.All(abandoned, key => Assert.ThrowsAny<IOException>(() => restarted.OpenRead(key)));
+        Assert.Equal(["00000002.seg", "00000003.seg"], Directory.GetFiles(SegmentFolder).Select(Path.GetFileName).Order());
     }
 
     /// <summary>This process's open descriptors of files in the segment folder (Linux /proc).</summary>
@@ -227,11 +232,11 @@ public sealed class BlobStoreTests : IDisposable
 
         var segment = Path.Combine(SegmentFolder, "00000001.seg");
         Assert.Equal(OffsetOf(keys[4]), new FileInfo(segment).Length);
-        Assert.False(File.Exists(Path.Combine(SegmentFolder, "00000002.seg")));
+        Assert.Equal(0, new FileInfo(Path.Combine(SegmentFolder, "00000002.seg")).Length); // the newest segment stays, empty
         Assert.Equal(0, restarted.RemoveUnreferenced(known));
 
-        // A restarted store appends to a segment of its own.
-        Assert.StartsWith("s/00000002/", await CommitAsync(restarted, RandomNumberGenerator.GetBytes(10)), StringComparison.Ordinal);
+        // A restarted store appends to a segment of its own, numbered after every segment file.
+        Assert.StartsWith("s/00000003/", await CommitAsync(restarted, RandomNumberGenerator.GetBytes(10)), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -185,7 +185,7 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
         return false;
     }
 
-    /// <summary>Drops the cached read handle of a segment about to be deleted: its id may be given to a new segment.</summary>
+    /// <summary>Drops the cached read handle of a segment about to be deleted, which would keep the deleted file open.</summary>
     private void ForgetReadHandle(long id)
     {
         ReadHandle? unleased = null;
@@ -310,17 +310,22 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
 
     /// <summary>
     /// Frees every range of the segments that no key of <paramref name="known"/> covers: holes between the known records,
-    /// the tail after the last one (truncated), and whole segments none of which is known (deleted). Segments this process
-    /// writes are left alone. Returns the number of records freed, once the frees are on disk (a record that came back after
-    /// a power loss would be recovered into the index).
+    /// the tail after the last one (truncated), and whole segments none of which is known (deleted; the newest is emptied).
+    /// Segments this process writes are left alone. Returns the number of records freed, once the frees are on disk (a
+    /// record that came back after a power loss would be recovered into the index).
     /// </summary>
     public int RemoveUnreferenced(IReadOnlySet<string> known)
     {
         var referenced = Referenced(known);
         var removed = 0;
         var deletedSegments = false;
+
+        // The newest segment stays, emptied, when none of its records is known: a new segment takes the id after the highest
+        // file's, and an id given again could meet a reader's handle or a stale key of the deleted segment.
+        var newest = SegmentFiles().Select(file => file.Id).DefaultIfEmpty(0).Max();
         foreach (var (id, path) in SegmentsOfEarlierRuns())
         {
+            var kept = referenced[id].Any() || id == newest;
             var records = referenced[id].ToList();
             using (var handle = OpenSegment(path, FileAccess.ReadWrite))
             {
@@ -332,7 +337,7 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
 
                 var tail = gaps[^1].From;
                 removed += ScanRecords(handle, tail, long.MaxValue).Count();
-                if (records.Count > 0 && RandomAccess.GetLength(handle) > tail)
+                if (kept && RandomAccess.GetLength(handle) > tail)
                 {
                     RandomAccess.SetLength(handle, tail);
                 }
@@ -340,7 +345,7 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
                 NativeFile.FlushData(handle);
             }
 
-            if (records.Count == 0)
+            if (!kept)
             {
                 ForgetReadHandle(id);
                 File.Delete(path);
