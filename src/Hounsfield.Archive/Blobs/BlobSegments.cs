@@ -177,7 +177,7 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
             if (handle.Leases == 0)
             {
                 readHandles.Remove(id);
-                handle.Handle.Dispose();
+                Retire(handle);
                 return true;
             }
         }
@@ -188,17 +188,23 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
     /// <summary>Drops the cached read handle of a segment about to be deleted, which would keep the deleted file open.</summary>
     private void ForgetReadHandle(long id)
     {
-        ReadHandle? unleased = null;
         lock (readersGate)
         {
             if (readHandles.Remove(id, out var handle))
             {
-                handle.Closing = true;
-                unleased = handle.Leases == 0 ? handle : null;
+                Retire(handle);
             }
         }
+    }
 
-        unleased?.Handle.Dispose();
+    /// <summary>A handle taken out of the cache (under <see cref="readersGate"/>): closed now, or by the last stream holding it.</summary>
+    private static void Retire(ReadHandle handle)
+    {
+        handle.Closing = true;
+        if (handle.Leases == 0)
+        {
+            handle.Handle.Dispose();
+        }
     }
 
     public bool Exists(string key)
@@ -325,8 +331,8 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
         var newest = SegmentFiles().Select(file => file.Id).DefaultIfEmpty(0).Max();
         foreach (var (id, path) in SegmentsOfEarlierRuns())
         {
-            var kept = referenced[id].Any() || id == newest;
             var records = referenced[id].ToList();
+            var kept = records.Count > 0 || id == newest;
             using (var handle = OpenSegment(path, FileAccess.ReadWrite))
             {
                 var gaps = Gaps(records).ToList();
@@ -424,11 +430,7 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
         {
             foreach (var handle in readHandles.Values)
             {
-                handle.Closing = true;
-                if (handle.Leases == 0)
-                {
-                    handle.Handle.Dispose();
-                }
+                Retire(handle);
             }
 
             readHandles.Clear();

@@ -620,9 +620,8 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     private sealed class DurableCommitRequiredException : Exception;
 
     /// <summary>The writer connection and its prepared statements, one per SQL text.</summary>
-    private sealed class IndexWriter(SqliteConnection connection) : IDisposable
+    private sealed class IndexWriter(PreparedStatements statements) : IDisposable
     {
-        private readonly Dictionary<string, SqliteCommand> statements = new(StringComparer.Ordinal);
         private SqliteTransaction? transaction;
 
         /// <summary>The transaction begun by <see cref="BeginAsync"/>.</summary>
@@ -645,7 +644,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                 await using var setting = connection.CreateCommand();
                 setting.CommandText = durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
                 await setting.ExecuteNonQueryAsync(cancellationToken);
-                return new IndexWriter(connection) { Durable = durable };
+                return new IndexWriter(new PreparedStatements(connection)) { Durable = durable };
             }
             catch
             {
@@ -655,7 +654,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         }
 
         public async Task BeginAsync(CancellationToken cancellationToken) =>
-            transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            transaction = (SqliteTransaction)await statements.Connection.BeginTransactionAsync(cancellationToken);
 
         public async Task CommitAsync(CancellationToken cancellationToken)
         {
@@ -665,24 +664,8 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         }
 
         /// <summary>The prepared statement of <paramref name="sql"/> in the current transaction, with these parameter values (null: SQL NULL).</summary>
-        public SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
-        {
-            if (!statements.TryGetValue(sql, out var command))
-            {
-                command = connection.CreateCommand();
-                command.CommandText = sql;
-                statements.Add(sql, command);
-            }
-
-            command.Transaction = transaction;
-            command.Parameters.Clear();
-            foreach (var (name, value) in parameters)
-            {
-                command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-            }
-
-            return command;
-        }
+        public SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters) =>
+            statements.Prepare(sql, transaction, parameters);
 
         public Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
             Command(sql, parameters).ExecuteNonQueryAsync(cancellationToken);
@@ -702,12 +685,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         public void Dispose()
         {
             transaction?.Dispose();
-            foreach (var command in statements.Values)
-            {
-                command.Dispose();
-            }
-
-            connection.Dispose();
+            statements.Dispose();
         }
     }
 }

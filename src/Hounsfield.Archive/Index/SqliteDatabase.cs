@@ -14,16 +14,13 @@ public sealed class SqliteDatabase(string path) : IDisposable
     /// <summary>Connections kept open between lookups; more are opened under load and closed after.</summary>
     private const int MaxIdleLookupSessions = 8;
 
-    /// <summary>Statements one lookup session keeps prepared; past it (a caller with generated SQL) it starts over.</summary>
-    private const int MaxPreparedLookups = 32;
-
     /// <summary>synchronous=NORMAL: with WAL, a commit survives a crash of the process; busy_timeout: writers of several stores or nodes wait rather than fail.</summary>
     private const string ConnectionSettings = "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA case_sensitive_like=ON; PRAGMA busy_timeout=10000;";
 
     /// <summary>The native connections already given <see cref="ConnectionSettings"/>: a pooled connection keeps them.</summary>
     private readonly ConditionalWeakTable<sqlite3, object> configured = [];
 
-    private readonly ConcurrentBag<LookupSession> idleLookupSessions = [];
+    private readonly ConcurrentBag<PreparedStatements> idleLookupSessions = [];
     private volatile bool disposed;
 
     public string Path { get; } = path;
@@ -58,12 +55,17 @@ public sealed class SqliteDatabase(string path) : IDisposable
         var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = sql;
+        Bind(command, parameters);
+        return command;
+    }
+
+    /// <summary>Adds the parameters of <paramref name="command"/> with these values (null: SQL NULL).</summary>
+    internal static void Bind(SqliteCommand command, (string Name, object? Value)[] parameters)
+    {
         foreach (var (name, value) in parameters)
         {
             command.Parameters.AddWithValue(name, value ?? DBNull.Value);
         }
-
-        return command;
     }
 
     /// <summary>
@@ -75,12 +77,12 @@ public sealed class SqliteDatabase(string path) : IDisposable
     public async Task<T> LookupAsync<T>(string sql, Func<SqliteDataReader, T> read, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        var session = idleLookupSessions.TryTake(out var idle) ? idle : new LookupSession(await OpenAsync(cancellationToken));
+        var session = idleLookupSessions.TryTake(out var idle) ? idle : new PreparedStatements(await OpenAsync(cancellationToken));
         var reusable = false;
         try
         {
             T result;
-            await using (var reader = await session.Prepare(sql, parameters).ExecuteReaderAsync(cancellationToken))
+            await using (var reader = await session.Prepare(sql, null, parameters).ExecuteReaderAsync(cancellationToken))
             {
                 result = read(reader);
             }
@@ -141,51 +143,6 @@ public sealed class SqliteDatabase(string path) : IDisposable
         if (connection.Handle is { } opened)
         {
             configured.AddOrUpdate(opened, configured);
-        }
-    }
-
-    /// <summary>An open connection and the lookups prepared on it, used by one lookup at a time.</summary>
-    private sealed class LookupSession(SqliteConnection connection) : IDisposable
-    {
-        private readonly Dictionary<string, SqliteCommand> prepared = new(StringComparer.Ordinal);
-
-        public SqliteCommand Prepare(string sql, (string Name, object? Value)[] parameters)
-        {
-            if (!prepared.TryGetValue(sql, out var command))
-            {
-                if (prepared.Count >= MaxPreparedLookups)
-                {
-                    DisposeCommands();
-                }
-
-                command = connection.CreateCommand();
-                command.CommandText = sql;
-                prepared.Add(sql, command);
-            }
-
-            command.Parameters.Clear();
-            foreach (var (name, value) in parameters)
-            {
-                command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-            }
-
-            return command;
-        }
-
-        public void Dispose()
-        {
-            DisposeCommands();
-            connection.Dispose();
-        }
-
-        private void DisposeCommands()
-        {
-            foreach (var command in prepared.Values)
-            {
-                command.Dispose();
-            }
-
-            prepared.Clear();
         }
     }
 }
