@@ -33,36 +33,41 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     public Task<ArchiveStartup> InitializeAsync(CancellationToken cancellationToken) => InitializeAsync(null, cancellationToken);
 
     /// <inheritdoc cref="InitializeAsync(CancellationToken)"/>
-    /// <param name="recovering">Told how many blobs are to be read before the first, then every 10 000: a lost index of
-    /// millions of instances takes a while to rebuild.</param>
+    /// <param name="recovering">Told before the first blob read, then every 10 000 and at the end, how many were read and how
+    /// far the sweep is: a lost index of millions of instances takes a while to rebuild.</param>
     public async Task<ArchiveStartup> InitializeAsync(IProgress<ArchiveRecovery>? recovering, CancellationToken cancellationToken)
     {
         await index.InitializeAsync(cancellationToken);
         blobs.DeleteTemporaries();
-        var known = new HashSet<string>(await index.BlobKeysAsync(cancellationToken), StringComparer.Ordinal);
         var freed = await index.FreedBlobKeysAsync(cancellationToken);
-        var unindexed = blobs.EnumerateUnreferenced(known).Where(key => !freed.Contains(key)).ToList();
-        var recovered = 0;
-        for (var read = 0; read < unindexed.Count; read++)
+        var parts = blobs.KeyPrefixes();
+        int read = 0, recovered = 0, removed = 0;
+        for (var part = 0; part < parts.Count; part++)
         {
-            if (read % RecoveryProgressInterval == 0)
+            var known = new HashSet<string>(await index.BlobKeysAsync(parts[part], cancellationToken), StringComparer.Ordinal);
+            foreach (var key in blobs.EnumerateUnreferenced(parts[part], known).Where(key => !freed.Contains(key)).ToList())
             {
-                recovering?.Report(new ArchiveRecovery(read, unindexed.Count));
+                if (read % RecoveryProgressInterval == 0)
+                {
+                    recovering?.Report(new ArchiveRecovery(read, part, parts.Count));
+                }
+
+                read++;
+                if (await TryRecoverAsync(key, cancellationToken))
+                {
+                    known.Add(key);
+                    recovered++;
+                }
             }
 
-            if (await TryRecoverAsync(unindexed[read], cancellationToken))
-            {
-                known.Add(unindexed[read]);
-                recovered++;
-            }
+            removed += blobs.RemoveUnreferenced(parts[part], known);
         }
 
-        if (unindexed.Count > 0)
+        if (read > 0)
         {
-            recovering?.Report(new ArchiveRecovery(unindexed.Count, unindexed.Count));
+            recovering?.Report(new ArchiveRecovery(read, parts.Count, parts.Count));
         }
 
-        var removed = blobs.RemoveUnreferenced(known);
         await index.ForgetFreedBlobsAsync([.. freed], cancellationToken);
         return new ArchiveStartup(recovered, removed);
     }
@@ -385,5 +390,5 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
 /// <summary>What start-up did to the blobs: instances re-indexed from their blobs, and blobs removed that no index row refers to.</summary>
 public readonly record struct ArchiveStartup(int Recovered, int Removed);
 
-/// <summary>Start-up's progress through the stored blobs the index lacks: <paramref name="Read"/> of <paramref name="Total"/>.</summary>
-public readonly record struct ArchiveRecovery(int Read, int Total);
+/// <summary>Start-up's progress through blobs the index lacks: <paramref name="Read"/> read so far, and the parts of the blob store swept (of <see cref="IBlobStore.KeyPrefixes"/>).</summary>
+public readonly record struct ArchiveRecovery(int Read, int PartsSwept, int Parts);

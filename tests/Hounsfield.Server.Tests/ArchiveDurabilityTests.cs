@@ -104,7 +104,9 @@ public sealed class ArchiveDurabilityTests : IDisposable
         Assert.Equal(files.Select(Convert.ToHexString).Order(), (await RetrieveAllAsStoredAsync(restarted)).Select(Convert.ToHexString).Order());
         Assert.Equal(metadataBefore, await MetadataByInstanceAsync(restarted));
         Assert.Contains(restarted.Output, line => line.Contains("Re-indexed 3 stored instances", StringComparison.Ordinal));
-        Assert.Contains(restarted.Output, line => line.Contains("Reading stored blobs the index lacks: 0 of 3", StringComparison.Ordinal));
+        // One top folder of files, then one segment.
+        Assert.Contains(restarted.Output, line => line.Contains("Reading stored blobs the index lacks: 0 read, 0 of 2 parts", StringComparison.Ordinal));
+        Assert.Contains(restarted.Output, line => line.Contains("Reading stored blobs the index lacks: 3 read, 2 of 2 parts", StringComparison.Ordinal));
         AssertStoredBlobs(data, 3);
     }
 

@@ -23,7 +23,7 @@ public sealed class ArchiveIndexTests : IDisposable
 
         var stored = await index.FindInstanceAsync("1.2.3.4.1", CancellationToken.None);
         Assert.Equal("s/00000001/1000/10", stored?.BlobKey);
-        Assert.Equal(["s/00000001/1000/10"], await index.BlobKeysAsync(CancellationToken.None));
+        Assert.Equal(["s/00000001/1000/10"], await index.BlobKeysAsync("", CancellationToken.None));
         Assert.Equal(["s/00000001/0/10"], await index.FreedBlobKeysAsync(CancellationToken.None));
 
         var deleted = await index.DeleteInstancesAsync(["1.2.3.4.1", "1.2.3.4.404"], CancellationToken.None);
@@ -33,6 +33,34 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Equal(["s/00000001/0/10"], await index.FreedBlobKeysAsync(CancellationToken.None));
         await index.ForgetFreedBlobsAsync(["s/00000001/0/10", "s/00000001/2000/10"], CancellationToken.None);
         Assert.Empty(await index.FreedBlobKeysAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task The_blob_keys_of_one_part_are_exactly_those_under_its_prefix()
+    {
+        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        await index.InitializeAsync(CancellationToken.None);
+        // Neighbours in byte order: a segment's successor id ("s/00000001/" < "s/000000010" < "s/0000001a/"), and folders.
+        string[] keys = ["s/00000001/0/10", "s/00000001/a000/ff", "s/0000001a/0/10", "s/00000010/0/10", "ab/00/1.dcm", "ab0/1.dcm", "aa/ff/2.dcm"];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            await index.AddInstanceAsync(Record(keys[i]) with { SopInstanceUid = $"1.2.3.4.{i + 1}" }, durable: false, CancellationToken.None);
+        }
+
+        Assert.Equal(["s/00000001/0/10", "s/00000001/a000/ff"], (await index.BlobKeysAsync("s/00000001/", CancellationToken.None)).Order());
+        Assert.Equal(["s/00000010/0/10"], await index.BlobKeysAsync("s/00000010/", CancellationToken.None));
+        Assert.Equal(["ab/00/1.dcm"], await index.BlobKeysAsync("ab/", CancellationToken.None));
+        Assert.Empty(await index.BlobKeysAsync("s/00000002/", CancellationToken.None));
+        Assert.Equal(keys.Order(), (await index.BlobKeysAsync("", CancellationToken.None)).Order());
+
+        // Read from the index on the key, not by a scan of the instance rows (which hold each instance's metadata).
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(data.FullName, "index.db")}");
+        connection.Open();
+        using var explain = connection.CreateCommand();
+        explain.CommandText = "EXPLAIN QUERY PLAN SELECT blob_key FROM instances WHERE blob_key >= 'ab/' AND blob_key < 'ab0'";
+        using var plan = explain.ExecuteReader();
+        Assert.True(plan.Read());
+        Assert.Contains("USING COVERING INDEX instances_blob_key", plan.GetString(3), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -90,7 +118,7 @@ public sealed class ArchiveIndexTests : IDisposable
 
         Assert.Equal(1, await archive.DeleteAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
         Assert.Empty(store.EnumerateKeys());
-        Assert.Empty(await index.BlobKeysAsync(CancellationToken.None));
+        Assert.Empty(await index.BlobKeysAsync("", CancellationToken.None));
         Assert.Empty(await index.FreedBlobKeysAsync(CancellationToken.None));
     }
 
@@ -119,7 +147,7 @@ public sealed class ArchiveIndexTests : IDisposable
 
         var progress = new List<ArchiveRecovery>();
         Assert.Equal(new ArchiveStartup(Recovered: 1, Removed: 2), await archive.InitializeAsync(new Recorded<ArchiveRecovery>(progress), CancellationToken.None));
-        Assert.Equal([new ArchiveRecovery(0, 3), new ArchiveRecovery(3, 3)], progress);
+        Assert.Equal([new ArchiveRecovery(0, 0, 1), new ArchiveRecovery(3, 1, 1)], progress);
         var stored = Assert.Single(await archive.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
         Assert.Equal("1.2.826.0.1.3680043.10.9.1", stored.SopInstanceUid);
         using (var read = archive.OpenInstance(stored))

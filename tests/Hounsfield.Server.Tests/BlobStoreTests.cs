@@ -156,10 +156,10 @@ public sealed class BlobStoreTests : IDisposable
         }
 
         using var restarted = new FolderBlobStore(root.FullName, InMemoryLimit);
-        var abandoned = restarted.EnumerateUnreferenced(new HashSet<string>()).ToList();
+        var abandoned = Unreferenced(restarted, new HashSet<string>());
         Assert.Equal(2, abandoned.Count);
         Assert.All(abandoned, key => ReadAll(restarted.OpenRead(key))); // read, as a recovery would, before the sweep
-        Assert.Equal(2, restarted.RemoveUnreferenced(new HashSet<string>()));
+        Assert.Equal(2, RemoveUnreferenced(restarted, new HashSet<string>()));
 
         var bytes = RandomNumberGenerator.GetBytes(5000);
         var key = await CommitAsync(restarted, bytes);
@@ -169,6 +169,14 @@ public sealed class BlobStoreTests : IDisposable
         Assert.All(abandoned, key => Assert.ThrowsAny<IOException>(() => restarted.OpenRead(key)));
         Assert.Equal(["00000002.seg", "00000003.seg"], Directory.GetFiles(SegmentFolder).Select(Path.GetFileName).Order());
     }
+
+    /// <summary>The start-up sweep's unreferenced keys, part by part.</summary>
+    private static List<string> Unreferenced(FolderBlobStore store, IReadOnlySet<string> known) =>
+        [.. store.KeyPrefixes().SelectMany(prefix => store.EnumerateUnreferenced(prefix, known))];
+
+    /// <summary>The start-up sweep's removal, part by part.</summary>
+    private static int RemoveUnreferenced(FolderBlobStore store, IReadOnlySet<string> known) =>
+        store.KeyPrefixes().Sum(prefix => store.RemoveUnreferenced(prefix, known));
 
     /// <summary>This process's open descriptors of files in the segment folder (Linux /proc).</summary>
     private int OpenSegmentDescriptors() =>
@@ -218,11 +226,12 @@ public sealed class BlobStoreTests : IDisposable
         Assert.StartsWith("s/00000002/", abandonedSegmentKey, StringComparison.Ordinal);
         using var restarted = new FolderBlobStore(root.FullName, InMemoryLimit);
         var known = new HashSet<string> { keys[0], keys[2], keys[3] };
+        Assert.Equal(["s/00000001/", "s/00000002/"], restarted.KeyPrefixes()); // one part per segment, oldest first
 
         // keys[1] (a hole between known records), keys[4] (the tail) and the second run's whole segment, in the order written.
-        Assert.Equal([keys[1], keys[4], abandonedSegmentKey], restarted.EnumerateUnreferenced(known).ToList());
-        Assert.Equal(3, restarted.RemoveUnreferenced(known));
-        Assert.Empty(restarted.EnumerateUnreferenced(known));
+        Assert.Equal([keys[1], keys[4], abandonedSegmentKey], Unreferenced(restarted, known));
+        Assert.Equal(3, RemoveUnreferenced(restarted, known));
+        Assert.Empty(Unreferenced(restarted, known));
 
         Assert.Equal(known.Order(StringComparer.Ordinal), restarted.EnumerateKeys().Order(StringComparer.Ordinal));
         foreach (var i in new[] { 0, 2, 3 })
@@ -233,7 +242,7 @@ public sealed class BlobStoreTests : IDisposable
         var segment = Path.Combine(SegmentFolder, "00000001.seg");
         Assert.Equal(OffsetOf(keys[4]), new FileInfo(segment).Length);
         Assert.Equal(0, new FileInfo(Path.Combine(SegmentFolder, "00000002.seg")).Length); // the newest segment stays, empty
-        Assert.Equal(0, restarted.RemoveUnreferenced(known));
+        Assert.Equal(0, RemoveUnreferenced(restarted, known));
 
         // A restarted store appends to a segment of its own, numbered after every segment file.
         Assert.StartsWith("s/00000003/", await CommitAsync(restarted, RandomNumberGenerator.GetBytes(10)), StringComparison.Ordinal);
@@ -252,7 +261,8 @@ public sealed class BlobStoreTests : IDisposable
         Assert.False(store.IsRecoverable(key)); // a file's key is reused when its instance is stored again
         Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(root.FullName, "ab", "abcdef", "0123.dcm")));
         Assert.Equal([fileKey], store.EnumerateKeys().ToList());
-        Assert.Equal(1, store.RemoveUnreferenced(new HashSet<string>()));
+        Assert.Equal(["ab/"], store.KeyPrefixes()); // one part per top folder of files
+        Assert.Equal(1, RemoveUnreferenced(store, new HashSet<string>()));
         Assert.Empty(store.EnumerateKeys());
     }
 

@@ -19,9 +19,11 @@ internal abstract class ForwardingBlobStore(IBlobStore inner) : IBlobStore
 
     public IEnumerable<string> EnumerateKeys() => inner.EnumerateKeys();
 
-    public IEnumerable<string> EnumerateUnreferenced(IReadOnlySet<string> known) => inner.EnumerateUnreferenced(known);
+    public IReadOnlyList<string> KeyPrefixes() => inner.KeyPrefixes();
 
-    public int RemoveUnreferenced(IReadOnlySet<string> known) => inner.RemoveUnreferenced(known);
+    public IEnumerable<string> EnumerateUnreferenced(string prefix, IReadOnlySet<string> known) => inner.EnumerateUnreferenced(prefix, known);
+
+    public int RemoveUnreferenced(string prefix, IReadOnlySet<string> known) => inner.RemoveUnreferenced(prefix, known);
 
     public void DeleteTemporaries() => inner.DeleteTemporaries();
 }

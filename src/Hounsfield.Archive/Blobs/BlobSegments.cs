@@ -315,52 +315,54 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
     }
 
     /// <summary>
-    /// Frees every range of the segments that no key of <paramref name="known"/> covers: holes between the known records,
-    /// the tail after the last one (truncated), and whole segments none of which is known (deleted; the newest is emptied).
-    /// Segments this process writes are left alone. Returns the number of records freed, once the frees are on disk (a
-    /// record that came back after a power loss would be recovered into the index).
+    /// The key prefix of each segment that no append of this process can reach (it is complete), oldest first: the parts
+    /// of the start-up sweep (<see cref="UnreferencedKeys"/>, <see cref="RemoveUnreferenced"/>), one segment each.
     /// </summary>
-    public int RemoveUnreferenced(IReadOnlySet<string> known)
+    public IEnumerable<string> KeyPrefixes() => SegmentsOfEarlierRuns().Select(segment => PrefixOf(segment.Id));
+
+    /// <summary>
+    /// Frees every range of the segment of <paramref name="prefix"/> that no key of <paramref name="known"/> covers: holes
+    /// between the known records and the tail after the last one (truncated); the whole segment when none is known (deleted,
+    /// or emptied when it is the newest). A segment this process writes is left alone. Returns the number of records freed,
+    /// once the frees are on disk (a record that came back after a power loss would be recovered into the index).
+    /// </summary>
+    public int RemoveUnreferenced(string prefix, IReadOnlySet<string> known)
     {
-        var referenced = Referenced(known);
-        var removed = 0;
-        var deletedSegments = false;
+        if (SweptSegment(prefix) is not { } swept)
+        {
+            return 0;
+        }
+
+        var (id, path) = swept;
+
+        var records = Referenced(known, id);
 
         // The newest segment stays, emptied, when none of its records is known: a new segment takes the id after the highest
         // file's, and an id given again could meet a reader's handle or a stale key of the deleted segment.
-        var newest = SegmentFiles().Select(file => file.Id).DefaultIfEmpty(0).Max();
-        foreach (var (id, path) in SegmentsOfEarlierRuns())
+        var kept = records.Count > 0 || !SegmentFiles().Any(file => file.Id > id);
+        var removed = 0;
+        using (var handle = OpenSegment(path, FileAccess.ReadWrite))
         {
-            var records = referenced[id].ToList();
-            var kept = records.Count > 0 || id == newest;
-            using (var handle = OpenSegment(path, FileAccess.ReadWrite))
+            var gaps = Gaps(records).ToList();
+            foreach (var (from, to) in gaps[..^1])
             {
-                var gaps = Gaps(records).ToList();
-                foreach (var (from, to) in gaps[..^1])
-                {
-                    removed += DiscardRange(handle, from, to);
-                }
-
-                var tail = gaps[^1].From;
-                removed += ScanRecords(handle, tail, long.MaxValue).Count();
-                if (kept && RandomAccess.GetLength(handle) > tail)
-                {
-                    RandomAccess.SetLength(handle, tail);
-                }
-
-                NativeFile.FlushData(handle);
+                removed += DiscardRange(handle, from, to);
             }
 
-            if (!kept)
+            var tail = gaps[^1].From;
+            removed += ScanRecords(handle, tail, long.MaxValue).Count();
+            if (kept && RandomAccess.GetLength(handle) > tail)
             {
-                ForgetReadHandle(id);
-                File.Delete(path);
-                deletedSegments = true;
+                RandomAccess.SetLength(handle, tail);
             }
+
+            NativeFile.FlushData(handle);
         }
 
-        if (deletedSegments)
+        if (!kept)
         {
+            ForgetReadHandle(id);
+            File.Delete(path);
             NativeFile.FlushFolder(folder);
         }
 
@@ -368,21 +370,25 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
     }
 
     /// <summary>
-    /// The keys of the records that no key of <paramref name="known"/> covers, in the order they were written; only the
-    /// ranges between known records are scanned (holes skipped). Segments this process writes are left out.
+    /// The keys of the records in the segment of <paramref name="prefix"/> that no key of <paramref name="known"/> covers, in
+    /// the order they were written; only the ranges between known records are scanned (holes skipped). Nothing for a segment
+    /// this process writes.
     /// </summary>
-    public IEnumerable<string> UnreferencedKeys(IReadOnlySet<string> known)
+    public IEnumerable<string> UnreferencedKeys(string prefix, IReadOnlySet<string> known)
     {
-        var referenced = Referenced(known);
-        foreach (var (id, path) in SegmentsOfEarlierRuns())
+        if (SweptSegment(prefix) is not { } swept)
         {
-            using var handle = OpenSegment(path, FileAccess.Read);
-            foreach (var (from, to) in Gaps(referenced[id]))
+            yield break;
+        }
+
+        var (id, path) = swept;
+
+        using var handle = OpenSegment(path, FileAccess.Read);
+        foreach (var (from, to) in Gaps(Referenced(known, id)))
+        {
+            foreach (var (offset, length) in ScanRecords(handle, from, to))
             {
-                foreach (var (offset, length) in ScanRecords(handle, from, to))
-                {
-                    yield return KeyOf(id, offset, length);
-                }
+                yield return KeyOf(id, offset, length);
             }
         }
     }
@@ -396,9 +402,24 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
         }
     }
 
-    /// <summary>The records that the segment keys of <paramref name="known"/> name, by segment, in offset order.</summary>
-    private static ILookup<long, (long Offset, long Length)> Referenced(IReadOnlySet<string> known) =>
-        known.Where(IsKey).Select(Parse).OrderBy(record => record.Offset).ToLookup(record => record.Id, record => (record.Offset, record.Length));
+    /// <summary>The segment that <paramref name="prefix"/> (of <see cref="KeyPrefixes"/>) names, when it exists and no append of this process can reach it.</summary>
+    private (long Id, string Path)? SweptSegment(string prefix)
+    {
+        var parts = prefix.Split('/');
+        if (parts.Length != 3 || parts[0] + "/" != KeyPrefix || parts[2].Length != 0 || !TryParseHex(parts[1], out var id))
+        {
+            throw new ArgumentException($"'{prefix}' is not a blob segment's key prefix.", nameof(prefix));
+        }
+
+        lock (gate)
+        {
+            return File.Exists(PathOf(id)) && !written.Exists(segment => segment.Id == id) ? (id, PathOf(id)) : null;
+        }
+    }
+
+    /// <summary>The records of segment <paramref name="id"/> that keys of <paramref name="known"/> name, in offset order.</summary>
+    private static List<(long Offset, long Length)> Referenced(IReadOnlySet<string> known, long id) =>
+        [.. known.Where(IsKey).Select(Parse).Where(record => record.Id == id).Select(record => (record.Offset, record.Length)).OrderBy(record => record.Offset)];
 
     /// <summary>The ranges of a segment that none of its <paramref name="records"/> (in offset order) covers: between them, then from the end of the last to the end.</summary>
     private static IEnumerable<(long From, long To)> Gaps(IEnumerable<(long Offset, long Length)> records)
@@ -443,7 +464,10 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
     private static long RecordLength(long length) => AlignUp(HeaderLength + length);
 
     /// <summary>The key of a record; <see cref="Parse"/> reads it back.</summary>
-    private static string KeyOf(long id, long offset, long length) => $"{KeyPrefix}{id:x8}/{offset:x}/{length:x}";
+    private static string KeyOf(long id, long offset, long length) => $"{PrefixOf(id)}{offset:x}/{length:x}";
+
+    /// <summary>The start of the keys of every record of segment <paramref name="id"/>.</summary>
+    private static string PrefixOf(long id) => $"{KeyPrefix}{id:x8}/";
 
     /// <summary>An existing segment, shared with its writer and with readers, and deletable while open.</summary>
     private static SafeFileHandle OpenSegment(string path, FileAccess access) =>

@@ -12,6 +12,7 @@ namespace Hounsfield.Archive.Blobs;
 public sealed class FolderBlobStore : IBlobStore, IDisposable
 {
     private const string TemporaryFolder = "tmp";
+    private const string SegmentsFolder = "segments";
     private readonly string root;
     private readonly int inMemoryLimit;
     private readonly BlobSegments segments;
@@ -24,7 +25,7 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
     {
         this.root = Path.GetFullPath(root);
         this.inMemoryLimit = inMemoryLimit;
-        segments = new BlobSegments(Path.Combine(this.root, "segments"), maxSegmentLength);
+        segments = new BlobSegments(Path.Combine(this.root, SegmentsFolder), maxSegmentLength);
         Directory.CreateDirectory(Path.Combine(this.root, TemporaryFolder));
     }
 
@@ -57,19 +58,27 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
         return gone;
     }
 
-    public IEnumerable<string> EnumerateKeys() => EnumerateFileKeys().Concat(segments.EnumerateKeys());
+    public IEnumerable<string> EnumerateKeys() => FileFolders().SelectMany(name => EnumerateFileKeys(name + "/")).Concat(segments.EnumerateKeys());
 
-    public IEnumerable<string> EnumerateUnreferenced(IReadOnlySet<string> known) =>
-        EnumerateFileKeys().Where(key => !known.Contains(key)).Concat(segments.UnreferencedKeys(known));
+    public IReadOnlyList<string> KeyPrefixes() => [.. FileFolders().Select(name => name + "/"), .. segments.KeyPrefixes()];
+
+    public IEnumerable<string> EnumerateUnreferenced(string prefix, IReadOnlySet<string> known) => BlobSegments.IsKey(prefix)
+        ? segments.UnreferencedKeys(prefix, known)
+        : EnumerateFileKeys(prefix).Where(key => !known.Contains(key));
 
     /// <summary>Segment records are: a record's key names its place, which no later record takes. Files are not: an instance stored again reuses its file's key.</summary>
     public bool IsRecoverable(string key) => BlobSegments.IsKey(key);
 
-    public int RemoveUnreferenced(IReadOnlySet<string> known)
+    public int RemoveUnreferenced(string prefix, IReadOnlySet<string> known)
     {
-        var removed = EnumerateFileKeys().Where(key => !known.Contains(key)).Select(PathOf).ToList();
+        if (BlobSegments.IsKey(prefix))
+        {
+            return segments.RemoveUnreferenced(prefix, known);
+        }
+
+        var removed = EnumerateFileKeys(prefix).Where(key => !known.Contains(key)).Select(PathOf).ToList();
         DeleteFilesDurably(removed);
-        return removed.Count + segments.RemoveUnreferenced(known);
+        return removed.Count;
     }
 
     public void DeleteTemporaries()
@@ -100,15 +109,24 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
         }
     }
 
-    private IEnumerable<string> EnumerateFileKeys()
+    /// <summary>The top folders that hold files (a file's key starts with its folder's name), in name order.</summary>
+    private IEnumerable<string> FileFolders() => Directory.EnumerateDirectories(root)
+        .Select(Path.GetFileName)
+        .Where(name => name is not (TemporaryFolder or SegmentsFolder) && !BlobSegments.IsKey(name + "/"))
+        .Order(StringComparer.Ordinal)!;
+
+    /// <summary>The keys of the files in the top folder of <paramref name="prefix"/> (its name and a slash).</summary>
+    private IEnumerable<string> EnumerateFileKeys(string prefix)
     {
-        foreach (var path in Directory.EnumerateFiles(root, "*.dcm", SearchOption.AllDirectories))
+        var folder = Path.Combine(root, prefix.TrimEnd('/'));
+        if (!Directory.Exists(folder))
         {
-            var key = Path.GetRelativePath(root, path).Replace(Path.DirectorySeparatorChar, '/');
-            if (!key.StartsWith(TemporaryFolder + "/", StringComparison.Ordinal))
-            {
-                yield return key;
-            }
+            yield break;
+        }
+
+        foreach (var path in Directory.EnumerateFiles(folder, "*.dcm", SearchOption.AllDirectories))
+        {
+            yield return Path.GetRelativePath(root, path).Replace(Path.DirectorySeparatorChar, '/');
         }
     }
 

@@ -26,10 +26,18 @@ public interface IBlobStore
     IEnumerable<string> EnumerateKeys();
 
     /// <summary>
-    /// The committed keys not in <paramref name="known"/>, recoverable ones (<see cref="IsRecoverable"/>) in the order they
-    /// were committed: what start-up re-indexes or removes. Finding them costs reads of the unknown parts only.
+    /// Prefixes that split the committed keys into parts (each key starts with one of them, but for the parts this process
+    /// still appends to), those of recoverable blobs (<see cref="IsRecoverable"/>) in the order they were committed. Start-up
+    /// sweeps one part at a time, so it never holds every key of a large archive.
     /// </summary>
-    IEnumerable<string> EnumerateUnreferenced(IReadOnlySet<string> known);
+    IReadOnlyList<string> KeyPrefixes();
+
+    /// <summary>
+    /// The committed keys under <paramref name="prefix"/> (of <see cref="KeyPrefixes"/>) not in <paramref name="known"/>,
+    /// recoverable ones in the order they were committed: what start-up re-indexes or removes. Finding them costs reads of the
+    /// unknown parts only.
+    /// </summary>
+    IEnumerable<string> EnumerateUnreferenced(string prefix, IReadOnlySet<string> known);
 
     /// <summary>
     /// Whether the blob of <paramref name="key"/> is found again by <see cref="EnumerateKeys"/> after a power loss, under a key
@@ -39,10 +47,11 @@ public interface IBlobStore
     bool IsRecoverable(string key);
 
     /// <summary>
-    /// Removes every committed blob whose key is not in <paramref name="known"/> (the orphan sweep at start); returns how many.
-    /// The removals are on disk when it returns: start-up would index a removed blob that came back after a power loss.
+    /// Removes every committed blob under <paramref name="prefix"/> (of <see cref="KeyPrefixes"/>) whose key is not in
+    /// <paramref name="known"/> (the orphan sweep at start); returns how many. The removals are on disk when it returns:
+    /// start-up would index a removed blob that came back after a power loss.
     /// </summary>
-    int RemoveUnreferenced(IReadOnlySet<string> known);
+    int RemoveUnreferenced(string prefix, IReadOnlySet<string> known);
 
     /// <summary>Removes temporary blobs left by a crash.</summary>
     void DeleteTemporaries();

@@ -30,8 +30,11 @@ public interface IArchiveIndex
     /// </summary>
     Task<IReadOnlyList<string>> DeleteInstancesAsync(IReadOnlyCollection<string> sopInstanceUids, CancellationToken cancellationToken);
 
-    /// <summary>Every blob key the index refers to, for the orphan sweep.</summary>
-    Task<IReadOnlySet<string>> BlobKeysAsync(CancellationToken cancellationToken);
+    /// <summary>
+    /// The blob keys the index refers to that start with <paramref name="prefix"/> (every key for an empty one), for the orphan
+    /// sweep, which asks for one part of the blob store at a time; answered from an index on the key, not a scan of the rows.
+    /// </summary>
+    Task<IReadOnlySet<string>> BlobKeysAsync(string prefix, CancellationToken cancellationToken);
 
     /// <summary>
     /// The blob keys of rows deleted or replaced (durably) since <see cref="ForgetFreedBlobsAsync"/>: their blobs may be back

@@ -61,6 +61,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         CREATE INDEX IF NOT EXISTS series_study ON series(study_pk, series_number);
         CREATE INDEX IF NOT EXISTS series_modality ON series(modality);
         CREATE INDEX IF NOT EXISTS instances_series ON instances(series_pk, instance_number);
+        CREATE INDEX IF NOT EXISTS instances_blob_key ON instances(blob_key);
         """;
 
     private readonly SqliteDatabase database;
@@ -387,8 +388,11 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         return keys;
     }
 
-    public Task<IReadOnlySet<string>> BlobKeysAsync(CancellationToken cancellationToken) =>
-        ReadKeysAsync("SELECT blob_key FROM instances", cancellationToken);
+    public Task<IReadOnlySet<string>> BlobKeysAsync(string prefix, CancellationToken cancellationToken) => prefix.Length == 0
+        ? ReadKeysAsync("SELECT blob_key FROM instances", cancellationToken)
+        // The keys are ASCII and compared bytewise: those with the prefix sort from the prefix up to its successor.
+        : ReadKeysAsync("SELECT blob_key FROM instances WHERE blob_key >= $from AND blob_key < $to", cancellationToken,
+            ("$from", prefix), ("$to", prefix[..^1] + (char)(prefix[^1] + 1)));
 
     public Task<IReadOnlySet<string>> FreedBlobKeysAsync(CancellationToken cancellationToken) =>
         ReadKeysAsync("SELECT blob_key FROM freed_blobs", cancellationToken);
@@ -402,11 +406,12 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             }
         }, cancellationToken);
 
-    private async Task<IReadOnlySet<string>> ReadKeysAsync(string sql, CancellationToken cancellationToken)
+    private async Task<IReadOnlySet<string>> ReadKeysAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = sql;
+        SqliteDatabase.Bind(command, parameters);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var keys = new HashSet<string>(StringComparer.Ordinal);
         while (await reader.ReadAsync(cancellationToken))

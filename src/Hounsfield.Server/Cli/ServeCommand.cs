@@ -121,7 +121,8 @@ internal static class ServeCommand
     private sealed class LoggedRecovery(ILogger logger) : IProgress<ArchiveRecovery>
     {
         public void Report(ArchiveRecovery value) =>
-            logger.LogWarning("Reading stored blobs the index lacks: {ReadCount} of {UnindexedCount}", value.Read, value.Total);
+            logger.LogWarning("Reading stored blobs the index lacks: {ReadCount} read, {PartsSwept} of {PartCount} parts of the blob store swept",
+                value.Read, value.PartsSwept, value.Parts);
     }
 
     /// <summary>
