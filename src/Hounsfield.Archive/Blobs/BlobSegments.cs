@@ -421,13 +421,20 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
     private static List<(long Offset, long Length)> Referenced(IReadOnlySet<string> known, long id) =>
         [.. known.Where(IsKey).Select(Parse).Where(record => record.Id == id).Select(record => (record.Offset, record.Length)).OrderBy(record => record.Offset)];
 
-    /// <summary>The ranges of a segment that none of its <paramref name="records"/> (in offset order) covers: between them, then from the end of the last to the end.</summary>
+    /// <summary>
+    /// The ranges of a segment that none of its <paramref name="records"/> (in offset order) covers: the holes between them,
+    /// then always the tail, from the end of the last to the end.
+    /// </summary>
     private static IEnumerable<(long From, long To)> Gaps(IEnumerable<(long Offset, long Length)> records)
     {
         long cursor = 0;
         foreach (var (offset, length) in records)
         {
-            yield return (cursor, offset);
+            if (offset > cursor)
+            {
+                yield return (cursor, offset);
+            }
+
             cursor = Math.Max(cursor, offset + RecordLength(length));
         }
 
