@@ -94,7 +94,8 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
             return false;
         }
 
-        await index.AddInstanceAsync(record, durable: true, cancellationToken);
+        // A record rebuilds its row again should this commit be lost, as at ingest; a file's key is reused, so its row is made durable.
+        await index.AddInstanceAsync(record, durable: !blobs.IsRecoverable(key), cancellationToken);
         return true;
     }
 

@@ -234,6 +234,74 @@ public sealed class ArchiveIndexTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Start_up_rebuilds_a_record_s_row_with_a_lazy_commit_and_a_file_s_row_with_a_durable_one()
+    {
+        var index = Path.Combine(data.FullName, "index.db");
+        var blobs = Path.Combine(data.FullName, "blobs");
+        var small = SecondaryCapture.Bytes("1.2.826.0.1.3680043.10.9", "1.2.826.0.1.3680043.10.9.2", "1.2.826.0.1.3680043.10.9.1");
+        var large = SecondaryCapture.Bytes("1.2.826.0.1.3680043.10.9", "1.2.826.0.1.3680043.10.9.2", "1.2.826.0.1.3680043.10.9.3",
+            dataset => dataset.AddOrUpdate(DicomTag.ImageComments, DicomVR.LT, new string('x', 4000)));
+        using (var store = new FolderBlobStore(blobs, inMemoryLimit: 4000))
+        {
+            foreach (var (bytes, fileKey) in new[] { (small, "00/00/small.dcm"), (large, "00/00/large.dcm") })
+            {
+                await using var temporary = store.CreateTemporary();
+                await temporary.Content.WriteAsync(bytes);
+                await temporary.CommitAsync(fileKey, CancellationToken.None);
+            }
+        }
+
+        using var restartedIndex = new SqliteArchiveIndex(index);
+        var recording = new AddRecordingIndex(restartedIndex);
+        using var restartedStore = new FolderBlobStore(blobs, inMemoryLimit: 4000);
+        var archive = new ArchiveService(recording, restartedStore, new ArchiveOptions());
+
+        Assert.Equal(new ArchiveStartup(Recovered: 2, Removed: 0), await archive.InitializeAsync(CancellationToken.None));
+
+        // A record rebuilds its row again if a power loss undoes the commit; a file's key is given again when its instance is
+        // stored again, so its row must not come and go.
+        Assert.Equal([("1.2.826.0.1.3680043.10.9.1", false), ("1.2.826.0.1.3680043.10.9.3", true)], recording.Adds.Order());
+        Assert.Equal(2, (await archive.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None)).Count);
+    }
+
+    /// <summary>The SQLite index, noting each instance added and whether its commit was asked to be durable.</summary>
+    private sealed class AddRecordingIndex(SqliteArchiveIndex inner) : IArchiveIndex
+    {
+        public List<(string SopInstanceUid, bool Durable)> Adds { get; } = [];
+
+        public Task AddInstanceAsync(InstanceRecord record, bool durable, CancellationToken cancellationToken)
+        {
+            lock (Adds)
+            {
+                Adds.Add((record.SopInstanceUid, durable));
+            }
+
+            return inner.AddInstanceAsync(record, durable, cancellationToken);
+        }
+
+        public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
+
+        public Task<StoredInstance?> FindInstanceAsync(string sopInstanceUid, CancellationToken cancellationToken) => inner.FindInstanceAsync(sopInstanceUid, cancellationToken);
+
+        public Task<QueryResult> QueryAsync(QidoQuery query, CancellationToken cancellationToken) => inner.QueryAsync(query, cancellationToken);
+
+        public Task<IReadOnlyList<StoredInstance>> ListInstancesAsync(string studyInstanceUid, string? seriesInstanceUid, string? sopInstanceUid, CancellationToken cancellationToken) =>
+            inner.ListInstancesAsync(studyInstanceUid, seriesInstanceUid, sopInstanceUid, cancellationToken);
+
+        public IAsyncEnumerable<byte[]> ReadMetadataAsync(string studyInstanceUid, string? seriesInstanceUid, string? sopInstanceUid, CancellationToken cancellationToken) =>
+            inner.ReadMetadataAsync(studyInstanceUid, seriesInstanceUid, sopInstanceUid, cancellationToken);
+
+        public Task<IReadOnlyList<string>> DeleteInstancesAsync(IReadOnlyCollection<string> sopInstanceUids, CancellationToken cancellationToken) =>
+            inner.DeleteInstancesAsync(sopInstanceUids, cancellationToken);
+
+        public Task<IReadOnlySet<string>> BlobKeysAsync(string prefix, CancellationToken cancellationToken) => inner.BlobKeysAsync(prefix, cancellationToken);
+
+        public Task<IReadOnlySet<string>> FreedBlobKeysAsync(CancellationToken cancellationToken) => inner.FreedBlobKeysAsync(cancellationToken);
+
+        public Task ForgetFreedBlobsAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken) => inner.ForgetFreedBlobsAsync(keys, cancellationToken);
+    }
+
     private sealed class Recorded<T>(List<T> reports) : IProgress<T>
     {
         public void Report(T value) => reports.Add(value);
