@@ -266,6 +266,25 @@ public sealed class BlobStoreTests : IDisposable
         Assert.Empty(store.EnumerateKeys());
     }
 
+    [Fact]
+    public async Task Start_up_leaves_alone_files_whose_names_no_key_can_have()
+    {
+        using var store = new FolderBlobStore(root.FullName, InMemoryLimit);
+        var fileKey = await CommitAsync(store, RandomNumberGenerator.GetBytes(InMemoryLimit + 1), "ab/abcdef/0123.dcm");
+        string[] strays = [Path.Combine(root.FullName, "Copied Here", "x.dcm"), Path.Combine(root.FullName, "ab", "Upper.dcm")];
+        foreach (var stray in strays)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(stray)!);
+            File.WriteAllBytes(stray, [1, 2, 3]);
+        }
+
+        Assert.Equal(["ab/"], store.KeyPrefixes());
+        Assert.Empty(Unreferenced(store, new HashSet<string> { fileKey }));
+        Assert.Equal(0, RemoveUnreferenced(store, new HashSet<string> { fileKey }));
+        Assert.All(strays, stray => Assert.True(File.Exists(stray)));
+        Assert.Equal([fileKey], store.EnumerateKeys().ToList());
+    }
+
     [Theory]
     [InlineData("s/../../etc/passwd")]
     [InlineData("s/00000001/10/10")] // not a record boundary

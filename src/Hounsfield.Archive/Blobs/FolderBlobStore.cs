@@ -109,11 +109,14 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
         }
     }
 
-    /// <summary>The top folders that hold files (a file's key starts with its folder's name), in name order.</summary>
+    /// <summary>
+    /// The top folders that hold files (a file's key starts with its folder's name), in name order. Folders and files whose
+    /// names no key of this store can have are not the store's: they are left alone.
+    /// </summary>
     private IEnumerable<string> FileFolders() => Directory.EnumerateDirectories(root)
-        .Select(Path.GetFileName)
-        .Where(name => name is not (TemporaryFolder or SegmentsFolder) && !BlobSegments.IsKey(name + "/"))
-        .Order(StringComparer.Ordinal)!;
+        .Select(path => Path.GetFileName(path))
+        .Where(name => name is not (TemporaryFolder or SegmentsFolder) && IsFileKey(name) && !BlobSegments.IsKey(name + "/"))
+        .Order(StringComparer.Ordinal);
 
     /// <summary>The keys of the files in the top folder of <paramref name="prefix"/> (its name and a slash).</summary>
     private IEnumerable<string> EnumerateFileKeys(string prefix)
@@ -126,22 +129,21 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
 
         foreach (var path in Directory.EnumerateFiles(folder, "*.dcm", SearchOption.AllDirectories))
         {
-            yield return Path.GetRelativePath(root, path).Replace(Path.DirectorySeparatorChar, '/');
-        }
-    }
-
-    private string PathOf(string key)
-    {
-        foreach (var c in key)
-        {
-            if (!(char.IsAsciiHexDigitLower(c) || c == '/' || c == '.' || char.IsAsciiLetterLower(c)) || key.Contains("..", StringComparison.Ordinal))
+            var key = Path.GetRelativePath(root, path).Replace(Path.DirectorySeparatorChar, '/');
+            if (IsFileKey(key))
             {
-                throw new ArgumentException($"'{key}' is not a blob key.", nameof(key));
+                yield return key;
             }
         }
-
-        return Path.Combine(root, key.Replace('/', Path.DirectorySeparatorChar));
     }
+
+    private string PathOf(string key) => IsFileKey(key)
+        ? Path.Combine(root, key.Replace('/', Path.DirectorySeparatorChar))
+        : throw new ArgumentException($"'{key}' is not a blob key.", nameof(key));
+
+    /// <summary>Whether <paramref name="key"/> can name a file of this store: lower-case letters, digits, dots and slashes, no "..".</summary>
+    private static bool IsFileKey(string key) =>
+        key.Length > 0 && !key.Contains("..", StringComparison.Ordinal) && key.All(c => char.IsAsciiDigit(c) || char.IsAsciiLetterLower(c) || c is '/' or '.');
 
     private string NewTemporaryPath() => Path.Combine(root, TemporaryFolder, Guid.NewGuid().ToString("N"));
 
