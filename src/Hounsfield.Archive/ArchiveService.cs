@@ -19,6 +19,8 @@ namespace Hounsfield.Archive;
 public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, ArchiveOptions options)
 {
     private const int RecoveryProgressInterval = 10_000;
+    private const int RecoveryBatchSize = 64;
+    private const long RecoveryBatchMetadataLength = 8 * 1024 * 1024;
 
     private readonly InstanceCommitGate commitGate = new();
 
@@ -45,6 +47,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         for (var part = 0; part < parts.Count; part++)
         {
             var known = new HashSet<string>(await index.BlobKeysAsync(parts[part], cancellationToken), StringComparer.Ordinal);
+            var batch = new RecoveryBatch();
             foreach (var key in blobs.EnumerateUnreferenced(parts[part], known).Where(key => !freed.Contains(key)).ToList())
             {
                 if (read % RecoveryProgressInterval == 0)
@@ -53,13 +56,19 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
                 }
 
                 read++;
-                if (await TryRecoverAsync(key, cancellationToken))
+                // Of two copies of one instance the first wins: the one in the index, else the one met first.
+                if (ReadRecoverable(key) is { } record && !batch.Holds(record.SopInstanceUid) &&
+                    await index.FindInstanceAsync(record.SopInstanceUid, cancellationToken) is null)
                 {
-                    known.Add(key);
-                    recovered++;
+                    batch.Add(key, record);
+                    if (batch.Count == RecoveryBatchSize || batch.MetadataLength >= RecoveryBatchMetadataLength)
+                    {
+                        recovered += await IndexRecoveredAsync(batch, known, cancellationToken);
+                    }
                 }
             }
 
+            recovered += await IndexRecoveredAsync(batch, known, cancellationToken);
             removed += blobs.RemoveUnreferenced(parts[part], known);
         }
 
@@ -72,31 +81,71 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         return new ArchiveStartup(recovered, removed);
     }
 
-    /// <summary>Indexes the blob of <paramref name="key"/> as received, unless it is unreadable or its instance is indexed (under another blob).</summary>
-    private async Task<bool> TryRecoverAsync(string key, CancellationToken cancellationToken)
+    /// <summary>The index record of the blob of <paramref name="key"/> as received; null when it is unreadable or lacks its UIDs.</summary>
+    private InstanceRecord? ReadRecoverable(string key)
     {
-        InstanceRecord? record;
-        await using (var stream = blobs.OpenRead(key))
+        using var stream = blobs.OpenRead(key);
+        try
         {
-            try
-            {
-                // Large values stay in the blob, read on demand: a multi-GB instance is parsed in bounded memory.
-                (record, _) = Describe(DicomReader.Read(stream, DicomReadOptions.Default, blobs.Reopener(key)), key, stream.Length, requiredStudyUid: null);
-            }
-            catch (Exception ex) when (ex is DicomFormatException or EndOfStreamException)
-            {
-                return false;
-            }
+            // Large values stay in the blob, read on demand: a multi-GB instance is parsed in bounded memory.
+            return Describe(DicomReader.Read(stream, DicomReadOptions.Default, blobs.Reopener(key)), key, stream.Length, requiredStudyUid: null).Record;
+        }
+        catch (Exception ex) when (ex is DicomFormatException or EndOfStreamException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Indexes the batch's instances in one commit, notes their keys as known, and empties the batch; returns how many. A
+    /// record rebuilds its row again should a power loss undo a lazy commit, as at ingest; a file's key is reused, so a batch
+    /// holding a file is committed durably.
+    /// </summary>
+    private async Task<int> IndexRecoveredAsync(RecoveryBatch batch, HashSet<string> known, CancellationToken cancellationToken)
+    {
+        if (batch.Count == 0)
+        {
+            return 0;
         }
 
-        if (record is null || await index.FindInstanceAsync(record.SopInstanceUid, cancellationToken) is not null)
+        await index.AddInstancesAsync(batch.Records, durable: batch.Keys.Exists(key => !blobs.IsRecoverable(key)), cancellationToken);
+        known.UnionWith(batch.Keys);
+        var count = batch.Count;
+        batch.Clear();
+        return count;
+    }
+
+    /// <summary>Blobs read at start-up whose instances are not indexed yet, with their keys, indexed together.</summary>
+    private sealed class RecoveryBatch
+    {
+        private readonly HashSet<string> sopInstanceUids = new(StringComparer.Ordinal);
+
+        public List<string> Keys { get; } = [];
+
+        public List<InstanceRecord> Records { get; } = [];
+
+        public int Count => Keys.Count;
+
+        /// <summary>The bytes of metadata JSON the batch holds.</summary>
+        public long MetadataLength { get; private set; }
+
+        public bool Holds(string sopInstanceUid) => sopInstanceUids.Contains(sopInstanceUid);
+
+        public void Add(string key, InstanceRecord record)
         {
-            return false;
+            Keys.Add(key);
+            Records.Add(record);
+            sopInstanceUids.Add(record.SopInstanceUid);
+            MetadataLength += record.Metadata.Length;
         }
 
-        // A record rebuilds its row again should this commit be lost, as at ingest; a file's key is reused, so its row is made durable.
-        await index.AddInstanceAsync(record, durable: !blobs.IsRecoverable(key), cancellationToken);
-        return true;
+        public void Clear()
+        {
+            Keys.Clear();
+            Records.Clear();
+            sopInstanceUids.Clear();
+            MetadataLength = 0;
+        }
     }
 
     /// <summary>Stores one instance streamed from <paramref name="content"/>, as received; the result says why when it is not stored.</summary>

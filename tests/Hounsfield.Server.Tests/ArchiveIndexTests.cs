@@ -235,6 +235,38 @@ public sealed class ArchiveIndexTests : IDisposable
     }
 
     [Fact]
+    public async Task Of_two_copies_of_an_instance_in_the_blobs_the_rebuilt_index_keeps_the_first_written()
+    {
+        var blobs = Path.Combine(data.FullName, "blobs");
+        var first = Instance("FIRST");
+        var second = Instance("SECOND"); // the same SOP Instance UID
+        var other = SecondaryCapture.Bytes("1.2.826.0.1.3680043.10.9", "1.2.826.0.1.3680043.10.9.2", "1.2.826.0.1.3680043.10.9.7");
+        using (var store = new FolderBlobStore(blobs))
+        {
+            foreach (var bytes in new[] { first, other, second })
+            {
+                await using var temporary = store.CreateTemporary();
+                await temporary.Content.WriteAsync(bytes);
+                await temporary.CommitAsync("00/00/unused.dcm", CancellationToken.None);
+            }
+        }
+
+        using var restartedIndex = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        using var restartedStore = new FolderBlobStore(blobs);
+        var archive = new ArchiveService(restartedIndex, restartedStore, new ArchiveOptions());
+
+        // Recovered together in one commit; the later copy is removed as unreferenced.
+        Assert.Equal(new ArchiveStartup(Recovered: 2, Removed: 1), await archive.InitializeAsync(CancellationToken.None));
+        var stored = await archive.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None);
+        Assert.Equal(["1.2.826.0.1.3680043.10.9.1", "1.2.826.0.1.3680043.10.9.7"], stored.Select(i => i.SopInstanceUid).Order());
+        using var read = archive.OpenInstance(stored.Single(i => i.SopInstanceUid == "1.2.826.0.1.3680043.10.9.1"));
+        using var copy = new MemoryStream();
+        await read.CopyToAsync(copy);
+        Assert.Equal(first, copy.ToArray());
+        Assert.Equal(2, restartedStore.EnumerateKeys().Count());
+    }
+
+    [Fact]
     public async Task Start_up_rebuilds_a_record_s_row_with_a_lazy_commit_and_a_file_s_row_with_a_durable_one()
     {
         var index = Path.Combine(data.FullName, "index.db");
@@ -270,14 +302,17 @@ public sealed class ArchiveIndexTests : IDisposable
     {
         public List<(string SopInstanceUid, bool Durable)> Adds { get; } = [];
 
-        public Task AddInstanceAsync(InstanceRecord record, bool durable, CancellationToken cancellationToken)
+        public Task AddInstanceAsync(InstanceRecord record, bool durable, CancellationToken cancellationToken) =>
+            AddInstancesAsync([record], durable, cancellationToken);
+
+        public Task AddInstancesAsync(IReadOnlyCollection<InstanceRecord> records, bool durable, CancellationToken cancellationToken)
         {
             lock (Adds)
             {
-                Adds.Add((record.SopInstanceUid, durable));
+                Adds.AddRange(records.Select(record => (record.SopInstanceUid, durable)));
             }
 
-            return inner.AddInstanceAsync(record, durable, cancellationToken);
+            return inner.AddInstancesAsync(records, durable, cancellationToken);
         }
 
         public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);

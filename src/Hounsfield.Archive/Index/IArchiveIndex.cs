@@ -16,6 +16,12 @@ public interface IArchiveIndex
     /// </summary>
     Task AddInstanceAsync(InstanceRecord record, bool durable, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Indexes several instances, as <see cref="AddInstanceAsync"/> each, in one commit where they can share it (one
+    /// failing instance fails alone, and the call reports it). Start-up's rebuild adds the blobs it recovers this way.
+    /// </summary>
+    Task AddInstancesAsync(IReadOnlyCollection<InstanceRecord> records, bool durable, CancellationToken cancellationToken);
+
     Task<QueryResult> QueryAsync(QidoQuery query, CancellationToken cancellationToken);
 
     /// <summary>Instances of a study, series or single instance (null UIDs widen the scope), in series and instance order.</summary>

@@ -107,15 +107,22 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     /// Indexes an instance. Instances that arrive while a commit is being flushed are indexed together by the next one (each
     /// in its own savepoint, so one failure fails only its instance): concurrent ingests share the flush of the index.
     /// </summary>
-    public async Task AddInstanceAsync(InstanceRecord record, bool durable, CancellationToken cancellationToken)
+    public Task AddInstanceAsync(InstanceRecord record, bool durable, CancellationToken cancellationToken) =>
+        AddInstancesAsync([record], durable, cancellationToken);
+
+    public async Task AddInstancesAsync(IReadOnlyCollection<InstanceRecord> records, bool durable, CancellationToken cancellationToken)
     {
-        var insert = new PendingInsert(record, durable);
-        pendingInserts.Enqueue(insert);
+        var inserts = records.Select(record => new PendingInsert(record, durable)).ToList();
+        foreach (var insert in inserts)
+        {
+            pendingInserts.Enqueue(insert);
+        }
+
         await writeLock.WaitAsync(CancellationToken.None);
         try
         {
-            // Whoever holds the lock commits everything queued so far; this instance may already be in an earlier commit.
-            if (!insert.Done.Task.IsCompleted)
+            // Whoever holds the lock commits everything queued so far; these instances may already be in an earlier commit.
+            if (inserts.Exists(insert => !insert.Done.Task.IsCompleted))
             {
                 await CommitPendingInsertsAsync();
             }
@@ -125,7 +132,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             writeLock.Release();
         }
 
-        await insert.Done.Task;
+        await Task.WhenAll(inserts.Select(insert => insert.Done.Task));
     }
 
     private async Task CommitPendingInsertsAsync()
