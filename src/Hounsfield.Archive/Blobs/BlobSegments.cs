@@ -398,9 +398,12 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
     {
         lock (gate)
         {
-            return [.. SegmentFiles().Where(file => !written.Exists(segment => segment.Id == file.Id)).OrderBy(file => file.Id)];
+            return [.. SegmentFiles().Where(file => !IsWrittenHere(file.Id)).OrderBy(file => file.Id)];
         }
     }
+
+    /// <summary>Whether this process appends to segment <paramref name="id"/> (under <see cref="gate"/>).</summary>
+    private bool IsWrittenHere(long id) => written.Exists(segment => segment.Id == id);
 
     /// <summary>The segment that <paramref name="prefix"/> (of <see cref="KeyPrefixes"/>) names, when it exists and no append of this process can reach it.</summary>
     private (long Id, string Path)? SweptSegment(string prefix)
@@ -413,7 +416,7 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
 
         lock (gate)
         {
-            return File.Exists(PathOf(id)) && !written.Exists(segment => segment.Id == id) ? (id, PathOf(id)) : null;
+            return File.Exists(PathOf(id)) && !IsWrittenHere(id) ? (id, PathOf(id)) : null;
         }
     }
 

@@ -76,7 +76,7 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
             return segments.RemoveUnreferenced(prefix, known);
         }
 
-        var removed = EnumerateFileKeys(prefix).Where(key => !known.Contains(key)).Select(PathOf).ToList();
+        var removed = EnumerateUnreferenced(prefix, known).Select(PathOf).ToList();
         DeleteFilesDurably(removed);
         return removed.Count;
     }

@@ -416,9 +416,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     private async Task<IReadOnlySet<string>> ReadKeysAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        SqliteDatabase.Bind(command, parameters);
+        await using var command = SqliteDatabase.Command(connection, null, sql, parameters);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var keys = new HashSet<string>(StringComparer.Ordinal);
         while (await reader.ReadAsync(cancellationToken))
