@@ -3,6 +3,12 @@
 # no work, so no server can score above these figures in the same workload on this machine.
 #   - STOW-RS: ingest_stow.py (b1/b50 x c1/c4) against null_stow_sink (reads and discards each request, answers 200).
 #   - C-STORE: ingest_cstore.py (DCMTK storescu, one association) against DCMTK storescp --ignore (receives, stores nothing).
+# Then the same bounds for a server that acknowledges only what is on disk, as ours must (issue 4: no acknowledged
+# instance lost), on the disk that holds the servers' data ($BENCH_TMP):
+#   - STOW-RS one instance per request (b1): null_stow_sink appending each body to a file with one fdatasync per request
+#     (workload ingest_durable_stow). At c1 no server can flush less often; at c4 a server can group the flushes.
+#   - flush_floor.py: append + fdatasync of one CT instance's size, nothing else (phys_append_fdatasync). storescu sends
+#     one instance at a time and waits for its answer, so the C-STORE bound is the storescp --ignore cycle plus this flush.
 #   bench/ceiling/run.sh [DATASET] [REPS]     defaults: the harness's 1k CT set, 3 repetitions
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -31,6 +37,21 @@ for config in 1:1 1:4 50:1 50:4; do
   done
 done
 
+kill "$(cat "$WORK/sink.pid")"
+"$WORK/null_stow_sink" $SINK_PORT "$BENCH_TMP/durable-stow-sink.bin" & echo $! >"$WORK/sink.pid"
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK" "$BENCH_TMP/durable-stow-sink.bin"' EXIT
+sleep 0.3
+for config in 1:1 1:4; do
+  for rep in $(seq 0 $((REPS - 1))); do
+    (cd "$HARNESS" && BASE_URL=http://127.0.0.1:$SINK_PORT/dicomweb AUTH= SERVER_PID_FILE=$WORK/sink.pid RESULTS_FILE=$RESULTS \
+      BENCH_LABEL=durable-stow-sink BENCH_SCALE=1k python3 ingest_stow.py --dataset "$DATASET" --batch "${config%:*}" \
+      --concurrency "${config#*:}" --workload ingest_durable_stow --rep "$rep" >/dev/null)
+  done
+done
+for rep in $(seq 0 $((REPS - 1))); do
+  HARNESS=$HARNESS RESULTS_FILE=$RESULTS BENCH_LABEL=flush-floor python3 "$HERE/flush_floor.py" "$BENCH_TMP" --rep "$rep" >/dev/null
+done
+
 mkdir -p "$WORK/scp"
 TCP_NODELAY=1 storescp --ignore -aet CEILING --output-directory "$WORK/scp" $SCP_PORT & echo $! >"$WORK/scp.pid"
 sleep 0.3
@@ -40,5 +61,21 @@ for rep in $(seq 0 $((REPS - 1))); do
     --workload ingest_fresh_cstore --rep "$rep" >/dev/null)
 done
 
-python3 "$HARNESS/report.py" "$RESULTS" --title "Load generator ceilings: receivers that do no work ($DATE)" > "$ROOT/bench/results/ceiling-$DATE.md"
+python3 - "$RESULTS" >"$WORK/bounds.md" <<'PY'
+import json, statistics, sys
+records = [json.loads(line) for line in open(sys.argv[1])]
+def median(workload, field, variant=None):
+    values = [r[field] for r in records if r.get("workload") == workload and (variant is None or r.get("variant") == variant)]
+    return statistics.median(values) if values else None
+scp, flush = median("ingest_fresh_cstore", "inst_per_s"), median("phys_append_fdatasync", "p50_ms")
+stow = median("ingest_durable_stow", "inst_per_s", "b1_c1")
+print("## Durable bounds (medians of this run)\n")
+if scp and flush:
+    print("- C-STORE, storescu one association: 1 / (1/%.0f + %.3f ms) = **%.0f inst/s** for a receiver that does nothing"
+          " but flush each instance before answering." % (scp, flush, 1 / (1 / scp + flush / 1000)))
+if stow:
+    print("- STOW-RS b1_c1: **%.0f inst/s** for a receiver that does nothing but append and flush each request." % stow)
+PY
+python3 "$HARNESS/report.py" "$RESULTS" --title "Load generator ceilings: receivers that do no work ($DATE)" \
+  --notes "$WORK/bounds.md" > "$ROOT/bench/results/ceiling-$DATE.md"
 echo "wrote bench/results/ceiling-$DATE.md" >&2
