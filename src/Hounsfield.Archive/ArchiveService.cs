@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using Hounsfield.Archive.Blobs;
@@ -6,6 +7,8 @@ using Hounsfield.Archive.Ingest;
 using Hounsfield.Archive.Query;
 using Hounsfield.Dicom;
 using Hounsfield.Dicom.IO;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Hounsfield.Archive;
 
@@ -15,14 +18,17 @@ namespace Hounsfield.Archive;
 /// index row committed; that commit reaches the disk at once only when the blob's key could be reused (a file's). A power
 /// loss can thus undo the last index commits of the other blobs (<see cref="IBlobStore.IsRecoverable"/>): one flush per
 /// instance instead of two. <see cref="InitializeAsync"/> re-indexes every blob the index lacks but did not free.
+/// For the same reason such a blob can be acknowledged before its row is written at all (<see cref="IngestCompletion.Durable"/>):
+/// every read of the archive first writes the rows still pending, so it sees every instance acknowledged before it began.
 /// </summary>
-public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, ArchiveOptions options)
+public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, ArchiveOptions options, ILogger<ArchiveService>? logger = null)
 {
     private const int RecoveryProgressInterval = 10_000;
     private const int RecoveryBatchSize = 64;
     private const long RecoveryBatchMetadataLength = 8 * 1024 * 1024;
 
     private readonly InstanceCommitGate commitGate = new();
+    private readonly PendingIndexing pendingIndexing = new(index, logger ?? NullLogger<ArchiveService>.Instance);
 
     public ArchiveOptions Options => options;
 
@@ -156,11 +162,23 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     /// Stores one instance that <paramref name="writeContent"/> writes as Part 10 bytes straight into the blob store
     /// (C-STORE: no intermediate copy); the length limit applies as the bytes arrive.
     /// </summary>
-    public async Task<IngestResult> IngestAsync(Func<Stream, CancellationToken, Task> writeContent, string? requiredStudyUid, CancellationToken cancellationToken)
+    public Task<IngestResult> IngestAsync(Func<Stream, CancellationToken, Task> writeContent, string? requiredStudyUid, CancellationToken cancellationToken) =>
+        IngestAsync(writeContent, requiredStudyUid, IngestCompletion.Indexed, cancellationToken);
+
+    /// <inheritdoc cref="IngestAsync(Func{Stream, CancellationToken, Task}, string?, CancellationToken)"/>
+    /// <param name="completion">Whether to return once the instance is indexed, or as soon as it is durable (then the caller
+    /// answers, and calls <see cref="IndexPendingAsync"/>).</param>
+    public async Task<IngestResult> IngestAsync(Func<Stream, CancellationToken, Task> writeContent, string? requiredStudyUid, IngestCompletion completion, CancellationToken cancellationToken)
     {
         var received = await ReceiveAsync(writeContent, requiredStudyUid, cancellationToken);
-        return received.Instance is { } instance ? await CommitAsync(instance, cancellationToken) : received.Failure!;
+        return received.Instance is { } instance ? await CommitAsync(instance, completion, cancellationToken) : received.Failure!;
     }
+
+    /// <summary>
+    /// Writes the index rows of the instances acknowledged before them (<see cref="IngestCompletion.Durable"/>): what an
+    /// ingest's caller does once it has answered. Failures are logged; those instances are indexed at the next start.
+    /// </summary>
+    public ValueTask IndexPendingAsync() => pendingIndexing.WriteAsync();
 
     /// <summary>
     /// A batch of instances received one after the other (the parts of one STOW-RS request) whose durable commits overlap:
@@ -248,27 +266,58 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     }
 
     /// <summary>
-    /// Second half of an ingest: applies the duplicate policy, makes the blob durable under its key, then indexes it.
-    /// Disposes the instance's temporary blob in every case. Copies of one instance commit one after the other.
+    /// Second half of an ingest: applies the duplicate policy, makes the blob durable under its key, then indexes it (or,
+    /// for <see cref="IngestCompletion.Durable"/>, leaves that to <see cref="IndexPendingAsync"/> when a lost row would come
+    /// back from the blob). Disposes the instance's temporary blob in every case. Copies of one instance commit one after
+    /// the other.
     /// </summary>
-    internal async Task<IngestResult> CommitAsync(ReceivedInstance instance, CancellationToken cancellationToken)
+    internal async Task<IngestResult> CommitAsync(ReceivedInstance instance, IngestCompletion completion, CancellationToken cancellationToken)
     {
         await using var temporary = instance.Temporary;
         var record = instance.Record;
-        using var turn = await commitGate.EnterAsync(record.SopInstanceUid);
+        // A copy waiting for its turn would otherwise wait for whoever acknowledged the pending one to index it.
+        await pendingIndexing.WriteAsync();
+        var turn = await commitGate.EnterAsync(record.SopInstanceUid);
+        InstanceRecord? unindexed = null;
+        try
+        {
+            (var result, unindexed) = await CommitInTurnAsync(temporary, record, completion, cancellationToken);
+            return result;
+        }
+        finally
+        {
+            if (unindexed is not null)
+            {
+                pendingIndexing.Add(unindexed, turn); // the turn is released once the row is written
+            }
+            else
+            {
+                turn.Dispose();
+            }
+        }
+    }
+
+    /// <returns>The outcome, and the record when its index row is left pending.</returns>
+    private async Task<(IngestResult Result, InstanceRecord? Unindexed)> CommitInTurnAsync(ITemporaryBlob temporary, InstanceRecord record, IngestCompletion completion, CancellationToken cancellationToken)
+    {
         var existing = await index.FindInstanceAsync(record.SopInstanceUid, cancellationToken);
         if (existing is not null)
         {
             switch (options.DuplicatePolicy)
             {
                 case DuplicatePolicy.Reject:
-                    return IngestResult.Failure(IngestResult.DuplicateSopInstance, $"SOP instance {record.SopInstanceUid} is already stored.", record.SopClassUid, record.SopInstanceUid);
+                    return (IngestResult.Failure(IngestResult.DuplicateSopInstance, $"SOP instance {record.SopInstanceUid} is already stored.", record.SopClassUid, record.SopInstanceUid), null);
                 case DuplicatePolicy.KeepFirst:
-                    return new IngestResult(true, null, record.SopClassUid, record.SopInstanceUid, existing.StudyInstanceUid, existing.SeriesInstanceUid, "Already stored; the stored copy was kept.");
+                    return (new IngestResult(true, null, record.SopClassUid, record.SopInstanceUid, existing.StudyInstanceUid, existing.SeriesInstanceUid, "Already stored; the stored copy was kept."), null);
             }
         }
 
         record = record with { BlobKey = await temporary.CommitAsync(record.BlobKey, cancellationToken) };
+        if (completion == IngestCompletion.Durable && existing is null && blobs.IsRecoverable(record.BlobKey))
+        {
+            return (Stored(record), record);
+        }
+
         // A copy stored under another key (another series, or a segment record) leaves the stored one in place until the
         // index points at the new one.
         var replacedKey = existing?.BlobKey == record.BlobKey ? null : existing?.BlobKey;
@@ -299,16 +348,32 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
             await index.ForgetFreedBlobsAsync([existing.BlobKey], CancellationToken.None);
         }
 
-        return new IngestResult(true, null, record.SopClassUid, record.SopInstanceUid, record.StudyInstanceUid, record.SeriesInstanceUid, "Stored.");
+        return (Stored(record), null);
     }
 
-    public Task<QueryResult> QueryAsync(QidoQuery query, CancellationToken cancellationToken) => index.QueryAsync(query, cancellationToken);
+    private static IngestResult Stored(InstanceRecord record) =>
+        new(true, null, record.SopClassUid, record.SopInstanceUid, record.StudyInstanceUid, record.SeriesInstanceUid, "Stored.");
 
-    public Task<IReadOnlyList<StoredInstance>> ListInstancesAsync(string study, string? series, string? instance, CancellationToken cancellationToken) =>
-        index.ListInstancesAsync(study, series, instance, cancellationToken);
+    public async Task<QueryResult> QueryAsync(QidoQuery query, CancellationToken cancellationToken)
+    {
+        await pendingIndexing.WriteAsync();
+        return await index.QueryAsync(query, cancellationToken);
+    }
 
-    public IAsyncEnumerable<byte[]> ReadMetadataAsync(string study, string? series, string? instance, CancellationToken cancellationToken) =>
-        index.ReadMetadataAsync(study, series, instance, cancellationToken);
+    public async Task<IReadOnlyList<StoredInstance>> ListInstancesAsync(string study, string? series, string? instance, CancellationToken cancellationToken)
+    {
+        await pendingIndexing.WriteAsync();
+        return await index.ListInstancesAsync(study, series, instance, cancellationToken);
+    }
+
+    public async IAsyncEnumerable<byte[]> ReadMetadataAsync(string study, string? series, string? instance, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await pendingIndexing.WriteAsync();
+        await foreach (var metadata in index.ReadMetadataAsync(study, series, instance, cancellationToken))
+        {
+            yield return metadata;
+        }
+    }
 
     public Stream OpenInstance(StoredInstance instance) => blobs.OpenRead(instance.BlobKey);
 
@@ -328,6 +393,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     /// </remarks>
     public async Task<int> DeleteAsync(string study, string? series, string? instance, CancellationToken cancellationToken)
     {
+        await pendingIndexing.WriteAsync();
         var listed = await index.ListInstancesAsync(study, series, instance, cancellationToken);
         var sopInstanceUids = listed.Select(i => i.SopInstanceUid).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var turns = new List<InstanceCommitGate.Turn>(sopInstanceUids.Count);

@@ -217,6 +217,12 @@ public interface ICEchoProvider
 public interface ICStoreProvider
 {
     ValueTask<DicomStatus> StoreAsync(DicomStoreRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Runs once the response to a request has been sent, or could not be: work the peer need not wait for. Without an
+    /// asynchronous operations window the association reads its next request only after it. The default does nothing.
+    /// </summary>
+    ValueTask AfterResponseAsync() => ValueTask.CompletedTask;
 }
 
 /// <summary>Answers C-FIND (PS3.4 C.4.1): each data set yielded is one pending response. Cancellation means C-CANCEL.</summary>

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Hounsfield.Dicom;
+using Hounsfield.Network.Association;
 
 namespace Hounsfield.Network.Tests;
 
@@ -73,6 +74,58 @@ public sealed partial class StoreScpTests
         finally
         {
             Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_provider_s_work_after_a_response_runs_once_the_peer_has_it_and_before_the_next_request_is_read()
+    {
+        var provider = new AfterResponseProbe();
+        await using var server = await TestServer.StartAsync(o => o.With(store: provider));
+        // One operation at a time, as storescu: with an asynchronous operations window the next request may come first.
+        var client = new DicomClient("127.0.0.1", server.Port, "STORESCU", server.AETitle, new DicomAssociationOptions { MaxAsyncOperations = 1 });
+        var files = Enumerable.Range(1, 2).Select(i => new DicomFile(
+            SampleInstances.Create($"1.2.826.0.1.3680043.10.1000.90.{i}", "After^Response", "1.2.826.0.1.3680043.10.1000.90", 1),
+            DicomTransferSyntax.ExplicitVRLittleEndian));
+
+        var results = await client.StoreAsync(files.Select(file => DicomInstanceSource.FromDicomFile(file)), result =>
+        {
+            provider.Note("answered");
+            provider.Answered.Release();
+            return ValueTask.CompletedTask;
+        });
+
+        Assert.All(results, result => Assert.True(result.Succeeded, result.ToString()));
+        Assert.Equal(["stored", "answered", "after", "stored", "answered", "after"], provider.Events);
+    }
+
+    /// <summary>Its work after each response waits until the client has that response: it would wait in vain if run before.</summary>
+    private sealed class AfterResponseProbe : ICStoreProvider
+    {
+        public SemaphoreSlim Answered { get; } = new(0);
+
+        public List<string> Events { get; } = [];
+
+        public void Note(string what)
+        {
+            lock (Events)
+            {
+                Events.Add(what);
+            }
+        }
+
+        public async ValueTask<DicomStatus> StoreAsync(DicomStoreRequest request, CancellationToken cancellationToken)
+        {
+            await request.WritePart10Async(Stream.Null, cancellationToken);
+            Note("stored");
+            return DicomStatus.Success;
+        }
+
+        public async ValueTask AfterResponseAsync()
+        {
+            Assert.True(await Answered.WaitAsync(TimeSpan.FromSeconds(20)), "the response had not reached the client");
+            await Task.Delay(50); // a next request read meanwhile would be noted before this one
+            Note("after");
         }
     }
 

@@ -1,6 +1,7 @@
 using Hounsfield.Archive;
 using Hounsfield.Archive.Blobs;
 using Hounsfield.Archive.Index;
+using Hounsfield.Archive.Ingest;
 using Hounsfield.Archive.Query;
 using Hounsfield.Dicom;
 
@@ -297,16 +298,126 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Equal(2, (await archive.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None)).Count);
     }
 
-    /// <summary>The SQLite index, noting each instance added and whether its commit was asked to be durable.</summary>
+    [Fact]
+    public async Task An_instance_acknowledged_before_its_row_is_written_is_seen_by_every_read_that_follows()
+    {
+        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        using var store = new FolderBlobStore(Path.Combine(data.FullName, "blobs"));
+        var recording = new AddRecordingIndex(index);
+        var archive = new ArchiveService(recording, store, new ArchiveOptions());
+        await archive.InitializeAsync(CancellationToken.None);
+        const string study = "1.2.826.0.1.3680043.10.9";
+        var instances = Enumerable.Range(1, 4).Select(i => SecondaryCapture.Bytes(study, $"{study}.2", $"{study}.{i}")).ToList();
+
+        async Task<string> StoreDurably(byte[] bytes)
+        {
+            var result = await archive.IngestAsync(Writing(bytes), null, IngestCompletion.Durable, CancellationToken.None);
+            Assert.True(result.Stored, result.Message);
+            Assert.Null(await index.FindInstanceAsync(result.SopInstanceUid!, CancellationToken.None)); // answered before the row
+            return result.SopInstanceUid!;
+        }
+
+        var first = await StoreDurably(instances[0]);
+        Assert.Equal(first, Assert.Single(await archive.ListInstancesAsync(study, null, null, CancellationToken.None)).SopInstanceUid);
+
+        var second = await StoreDurably(instances[1]);
+        var matches = await archive.QueryAsync(new QidoQuery { Level = QueryLevel.Instance, StudyInstanceUid = study }, CancellationToken.None);
+        Assert.Equal([first, second], matches.Matches.Select(match => match.GetString(DicomTag.SOPInstanceUID)).Order());
+
+        var third = await StoreDurably(instances[2]);
+        var metadata = new List<byte[]>();
+        await foreach (var item in archive.ReadMetadataAsync(study, null, third, CancellationToken.None))
+        {
+            metadata.Add(item);
+        }
+
+        Assert.Single(metadata);
+
+        // A copy of an instance whose row is pending is a duplicate, as it would be of an indexed one.
+        var fourth = await StoreDurably(instances[3]);
+        var copy = await archive.IngestAsync(new MemoryStream(instances[3]), null, CancellationToken.None);
+        Assert.Equal(IngestResult.DuplicateSopInstance, copy.FailureReason);
+        Assert.NotNull(await index.FindInstanceAsync(fourth, CancellationToken.None));
+
+        await archive.IndexPendingAsync(); // nothing left: no second row
+        Assert.Equal([first, second, third, fourth], recording.Adds.Select(add => add.SopInstanceUid));
+        Assert.All(recording.Adds, add => Assert.False(add.Durable));
+    }
+
+    [Fact]
+    public async Task A_pending_row_that_cannot_be_written_is_logged_and_indexed_at_the_next_start()
+    {
+        var blobs = Path.Combine(data.FullName, "blobs");
+        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        var bytes = Instance("UNINDEXED");
+        var logger = new RecordingLogger<ArchiveService>();
+        using (var store = new FolderBlobStore(blobs))
+        {
+            var failing = new AddRecordingIndex(index) { FailAdds = true };
+            var archive = new ArchiveService(failing, store, new ArchiveOptions(), logger);
+            await archive.InitializeAsync(CancellationToken.None);
+            Assert.True((await archive.IngestAsync(Writing(bytes), null, IngestCompletion.Durable, CancellationToken.None)).Stored);
+
+            await archive.IndexPendingAsync(); // the failure is the log's, not the caller's
+            var error = Assert.Single(logger.Entries);
+            Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Error, error.Level);
+            Assert.Contains("1.2.826.0.1.3680043.10.9.1", error.Message);
+            Assert.Empty(await archive.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
+
+            // Its commit turn was given back: another ingest of it does not wait for a row that will never come.
+            failing.FailAdds = false;
+            var again = archive.IngestAsync(new MemoryStream(Instance("AGAIN")), null, CancellationToken.None);
+            Assert.True((await again.WaitAsync(TimeSpan.FromSeconds(20))).Stored);
+            await archive.DeleteAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None);
+        }
+
+        using var restartedStore = new FolderBlobStore(blobs);
+        var restarted = new ArchiveService(index, restartedStore, new ArchiveOptions());
+        Assert.Equal(new ArchiveStartup(Recovered: 1, Removed: 0), await restarted.InitializeAsync(CancellationToken.None));
+        var stored = Assert.Single(await restarted.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
+        using var read = restarted.OpenInstance(stored);
+        using var copy = new MemoryStream();
+        await read.CopyToAsync(copy);
+        Assert.Equal(bytes, copy.ToArray());
+    }
+
+    private static Func<Stream, CancellationToken, Task> Writing(byte[] bytes) =>
+        (destination, cancellationToken) => destination.WriteAsync(bytes, cancellationToken).AsTask();
+
+    private sealed class RecordingLogger<T> : Microsoft.Extensions.Logging.ILogger<T>
+    {
+        public List<(Microsoft.Extensions.Logging.LogLevel Level, string Message)> Entries { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (Entries)
+            {
+                Entries.Add((logLevel, formatter(state, exception)));
+            }
+        }
+    }
+
+    /// <summary>The SQLite index, noting each instance added and whether its commit was asked to be durable; its adds fail while <see cref="FailAdds"/>.</summary>
     private sealed class AddRecordingIndex(SqliteArchiveIndex inner) : IArchiveIndex
     {
         public List<(string SopInstanceUid, bool Durable)> Adds { get; } = [];
+
+        public bool FailAdds { get; set; }
 
         public Task AddInstanceAsync(InstanceRecord record, bool durable, CancellationToken cancellationToken) =>
             AddInstancesAsync([record], durable, cancellationToken);
 
         public Task AddInstancesAsync(IReadOnlyCollection<InstanceRecord> records, bool durable, CancellationToken cancellationToken)
         {
+            if (FailAdds)
+            {
+                throw new IOException("disk error (test)");
+            }
+
             lock (Adds)
             {
                 Adds.AddRange(records.Select(record => (record.SopInstanceUid, durable)));

@@ -91,7 +91,7 @@ public sealed class IngestBatch : IAsyncDisposable
         await Task.Yield();
         try
         {
-            return await archive.CommitAsync(instance, CancellationToken.None).ConfigureAwait(false);
+            return await archive.CommitAsync(instance, IngestCompletion.Indexed, CancellationToken.None).ConfigureAwait(false);
         }
         catch (IOException ex)
         {

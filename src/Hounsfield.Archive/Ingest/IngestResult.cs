@@ -20,3 +20,16 @@ public sealed class InstanceTooLargeException(long limit) : Exception($"The inst
 {
     public long Limit { get; } = limit;
 }
+
+/// <summary>When an ingest returns to its caller.</summary>
+public enum IngestCompletion
+{
+    /// <summary>Once the instance is durable and indexed.</summary>
+    Indexed,
+
+    /// <summary>
+    /// Once the instance is durable, so that the caller can answer before the index is written (C-STORE); the caller then
+    /// calls <see cref="ArchiveService.IndexPendingAsync"/>. Reads of the archive meanwhile write the pending rows first.
+    /// </summary>
+    Durable,
+}

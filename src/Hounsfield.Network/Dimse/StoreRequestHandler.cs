@@ -52,7 +52,17 @@ internal static class StoreRequestHandler
             await data.DrainAsync().ConfigureAwait(false);
         }
 
-        await engine.SendResponseAsync(message.Context, DimseCommand.CreateResponse(message.Command, status, false, comment)).ConfigureAwait(false);
+        try
+        {
+            await engine.SendResponseAsync(message.Context, DimseCommand.CreateResponse(message.Command, status, false, comment)).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (provider is not null)
+            {
+                await provider.AfterResponseAsync().ConfigureAwait(false);
+            }
+        }
     }
 }
 

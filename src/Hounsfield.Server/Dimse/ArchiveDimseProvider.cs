@@ -20,7 +20,8 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
     {
         try
         {
-            var result = await archive.IngestAsync((destination, ct) => request.WritePart10Async(destination, ct), null, cancellationToken);
+            // Answered once durable; the index row follows in AfterResponseAsync, before this association's next request.
+            var result = await archive.IngestAsync((destination, ct) => request.WritePart10Async(destination, ct), null, IngestCompletion.Durable, cancellationToken);
             return result.Stored ? DicomStatus.Success : new DicomStatus(result.FailureReason ?? IngestResult.CannotUnderstand);
         }
         catch (InstanceTooLargeException)
@@ -28,6 +29,8 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
             return DicomStatus.OutOfResources;
         }
     }
+
+    public ValueTask AfterResponseAsync() => archive.IndexPendingAsync();
 
     public async IAsyncEnumerable<DicomDataset> FindAsync(DicomFindRequest request, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
