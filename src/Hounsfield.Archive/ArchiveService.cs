@@ -184,7 +184,8 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     /// A batch of instances received one after the other (the parts of one STOW-RS request) whose durable commits overlap:
     /// see <see cref="IngestBatch"/>.
     /// </summary>
-    public IngestBatch BeginBatch() => new(this, options.MaxConcurrentCommits, options.MaxConcurrentCommitMemory);
+    public IngestBatch BeginBatch(IngestCompletion completion = IngestCompletion.Indexed) =>
+        new(this, options.MaxConcurrentCommits, options.MaxConcurrentCommitMemory, completion);
 
     internal static Func<Stream, CancellationToken, Task> CopyFrom(Stream content) =>
         (destination, ct) => content.CopyToAsync(destination, 81920, ct);

@@ -5,21 +5,24 @@ namespace Hounsfield.Archive.Ingest;
 /// costs milliseconds, and concurrent ones share the disk's flush) and indexed, instance n+1 is already being received.
 /// At most a bounded number of commits are in flight, holding at most a bounded number of received bytes in memory
 /// (plus the instance being received). Instances with the same SOP Instance UID commit one after the
-/// other, so the duplicate policy sees the earlier one. Nothing is acknowledged before <see cref="CompleteAsync"/>.
+/// other, so the duplicate policy sees the earlier one. Nothing is acknowledged before <see cref="CompleteAsync"/>; with
+/// <see cref="IngestCompletion.Durable"/> the rows may still be pending then (see <see cref="ArchiveService.IndexPendingAsync"/>).
 /// </summary>
 public sealed class IngestBatch : IAsyncDisposable
 {
     private readonly ArchiveService archive;
     private readonly int maxInFlight;
     private readonly long maxHeldBytes;
+    private readonly IngestCompletion completion;
     private readonly List<Task<IngestResult>> results = [];
     private readonly Queue<(Task Commit, long HeldBytes)> inFlight = new();
     private readonly Dictionary<string, Task> lastCommitOfInstance = new(StringComparer.Ordinal);
     private long heldBytes;
 
-    internal IngestBatch(ArchiveService archive, int maxInFlight, long maxHeldBytes)
+    internal IngestBatch(ArchiveService archive, int maxInFlight, long maxHeldBytes, IngestCompletion completion)
     {
         this.archive = archive;
+        this.completion = completion;
         this.maxInFlight = Math.Max(1, maxInFlight);
         this.maxHeldBytes = Math.Max(0, maxHeldBytes);
     }
@@ -91,7 +94,7 @@ public sealed class IngestBatch : IAsyncDisposable
         await Task.Yield();
         try
         {
-            return await archive.CommitAsync(instance, IngestCompletion.Indexed, CancellationToken.None).ConfigureAwait(false);
+            return await archive.CommitAsync(instance, completion, CancellationToken.None).ConfigureAwait(false);
         }
         catch (IOException ex)
         {
