@@ -18,7 +18,6 @@ REPS=${2:-3}
 RESULTS=$ROOT/bench/results/ceiling-$DATE.jsonl
 SINK_PORT=18099 SCP_PORT=18104
 WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 
 command -v gcc >/dev/null && command -v storescp >/dev/null || {
   sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
@@ -27,27 +26,22 @@ command -v gcc >/dev/null && command -v storescp >/dev/null || {
 ensure_ct1k "$DATASET"
 gcc -O2 -pthread -o "$WORK/null_stow_sink" "$HERE/null_stow_sink.c"
 
-"$WORK/null_stow_sink" $SINK_PORT & echo $! >"$WORK/sink.pid"
-sleep 0.3
-for config in 1:1 1:4 50:1 50:4; do
-  for rep in $(seq 0 $((REPS - 1))); do
-    (cd "$HARNESS" && BASE_URL=http://127.0.0.1:$SINK_PORT/dicomweb AUTH= SERVER_PID_FILE=$WORK/sink.pid RESULTS_FILE=$RESULTS \
-      BENCH_LABEL=null-stow-sink BENCH_SCALE=1k python3 ingest_stow.py --dataset "$DATASET" --batch "${config%:*}" \
-      --concurrency "${config#*:}" --workload ingest_fresh_stow --rep "$rep" >/dev/null)
-  done
-done
-
-kill "$(cat "$WORK/sink.pid")"
-"$WORK/null_stow_sink" $SINK_PORT "$BENCH_TMP/durable-stow-sink.bin" & echo $! >"$WORK/sink.pid"
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK" "$BENCH_TMP/durable-stow-sink.bin"' EXIT
-sleep 0.3
-for config in 1:1 1:4; do
-  for rep in $(seq 0 $((REPS - 1))); do
-    (cd "$HARNESS" && BASE_URL=http://127.0.0.1:$SINK_PORT/dicomweb AUTH= SERVER_PID_FILE=$WORK/sink.pid RESULTS_FILE=$RESULTS \
-      BENCH_LABEL=durable-stow-sink BENCH_SCALE=1k python3 ingest_stow.py --dataset "$DATASET" --batch "${config%:*}" \
-      --concurrency "${config#*:}" --workload ingest_durable_stow --rep "$rep" >/dev/null)
+stow_against_sink() { # label workload "batch:concurrency ..." [file the sink appends and flushes each request to]
+  "$WORK/null_stow_sink" $SINK_PORT ${4:+"$4"} & echo $! >"$WORK/sink.pid"
+  sleep 0.3
+  for config in $3; do
+    for rep in $(seq 0 $((REPS - 1))); do
+      (cd "$HARNESS" && BASE_URL=http://127.0.0.1:$SINK_PORT/dicomweb AUTH= SERVER_PID_FILE=$WORK/sink.pid RESULTS_FILE=$RESULTS \
+        BENCH_LABEL=$1 BENCH_SCALE=1k python3 ingest_stow.py --dataset "$DATASET" --batch "${config%:*}" \
+        --concurrency "${config#*:}" --workload "$2" --rep "$rep" >/dev/null)
+    done
   done
-done
+  kill "$(cat "$WORK/sink.pid")"
+  wait "$(cat "$WORK/sink.pid")" 2>/dev/null || true # the port is free for the next sink
+}
+stow_against_sink null-stow-sink ingest_fresh_stow "1:1 1:4 50:1 50:4"
+stow_against_sink durable-stow-sink ingest_durable_stow "1:1 1:4" "$BENCH_TMP/durable-stow-sink.bin"
 for rep in $(seq 0 $((REPS - 1))); do
   HARNESS=$HARNESS RESULTS_FILE=$RESULTS BENCH_LABEL=flush-floor python3 "$HERE/flush_floor.py" "$BENCH_TMP" --rep "$rep" >/dev/null
 done
