@@ -381,6 +381,37 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Equal(bytes, copy.ToArray());
     }
 
+    [Fact]
+    public async Task An_index_of_an_earlier_version_says_once_that_it_gains_the_blob_key_index()
+    {
+        var path = Path.Combine(data.FullName, "index.db");
+        var logger = new RecordingLogger<SqliteArchiveIndex>();
+        using (var fresh = new SqliteArchiveIndex(path, logger))
+        {
+            await fresh.InitializeAsync(CancellationToken.None);
+            await fresh.AddInstanceAsync(Record("s/00000001/0/10"), durable: true, CancellationToken.None);
+        }
+
+        Assert.Empty(logger.Entries); // a new index is built with it
+
+        // As an index.db written before the blob-key index existed.
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            connection.Open();
+            using var drop = connection.CreateCommand();
+            drop.CommandText = "DROP INDEX instances_blob_key";
+            drop.ExecuteNonQuery();
+        }
+
+        using var upgraded = new SqliteArchiveIndex(path, logger);
+        await upgraded.InitializeAsync(CancellationToken.None);
+        await upgraded.InitializeAsync(CancellationToken.None);
+        var entry = Assert.Single(logger.Entries);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Information, entry.Level);
+        Assert.Contains("by blob key", entry.Message);
+        Assert.Equal(["s/00000001/0/10"], await upgraded.BlobKeysAsync("s/00000001/", CancellationToken.None));
+    }
+
     private static Func<Stream, CancellationToken, Task> Writing(byte[] bytes) =>
         (destination, cancellationToken) => destination.WriteAsync(bytes, cancellationToken).AsTask();
 

@@ -4,6 +4,8 @@ using System.Text;
 using Hounsfield.Archive.Query;
 using Hounsfield.Dicom;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Hounsfield.Archive.Index;
 
@@ -65,19 +67,27 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         """;
 
     private readonly SqliteDatabase database;
+    private readonly ILogger logger;
     private readonly SemaphoreSlim writeLock = new(1, 1);
     private readonly System.Collections.Concurrent.ConcurrentQueue<PendingInsert> pendingInserts = new();
     private readonly IndexWriter?[] writers = new IndexWriter?[2]; // [0] lazy commits, [1] durable ones
 
-    public SqliteArchiveIndex(string databasePath)
+    public SqliteArchiveIndex(string databasePath, ILogger<SqliteArchiveIndex>? logger = null)
     {
         database = new SqliteDatabase(databasePath);
+        this.logger = logger ?? NullLogger<SqliteArchiveIndex>.Instance;
     }
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await ExecuteAsync(connection, "PRAGMA journal_mode=WAL;", cancellationToken);
+        if (await LacksBlobKeyIndexAsync(connection, cancellationToken))
+        {
+            // The schema below builds it: a pass over every instance row, a few seconds per million instances.
+            logger.LogInformation("Indexing the stored instances by blob key (once, after an upgrade); the server is ready when it is done.");
+        }
+
         await ExecuteAsync(connection, Schema, cancellationToken);
 
         // Columns added after the first release: an index created before them gains them (empty for earlier instances).
@@ -580,6 +590,29 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             """, cancellationToken, ("$series", seriesPk), ("$study", studyPk));
 
     private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
+
+    /// <summary>Whether the index holds instances but not yet the index on their blob keys (an index.db of an earlier version).</summary>
+    private static async Task<bool> LacksBlobKeyIndexAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name FROM sqlite_master WHERE name IN ('instances', 'instances_blob_key')";
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                names.Add(reader.GetString(0));
+            }
+        }
+
+        if (!names.Contains("instances") || names.Contains("instances_blob_key"))
+        {
+            return false;
+        }
+
+        command.CommandText = "SELECT EXISTS (SELECT 1 FROM instances)";
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))! == 1;
+    }
 
     private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
     {

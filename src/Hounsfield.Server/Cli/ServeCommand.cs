@@ -35,7 +35,7 @@ internal static class ServeCommand
         var archiveOptions = builder.Configuration.GetSection("Archive").Get<ArchiveOptions>() ?? new ArchiveOptions();
         archiveOptions.DataDirectory = dataDirectory;
         builder.Services.AddSingleton(archiveOptions);
-        builder.Services.AddSingleton<IArchiveIndex>(_ => new SqliteArchiveIndex(Path.Combine(dataDirectory, "index.db")));
+        builder.Services.AddSingleton<IArchiveIndex>(services => new SqliteArchiveIndex(Path.Combine(dataDirectory, "index.db"), services.GetRequiredService<ILogger<SqliteArchiveIndex>>()));
         builder.Services.AddSingleton<IBlobStore>(_ => new FolderBlobStore(Path.Combine(dataDirectory, "blobs"), archiveOptions.MaxInMemoryInstanceLength));
         builder.Services.AddSingleton<ArchiveService>();
         var dimseOptions = builder.Configuration.GetSection("Dimse").Get<DimseOptions>() ?? new DimseOptions();
