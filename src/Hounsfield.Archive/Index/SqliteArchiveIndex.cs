@@ -91,17 +91,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         await ExecuteAsync(connection, Schema, cancellationToken);
 
         // Columns added after the first release: an index created before them gains them (empty for earlier instances).
-        await using var columns = connection.CreateCommand();
-        columns.CommandText = "SELECT name FROM pragma_table_info('instances')";
-        var existing = new HashSet<string>(StringComparer.Ordinal);
-        await using (var reader = await columns.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                existing.Add(reader.GetString(0));
-            }
-        }
-
+        var existing = await NamesAsync(connection, "SELECT name FROM pragma_table_info('instances')", cancellationToken);
         if (!existing.Contains("bits_allocated"))
         {
             await ExecuteAsync(connection, "ALTER TABLE instances ADD COLUMN bits_allocated INTEGER;", cancellationToken);
@@ -594,24 +584,30 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     /// <summary>Whether the index holds instances but not yet the index on their blob keys (an index.db of an earlier version).</summary>
     private static async Task<bool> LacksBlobKeyIndexAsync(SqliteConnection connection, CancellationToken cancellationToken)
     {
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT name FROM sqlite_master WHERE name IN ('instances', 'instances_blob_key')";
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                names.Add(reader.GetString(0));
-            }
-        }
-
+        var names = await NamesAsync(connection, "SELECT name FROM sqlite_master WHERE name IN ('instances', 'instances_blob_key')", cancellationToken);
         if (!names.Contains("instances") || names.Contains("instances_blob_key"))
         {
             return false;
         }
 
+        await using var command = connection.CreateCommand();
         command.CommandText = "SELECT EXISTS (SELECT 1 FROM instances)";
         return (long)(await command.ExecuteScalarAsync(cancellationToken))! == 1;
+    }
+
+    /// <summary>The first column of each row of a schema query.</summary>
+    private static async Task<HashSet<string>> NamesAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
     }
 
     private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
