@@ -91,7 +91,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         await ExecuteAsync(connection, Schema, cancellationToken);
 
         // Columns added after the first release: an index created before them gains them (empty for earlier instances).
-        var existing = await NamesAsync(connection, "SELECT name FROM pragma_table_info('instances')", cancellationToken);
+        var existing = await FirstColumnAsync(connection, "SELECT name FROM pragma_table_info('instances')", cancellationToken);
         if (!existing.Contains("bits_allocated"))
         {
             await ExecuteAsync(connection, "ALTER TABLE instances ADD COLUMN bits_allocated INTEGER;", cancellationToken);
@@ -416,15 +416,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     private async Task<IReadOnlySet<string>> ReadKeysAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = SqliteDatabase.Command(connection, null, sql, parameters);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var keys = new HashSet<string>(StringComparer.Ordinal);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            keys.Add(reader.GetString(0));
-        }
-
-        return keys;
+        return await FirstColumnAsync(connection, sql, cancellationToken, parameters);
     }
 
     public void Dispose()
@@ -584,30 +576,28 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     /// <summary>Whether the index holds instances but not yet the index on their blob keys (an index.db of an earlier version).</summary>
     private static async Task<bool> LacksBlobKeyIndexAsync(SqliteConnection connection, CancellationToken cancellationToken)
     {
-        var names = await NamesAsync(connection, "SELECT name FROM sqlite_master WHERE name IN ('instances', 'instances_blob_key')", cancellationToken);
+        var names = await FirstColumnAsync(connection, "SELECT name FROM sqlite_master WHERE name IN ('instances', 'instances_blob_key')", cancellationToken);
         if (!names.Contains("instances") || names.Contains("instances_blob_key"))
         {
             return false;
         }
 
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT EXISTS (SELECT 1 FROM instances)";
+        await using var command = SqliteDatabase.Command(connection, null, "SELECT EXISTS (SELECT 1 FROM instances)");
         return (long)(await command.ExecuteScalarAsync(cancellationToken))! == 1;
     }
 
-    /// <summary>The first column of each row of a schema query.</summary>
-    private static async Task<HashSet<string>> NamesAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
+    /// <summary>The distinct text values of the first column of the rows of <paramref name="sql"/>.</summary>
+    private static async Task<HashSet<string>> FirstColumnAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        var names = new HashSet<string>(StringComparer.Ordinal);
+        await using var command = SqliteDatabase.Command(connection, null, sql, parameters);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var values = new HashSet<string>(StringComparer.Ordinal);
         while (await reader.ReadAsync(cancellationToken))
         {
-            names.Add(reader.GetString(0));
+            values.Add(reader.GetString(0));
         }
 
-        return names;
+        return values;
     }
 
     private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
