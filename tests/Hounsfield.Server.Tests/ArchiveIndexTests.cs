@@ -151,12 +151,7 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Equal([new ArchiveRecovery(0, 0, 1), new ArchiveRecovery(3, 1, 1)], progress);
         var stored = Assert.Single(await archive.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
         Assert.Equal("1.2.826.0.1.3680043.10.9.1", stored.SopInstanceUid);
-        using (var read = archive.OpenInstance(stored))
-        {
-            using var copy = new MemoryStream();
-            await read.CopyToAsync(copy);
-            Assert.Equal(instance, copy.ToArray());
-        }
+        Assert.Equal(instance, await StoredBytesAsync(archive, stored));
 
         Assert.Equal([stored.BlobKey], restartedStore.EnumerateKeys().ToList());
         Assert.Equal(new ArchiveStartup(Recovered: 0, Removed: 0), await archive.InitializeAsync(new Recorded<ArchiveRecovery>(progress), CancellationToken.None));
@@ -183,10 +178,7 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Equal(1, await deleting);
         Assert.True((await storingAgain).Stored);
         var stored = Assert.Single(await archive.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
-        using var read = archive.OpenInstance(stored);
-        using var copy = new MemoryStream();
-        await read.CopyToAsync(copy);
-        Assert.Equal(Instance("AGAIN"), copy.ToArray());
+        Assert.Equal(Instance("AGAIN"), await StoredBytesAsync(archive, stored));
     }
 
     [Fact]
@@ -260,10 +252,7 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Equal(new ArchiveStartup(Recovered: 2, Removed: 1), await archive.InitializeAsync(CancellationToken.None));
         var stored = await archive.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None);
         Assert.Equal(["1.2.826.0.1.3680043.10.9.1", "1.2.826.0.1.3680043.10.9.7"], stored.Select(i => i.SopInstanceUid).Order());
-        using var read = archive.OpenInstance(stored.Single(i => i.SopInstanceUid == "1.2.826.0.1.3680043.10.9.1"));
-        using var copy = new MemoryStream();
-        await read.CopyToAsync(copy);
-        Assert.Equal(first, copy.ToArray());
+        Assert.Equal(first, await StoredBytesAsync(archive, stored.Single(i => i.SopInstanceUid == "1.2.826.0.1.3680043.10.9.1")));
         Assert.Equal(2, restartedStore.EnumerateKeys().Count());
     }
 
@@ -375,10 +364,7 @@ public sealed class ArchiveIndexTests : IDisposable
         var restarted = new ArchiveService(index, restartedStore, new ArchiveOptions());
         Assert.Equal(new ArchiveStartup(Recovered: 1, Removed: 0), await restarted.InitializeAsync(CancellationToken.None));
         var stored = Assert.Single(await restarted.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
-        using var read = restarted.OpenInstance(stored);
-        using var copy = new MemoryStream();
-        await read.CopyToAsync(copy);
-        Assert.Equal(bytes, copy.ToArray());
+        Assert.Equal(bytes, await StoredBytesAsync(restarted, stored));
     }
 
     [Fact]
@@ -410,6 +396,15 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Information, entry.Level);
         Assert.Contains("by blob key", entry.Message);
         Assert.Equal(["s/00000001/0/10"], await upgraded.BlobKeysAsync("s/00000001/", CancellationToken.None));
+    }
+
+    /// <summary>The bytes the archive holds for <paramref name="stored"/>.</summary>
+    private static async Task<byte[]> StoredBytesAsync(ArchiveService archive, StoredInstance stored)
+    {
+        using var read = archive.OpenInstance(stored);
+        using var copy = new MemoryStream();
+        await read.CopyToAsync(copy);
+        return copy.ToArray();
     }
 
     private static Func<Stream, CancellationToken, Task> Writing(byte[] bytes) =>
