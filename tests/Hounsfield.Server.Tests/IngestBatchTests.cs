@@ -42,6 +42,33 @@ public sealed class IngestBatchTests : IDisposable
         Assert.Equal(12, (await archive.ListInstancesAsync("1.2.826.0.1.3680043.10.1", null, null, CancellationToken.None)).Count);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public async Task A_batch_disposed_without_completing_still_stores_every_instance_it_received(int count)
+    {
+        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        using var folder = new FolderBlobStore(Path.Combine(data.FullName, "blobs"));
+        var blobs = new SlowCommits(folder);
+        var archive = new ArchiveService(index, blobs, new ArchiveOptions());
+        await archive.InitializeAsync(CancellationToken.None);
+
+        await using (var batch = archive.BeginBatch())
+        {
+            for (var i = 0; i < count; i++)
+            {
+                using var part = new MemoryStream(Instance(i));
+                await batch.AddAsync(part, null, CancellationToken.None);
+            }
+
+            // A request that fails here (its client gone) never asks for the results.
+        }
+
+        Assert.Equal(count, blobs.Committed);
+        var stored = await archive.ListInstancesAsync("1.2.826.0.1.3680043.10.1", null, null, CancellationToken.None);
+        Assert.Equal(Enumerable.Range(0, count).Select(i => $"1.2.826.0.1.3680043.10.3.{i}").Order(), stored.Select(instance => instance.SopInstanceUid).Order());
+    }
+
     private static byte[] Instance(int number) =>
         SecondaryCapture.Bytes("1.2.826.0.1.3680043.10.1", "1.2.826.0.1.3680043.10.2", $"1.2.826.0.1.3680043.10.3.{number}", dataset => dataset
             .AddOrUpdate(DicomTag.PatientID, DicomVR.LO, "BATCH")
@@ -53,8 +80,11 @@ public sealed class IngestBatchTests : IDisposable
     {
         private int running;
         private int mostAtOnce;
+        private int committed;
 
         public int MostAtOnce => mostAtOnce;
+
+        public int Committed => committed;
 
         public override ITemporaryBlob CreateTemporary() => new Temporary(this, base.CreateTemporary());
 
@@ -73,7 +103,9 @@ public sealed class IngestBatchTests : IDisposable
                 try
                 {
                     await Task.Delay(50, cancellationToken);
-                    return await inner.CommitAsync(fileKey, cancellationToken);
+                    var key = await inner.CommitAsync(fileKey, cancellationToken);
+                    Interlocked.Increment(ref store.committed);
+                    return key;
                 }
                 finally
                 {

@@ -18,6 +18,7 @@ public sealed class IngestBatch : IAsyncDisposable
     private readonly Queue<(Task Commit, long HeldBytes)> inFlight = new();
     private readonly Dictionary<string, Task> lastCommitOfInstance = new(StringComparer.Ordinal);
     private long heldBytes;
+    private (ReceivedInstance Instance, int Slot)? uncommitted;
 
     internal IngestBatch(ArchiveService archive, int maxInFlight, long maxHeldBytes, IngestCompletion completion)
     {
@@ -33,6 +34,7 @@ public sealed class IngestBatch : IAsyncDisposable
 
     public async Task AddAsync(Func<Stream, CancellationToken, Task> writeContent, string? requiredStudyUid, CancellationToken cancellationToken)
     {
+        StartCommit(offThread: true);
         while (inFlight.Count > 0 && (inFlight.Count >= maxInFlight || heldBytes >= maxHeldBytes))
         {
             var (oldest, released) = inFlight.Dequeue();
@@ -47,22 +49,22 @@ public sealed class IngestBatch : IAsyncDisposable
             return;
         }
 
-        var held = instance.Temporary.Memory?.Length ?? 0; // a spilled instance waits in its file, not in memory
-        var uid = instance.Record.SopInstanceUid;
-        var previous = lastCommitOfInstance.GetValueOrDefault(uid);
-        var commit = CommitAfterAsync(previous, instance);
-        lastCommitOfInstance[uid] = commit;
-        results.Add(commit);
-        heldBytes += held;
-        inFlight.Enqueue((commit, held));
+        // Its commit starts when the next instance arrives (overlapping its receipt) or when the batch completes.
+        results.Add(null!);
+        uncommitted = (instance, results.Count - 1);
     }
 
     /// <summary>Waits for every commit; the results are in the order the instances were added.</summary>
-    public async Task<IReadOnlyList<IngestResult>> CompleteAsync() => await Task.WhenAll(results);
+    public async Task<IReadOnlyList<IngestResult>> CompleteAsync()
+    {
+        StartCommit(offThread: false);
+        return await Task.WhenAll(results);
+    }
 
     /// <summary>Waits for commits still in flight (after a failed request too), so no temporary blob outlives the batch.</summary>
     public async ValueTask DisposeAsync()
     {
+        StartCommit(offThread: false);
         foreach (var task in results)
         {
             try
@@ -76,7 +78,30 @@ public sealed class IngestBatch : IAsyncDisposable
         }
     }
 
-    private async Task<IngestResult> CommitAfterAsync(Task? previous, ReceivedInstance instance)
+    /// <summary>
+    /// Starts the commit of the instance received last, if not started yet: on the thread pool while more instances are to
+    /// be received (the commit blocks in fsync), else on the caller's thread, which has nothing else to do meanwhile (so a
+    /// one-instance request costs no thread switch).
+    /// </summary>
+    private void StartCommit(bool offThread)
+    {
+        if (uncommitted is not { } pending)
+        {
+            return;
+        }
+
+        uncommitted = null;
+        var (instance, slot) = pending;
+        var held = instance.Temporary.Memory?.Length ?? 0; // a spilled instance waits in its file, not in memory
+        var uid = instance.Record.SopInstanceUid;
+        var commit = CommitAfterAsync(lastCommitOfInstance.GetValueOrDefault(uid), instance, offThread);
+        lastCommitOfInstance[uid] = commit;
+        results[slot] = commit;
+        heldBytes += held;
+        inFlight.Enqueue((commit, held));
+    }
+
+    private async Task<IngestResult> CommitAfterAsync(Task? previous, ReceivedInstance instance, bool offThread)
     {
         if (previous is not null)
         {
@@ -90,8 +115,11 @@ public sealed class IngestBatch : IAsyncDisposable
             }
         }
 
-        // Off the request's thread: the commit blocks in fsync.
-        await Task.Yield();
+        if (offThread)
+        {
+            await Task.Yield();
+        }
+
         try
         {
             return await archive.CommitAsync(instance, completion, CancellationToken.None).ConfigureAwait(false);
