@@ -21,7 +21,7 @@ namespace Hounsfield.Archive;
 /// For the same reason such a blob can be acknowledged before its row is written at all (<see cref="IngestCompletion.Durable"/>):
 /// every read of the archive first writes the rows still pending, so it sees every instance acknowledged before it began.
 /// </summary>
-public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, ArchiveOptions options, ILogger<ArchiveService>? logger = null)
+public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, ArchiveOptions options, ILogger<ArchiveService>? logger = null) : IAsyncDisposable
 {
     private const int RecoveryProgressInterval = 10_000;
     private const int RecoveryBatchSize = 64;
@@ -179,6 +179,12 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     /// ingest's caller does once it has answered. Failures are logged; those instances are indexed at the next start.
     /// </summary>
     public ValueTask IndexPendingAsync() => pendingIndexing.WriteAsync();
+
+    /// <summary>
+    /// Writes the rows still pending, so that a clean stop leaves the next start nothing to re-index. The host disposes the
+    /// archive after the servers that ingest into it, and before the index and blob store it was given.
+    /// </summary>
+    public ValueTask DisposeAsync() => pendingIndexing.WriteAsync();
 
     /// <summary>
     /// A batch of instances received one after the other (the parts of one STOW-RS request) whose durable commits overlap:

@@ -368,6 +368,28 @@ public sealed class ArchiveIndexTests : IDisposable
     }
 
     [Fact]
+    public async Task Disposing_the_archive_writes_the_pending_rows_so_the_next_start_recovers_nothing()
+    {
+        var blobs = Path.Combine(data.FullName, "blobs");
+        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        var bytes = Instance("PENDING AT STOP");
+        using (var store = new FolderBlobStore(blobs))
+        {
+            await using var archive = new ArchiveService(index, store, new ArchiveOptions());
+            await archive.InitializeAsync(CancellationToken.None);
+            var result = await archive.IngestAsync(Writing(bytes), null, IngestCompletion.Durable, CancellationToken.None);
+            Assert.True(result.Stored, result.Message);
+            Assert.Null(await index.FindInstanceAsync(result.SopInstanceUid!, CancellationToken.None)); // still pending
+        }
+
+        using var restartedStore = new FolderBlobStore(blobs);
+        var restarted = new ArchiveService(index, restartedStore, new ArchiveOptions());
+        Assert.Equal(new ArchiveStartup(Recovered: 0, Removed: 0), await restarted.InitializeAsync(CancellationToken.None));
+        var stored = Assert.Single(await restarted.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
+        Assert.Equal(bytes, await StoredBytesAsync(restarted, stored));
+    }
+
+    [Fact]
     public async Task An_index_of_an_earlier_version_says_once_that_it_gains_the_blob_key_index()
     {
         var path = Path.Combine(data.FullName, "index.db");
