@@ -52,38 +52,63 @@ public sealed class DicomEchoRequest
     public ushort MessageId { get; }
 }
 
+/// <summary>A DIMSE request as its provider sees it: the association it came on and its command set (PS3.7 §9.1, §9.3).</summary>
+public abstract class DicomCommandRequest
+{
+    private protected DicomCommandRequest(DicomAssociationInfo association, DicomDataset command)
+    {
+        Association = association;
+        Command = command;
+    }
+
+    public DicomAssociationInfo Association { get; }
+
+    /// <summary>The request's command set.</summary>
+    public DicomDataset Command { get; }
+
+    public ushort MessageId => DimseCommand.GetMessageId(Command);
+
+    /// <summary>Affected SOP Class UID (0000,0002): for C-FIND, C-MOVE and C-GET the information model.</summary>
+    public string SopClassUid => Command.GetString(DicomTag.AffectedSOPClassUID) ?? string.Empty;
+
+    public DicomPriority Priority => DimseCommand.GetPriority(Command);
+}
+
+/// <summary>A C-FIND, C-MOVE or C-GET request: a command and an identifier (PS3.4 C.4).</summary>
+public abstract class DicomQueryRetrieveRequest : DicomCommandRequest
+{
+    private protected DicomQueryRetrieveRequest(DicomAssociationInfo association, DicomDataset command, DicomDataset identifier)
+        : base(association, command)
+    {
+        Identifier = identifier;
+    }
+
+    public DicomDataset Identifier { get; }
+
+    /// <summary>QueryRetrieveLevel (0008,0052) of the identifier, when it is one of the four levels.</summary>
+    public DicomQueryRetrieveLevel? Level => DicomQueryRetrieveLevels.Parse(Identifier.GetString(DicomTag.QueryRetrieveLevel));
+}
+
 /// <summary>
 /// A C-STORE request. <see cref="DataSet"/> is the data set exactly as the peer encoded it, in <see cref="TransferSyntax"/>,
 /// streamed from the association as it arrives: it can be read once, while the provider runs. If the association fails
 /// while it is read, the read throws and nothing should be kept.
 /// </summary>
-public sealed class DicomStoreRequest
+public sealed class DicomStoreRequest : DicomCommandRequest
 {
     private readonly DicomReadOptions readOptions;
 
     internal DicomStoreRequest(DicomAssociationInfo association, DicomDataset command, DicomTransferSyntax transferSyntax, Stream dataSet, DicomReadOptions readOptions)
+        : base(association, command)
     {
-        Association = association;
-        Command = command;
         TransferSyntax = transferSyntax;
         DataSet = dataSet;
         this.readOptions = readOptions;
     }
 
-    public DicomAssociationInfo Association { get; }
-
-    /// <summary>The C-STORE-RQ command set.</summary>
-    public DicomDataset Command { get; }
-
-    public ushort MessageId => DimseCommand.GetMessageId(Command);
-
-    public string SopClassUid => Command.GetString(DicomTag.AffectedSOPClassUID) ?? string.Empty;
-
     public string SopInstanceUid => Command.GetString(DicomTag.AffectedSOPInstanceUID) ?? string.Empty;
 
     public DicomTransferSyntax TransferSyntax { get; }
-
-    public DicomPriority Priority => DimseCommand.GetPriority(Command);
 
     /// <summary>The AE title that asked for this store in a C-MOVE, when it is a C-MOVE sub-operation.</summary>
     public string? MoveOriginatorAE => Command.GetString(DicomTag.MoveOriginatorApplicationEntityTitle);
@@ -144,55 +169,21 @@ public sealed class DicomStoreRequest
 }
 
 /// <summary>A C-FIND request: the identifier holds the matching keys and the keys to return (PS3.4 C.4.1).</summary>
-public sealed class DicomFindRequest
+public sealed class DicomFindRequest : DicomQueryRetrieveRequest
 {
     internal DicomFindRequest(DicomAssociationInfo association, DicomDataset command, DicomDataset identifier)
+        : base(association, command, identifier)
     {
-        Association = association;
-        Command = command;
-        Identifier = identifier;
     }
-
-    public DicomAssociationInfo Association { get; }
-
-    public DicomDataset Command { get; }
-
-    public ushort MessageId => DimseCommand.GetMessageId(Command);
-
-    /// <summary>The information model: Patient Root, Study Root, Modality Worklist ... FIND SOP class UID.</summary>
-    public string SopClassUid => Command.GetString(DicomTag.AffectedSOPClassUID) ?? string.Empty;
-
-    public DicomPriority Priority => DimseCommand.GetPriority(Command);
-
-    public DicomDataset Identifier { get; }
-
-    /// <summary>QueryRetrieveLevel (0008,0052) of the identifier, when it is one of the four levels.</summary>
-    public DicomQueryRetrieveLevel? Level => DicomQueryRetrieveLevels.Parse(Identifier.GetString(DicomTag.QueryRetrieveLevel));
 }
 
 /// <summary>A C-MOVE or C-GET request: the identifier selects the instances to send (PS3.4 C.4.2, C.4.3).</summary>
-public sealed class DicomRetrieveRequest
+public sealed class DicomRetrieveRequest : DicomQueryRetrieveRequest
 {
     internal DicomRetrieveRequest(DicomAssociationInfo association, DicomDataset command, DicomDataset identifier)
+        : base(association, command, identifier)
     {
-        Association = association;
-        Command = command;
-        Identifier = identifier;
     }
-
-    public DicomAssociationInfo Association { get; }
-
-    public DicomDataset Command { get; }
-
-    public ushort MessageId => DimseCommand.GetMessageId(Command);
-
-    public string SopClassUid => Command.GetString(DicomTag.AffectedSOPClassUID) ?? string.Empty;
-
-    public DicomPriority Priority => DimseCommand.GetPriority(Command);
-
-    public DicomDataset Identifier { get; }
-
-    public DicomQueryRetrieveLevel? Level => DicomQueryRetrieveLevels.Parse(Identifier.GetString(DicomTag.QueryRetrieveLevel));
 
     /// <summary>Move Destination (0000,0600) of a C-MOVE; null for a C-GET.</summary>
     public string? MoveDestination => Command.GetString(DicomTag.MoveDestination)?.Trim();
