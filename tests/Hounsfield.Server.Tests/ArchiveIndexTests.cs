@@ -360,11 +360,7 @@ public sealed class ArchiveIndexTests : IDisposable
             await archive.DeleteAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None);
         }
 
-        using var restartedStore = new FolderBlobStore(blobs);
-        var restarted = new ArchiveService(index, restartedStore, new ArchiveOptions());
-        Assert.Equal(new ArchiveStartup(Recovered: 1, Removed: 0), await restarted.InitializeAsync(CancellationToken.None));
-        var stored = Assert.Single(await restarted.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
-        Assert.Equal(bytes, await StoredBytesAsync(restarted, stored));
+        await AssertRestartHoldsAsync(index, blobs, recovered: 1, bytes);
     }
 
     [Fact]
@@ -382,11 +378,7 @@ public sealed class ArchiveIndexTests : IDisposable
             Assert.Null(await index.FindInstanceAsync(result.SopInstanceUid!, CancellationToken.None)); // still pending
         }
 
-        using var restartedStore = new FolderBlobStore(blobs);
-        var restarted = new ArchiveService(index, restartedStore, new ArchiveOptions());
-        Assert.Equal(new ArchiveStartup(Recovered: 0, Removed: 0), await restarted.InitializeAsync(CancellationToken.None));
-        var stored = Assert.Single(await restarted.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
-        Assert.Equal(bytes, await StoredBytesAsync(restarted, stored));
+        await AssertRestartHoldsAsync(index, blobs, recovered: 0, bytes);
     }
 
     [Fact]
@@ -418,6 +410,19 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Information, entry.Level);
         Assert.Contains("by blob key", entry.Message);
         Assert.Equal(["s/00000001/0/10"], await upgraded.BlobKeysAsync("s/00000001/", CancellationToken.None));
+    }
+
+    /// <summary>
+    /// Starts an archive again over <paramref name="index"/> and the blob folder <paramref name="blobs"/>: its start-up
+    /// re-indexes <paramref name="recovered"/> instances, and it then holds one instance, of exactly <paramref name="bytes"/>.
+    /// </summary>
+    private static async Task AssertRestartHoldsAsync(SqliteArchiveIndex index, string blobs, int recovered, byte[] bytes)
+    {
+        using var restartedStore = new FolderBlobStore(blobs);
+        var restarted = new ArchiveService(index, restartedStore, new ArchiveOptions());
+        Assert.Equal(new ArchiveStartup(Recovered: recovered, Removed: 0), await restarted.InitializeAsync(CancellationToken.None));
+        var stored = Assert.Single(await restarted.ListInstancesAsync("1.2.826.0.1.3680043.10.9", null, null, CancellationToken.None));
+        Assert.Equal(bytes, await StoredBytesAsync(restarted, stored));
     }
 
     /// <summary>The bytes the archive holds for <paramref name="stored"/>.</summary>
