@@ -184,7 +184,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     /// Writes the rows still pending, so that a clean stop leaves the next start nothing to re-index. The host disposes the
     /// archive after the servers that ingest into it, and before the index and blob store it was given.
     /// </summary>
-    public ValueTask DisposeAsync() => pendingIndexing.WriteAsync();
+    public ValueTask DisposeAsync() => IndexPendingAsync();
 
     /// <summary>
     /// A batch of instances received one after the other (the parts of one STOW-RS request) whose durable commits overlap:

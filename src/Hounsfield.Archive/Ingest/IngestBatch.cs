@@ -18,7 +18,7 @@ public sealed class IngestBatch : IAsyncDisposable
     private readonly Queue<(Task Commit, long HeldBytes)> inFlight = new();
     private readonly Dictionary<string, Task> lastCommitOfInstance = new(StringComparer.Ordinal);
     private long heldBytes;
-    private (ReceivedInstance Instance, int Slot)? uncommitted;
+    private ReceivedInstance? uncommitted; // received last, its commit not started: its result comes after every other
 
     internal IngestBatch(ArchiveService archive, int maxInFlight, long maxHeldBytes, IngestCompletion completion)
     {
@@ -50,8 +50,7 @@ public sealed class IngestBatch : IAsyncDisposable
         }
 
         // Its commit starts when the next instance arrives (overlapping its receipt) or when the batch completes.
-        results.Add(null!);
-        uncommitted = (instance, results.Count - 1);
+        uncommitted = instance;
     }
 
     /// <summary>Waits for every commit; the results are in the order the instances were added.</summary>
@@ -85,18 +84,17 @@ public sealed class IngestBatch : IAsyncDisposable
     /// </summary>
     private void StartCommit(bool offThread)
     {
-        if (uncommitted is not { } pending)
+        if (uncommitted is not { } instance)
         {
             return;
         }
 
         uncommitted = null;
-        var (instance, slot) = pending;
         var held = instance.Temporary.Memory?.Length ?? 0; // a spilled instance waits in its file, not in memory
         var uid = instance.Record.SopInstanceUid;
         var commit = CommitAfterAsync(lastCommitOfInstance.GetValueOrDefault(uid), instance, offThread);
         lastCommitOfInstance[uid] = commit;
-        results[slot] = commit;
+        results.Add(commit);
         heldBytes += held;
         inFlight.Enqueue((commit, held));
     }
