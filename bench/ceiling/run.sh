@@ -24,6 +24,7 @@ command -v gcc >/dev/null && command -v storescp >/dev/null || {
   "${sudo_cmd[@]}" apt-get install -y -qq gcc dcmtk >&2
 }
 ensure_ct1k "$DATASET"
+warm_dataset "$DATASET"
 gcc -O2 -pthread -o "$WORK/null_stow_sink" "$HERE/null_stow_sink.c"
 
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK" "$BENCH_TMP/durable-stow-sink.bin"' EXIT

@@ -8,12 +8,14 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../common.sh"
 DATASET=${1:-$BENCH_TMP/bench-data/ct1k}
 REPS=${2:-3}
+SCALE=$(basename "$DATASET"); SCALE=${SCALE#ct}  # the harness's set names: ct1k, ct20k
 
 command -v Orthanc >/dev/null && command -v storescu >/dev/null || {
   sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get install -y -qq orthanc dcmtk >&2
 }
 ensure_ct1k "$DATASET"
+warm_dataset "$DATASET"
 # The server as published for production (scripts/publish: self-contained, ReadyToRun composite of the application and
 # the .NET libraries, tiered compilation off as the Server csproj says). Against the JIT build of `dotnet run`, fresh
 # 1000-instance runs measured 25-35% less server CPU per instance (2026-12-06, storescu 1.0 vs 1.35 ms, STOW b50c1 0.6
@@ -25,13 +27,13 @@ run() { # label reset-command pid-file storage port aet results
   for rep in $(seq 0 $((REPS - 1))); do
     eval "$2" >/dev/null
     (cd "$HARNESS" && SERVER_PID_FILE=$3 STORAGE_DIR=$4 DICOM_HOST=127.0.0.1 DICOM_PORT=$5 CALLED_AET=$6 CALLING_AET=BENCHSCU \
-      RESULTS_FILE=$7 BENCH_LABEL=$1 BENCH_SCALE=1k python3 ingest_cstore.py --dataset "$DATASET" --workload ingest_fresh_cstore --rep "$rep" >/dev/null)
+      RESULTS_FILE=$7 BENCH_LABEL=$1 BENCH_SCALE=$SCALE python3 ingest_cstore.py --dataset "$DATASET" --workload ingest_fresh_cstore --rep "$rep" >/dev/null)
   done
   # The same files from our SCU, which proposes an asynchronous operations window (see cstore_window.py).
   for rep in $(seq 0 $((REPS - 1))); do
     eval "$2" >/dev/null
     SERVER_PID_FILE=$3 DICOM_HOST=127.0.0.1 DICOM_PORT=$5 CALLED_AET=$6 CALLING_AET=BENCHSCU HARNESS=$HARNESS \
-      RESULTS_FILE=$7 BENCH_LABEL=$1 BENCH_SCALE=1k python3 "$HERE/cstore_window.py" --dataset "$DATASET" \
+      RESULTS_FILE=$7 BENCH_LABEL=$1 BENCH_SCALE=$SCALE python3 "$HERE/cstore_window.py" --dataset "$DATASET" \
       --app "$HOUNSFIELD_APP" --rep "$rep" >/dev/null
   done
 }
