@@ -206,22 +206,8 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         var temporary = blobs.CreateTemporary();
         try
         {
-            await writeContent(new LengthLimitedStream(temporary.Content, options.MaxInstanceLength), cancellationToken);
-            await temporary.Content.FlushAsync(cancellationToken);
-            var length = temporary.Content.Length;
-
-            DicomFile file;
-            try
-            {
-                file = temporary.Memory is { } bytes ? DicomFile.Read(bytes) : DicomFile.Open(temporary.Path!);
-            }
-            catch (DicomFormatException ex)
-            {
-                await temporary.DisposeAsync();
-                return (null, IngestResult.Failure(IngestResult.CannotUnderstand, $"Not a readable DICOM instance: {ex.Message}"));
-            }
-
-            var (record, failure) = Describe(file, blobKey: null, length, requiredStudyUid);
+            await WriteAsync(temporary, writeContent, cancellationToken);
+            var (record, failure) = Parse(temporary, requiredStudyUid);
             if (record is null)
             {
                 await temporary.DisposeAsync();
@@ -235,6 +221,28 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
             await temporary.DisposeAsync();
             throw;
         }
+    }
+
+    private async Task WriteAsync(ITemporaryBlob temporary, Func<Stream, CancellationToken, Task> writeContent, CancellationToken cancellationToken)
+    {
+        await writeContent(new LengthLimitedStream(temporary.Content, options.MaxInstanceLength), cancellationToken);
+        await temporary.Content.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>The index record of the bytes written to <paramref name="temporary"/>, or why they cannot be stored.</summary>
+    private (InstanceRecord? Record, IngestResult? Failure) Parse(ITemporaryBlob temporary, string? requiredStudyUid)
+    {
+        DicomFile file;
+        try
+        {
+            file = temporary.Memory is { } bytes ? DicomFile.Read(bytes) : DicomFile.Open(temporary.Path!);
+        }
+        catch (DicomFormatException ex)
+        {
+            return (null, IngestResult.Failure(IngestResult.CannotUnderstand, $"Not a readable DICOM instance: {ex.Message}"));
+        }
+
+        return Describe(file, blobKey: null, temporary.Content.Length, requiredStudyUid);
     }
 
     /// <summary>
@@ -278,7 +286,9 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     /// back from the blob). Disposes the instance's temporary blob in every case. Copies of one instance commit one after
     /// the other.
     /// </summary>
-    internal async Task<IngestResult> CommitAsync(ReceivedInstance instance, IngestCompletion completion, CancellationToken cancellationToken)
+    /// <param name="durableKey">The key of the blob when it was made durable before (<see cref="IngestAnnouncedAsync"/>);
+    /// that blob is removed when the instance is not stored.</param>
+    internal async Task<IngestResult> CommitAsync(ReceivedInstance instance, IngestCompletion completion, CancellationToken cancellationToken, string? durableKey = null)
     {
         await using var temporary = instance.Temporary;
         var record = instance.Record;
@@ -288,38 +298,153 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         InstanceRecord? unindexed = null;
         try
         {
-            (var result, unindexed) = await CommitInTurnAsync(temporary, record, completion, cancellationToken);
+            (var result, unindexed) = await CommitInTurnAsync(temporary, record, durableKey, completion, cancellationToken);
             return result;
         }
         finally
         {
-            if (unindexed is not null)
+            Release(turn, unindexed);
+        }
+    }
+
+    /// <summary>
+    /// Stores one instance whose SOP Instance UID its sender names before its bytes (a C-STORE request's Affected SOP Instance
+    /// UID), and returns once it is durable (<see cref="IngestCompletion.Durable"/>). The instance's commit turn and
+    /// duplicate check come first, so that the bytes of a new instance held in memory are written and flushed while a
+    /// pool thread parses them: the flush, the longest step of an ingest, no longer waits for the parse, the metadata and
+    /// the checks. A blob so made durable before its instance is accepted is removed, durably, when the instance is not
+    /// stored; a copy of a stored instance is parsed first, as in <see cref="IngestAsync(Func{Stream, CancellationToken, Task}, string?, IngestCompletion, CancellationToken)"/>,
+    /// so that the duplicate policy costs it no write. A data set that names another instance than its sender did is
+    /// committed in that instance's turn.
+    /// </summary>
+    public async Task<IngestResult> IngestAnnouncedAsync(string sopInstanceUid, Func<Stream, CancellationToken, Task> writeContent, CancellationToken cancellationToken)
+    {
+        await pendingIndexing.WriteAsync();
+        InstanceCommitGate.Turn? turn = await commitGate.EnterAsync(sopInstanceUid);
+        ITemporaryBlob? temporary = blobs.CreateTemporary();
+        InstanceRecord? unindexed = null;
+        try
+        {
+            var copy = await index.FindInstanceAsync(sopInstanceUid, cancellationToken) is not null;
+            await WriteAsync(temporary, writeContent, cancellationToken);
+            var (record, failure, durableKey) = !copy && temporary.ChoosesKey
+                ? await ParseWhileCommittingAsync(temporary, cancellationToken)
+                : WithoutKey(Parse(temporary, requiredStudyUid: null));
+            if (record is null)
             {
-                pendingIndexing.Add(unindexed, turn); // the turn is released once the row is written
+                Discard(durableKey);
+                return failure!;
             }
-            else
+
+            if (record.SopInstanceUid != sopInstanceUid)
             {
-                turn.Dispose();
+                Release(turn.Value, null);
+                turn = null;
+                var received = new ReceivedInstance(temporary, record);
+                temporary = null;
+                return await CommitAsync(received, IngestCompletion.Durable, cancellationToken, durableKey);
             }
+
+            (var result, unindexed) = await CommitInTurnAsync(temporary, record, durableKey, IngestCompletion.Durable, cancellationToken);
+            return result;
+        }
+        finally
+        {
+            if (temporary is not null)
+            {
+                await temporary.DisposeAsync();
+            }
+
+            if (turn is { } held)
+            {
+                Release(held, unindexed);
+            }
+        }
+
+        static (InstanceRecord?, IngestResult?, string?) WithoutKey((InstanceRecord? Record, IngestResult? Failure) parsed) => (parsed.Record, parsed.Failure, null);
+    }
+
+    /// <summary>
+    /// Makes the bytes in <paramref name="temporary"/> durable under a key the store chooses, while a pool thread parses
+    /// them; the flush outlasts the parse, so this thread finds it done and does not switch threads to go on.
+    /// </summary>
+    private async Task<(InstanceRecord? Record, IngestResult? Failure, string? DurableKey)> ParseWhileCommittingAsync(ITemporaryBlob temporary, CancellationToken cancellationToken)
+    {
+        var parsing = Task.Run(() => Parse(temporary, requiredStudyUid: null), CancellationToken.None);
+        string key;
+        try
+        {
+            key = await temporary.CommitAsync(fileKey: string.Empty, cancellationToken);
+        }
+        catch
+        {
+            // The parse reads the temporary blob's buffer, which the caller gives back once this returns.
+            await ((Task)parsing).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            throw;
+        }
+
+        try
+        {
+            var (record, failure) = await parsing;
+            return (record, failure, key);
+        }
+        catch
+        {
+            Discard(key);
+            throw;
+        }
+    }
+
+    /// <summary>Gives the instance's commit turn back, or hands it to the pending row of <paramref name="unindexed"/>, which gives it back once written.</summary>
+    private void Release(InstanceCommitGate.Turn turn, InstanceRecord? unindexed)
+    {
+        if (unindexed is not null)
+        {
+            pendingIndexing.Add(unindexed, turn);
+        }
+        else
+        {
+            turn.Dispose();
+        }
+    }
+
+    /// <summary>Removes a blob made durable before its instance was accepted, which is not stored: start-up would recover it.</summary>
+    private void Discard(string? durableKey)
+    {
+        if (durableKey is not null)
+        {
+            blobs.DeleteDurably(durableKey);
         }
     }
 
     /// <returns>The outcome, and the record when its index row is left pending.</returns>
-    private async Task<(IngestResult Result, InstanceRecord? Unindexed)> CommitInTurnAsync(ITemporaryBlob temporary, InstanceRecord record, IngestCompletion completion, CancellationToken cancellationToken)
+    private async Task<(IngestResult Result, InstanceRecord? Unindexed)> CommitInTurnAsync(ITemporaryBlob temporary, InstanceRecord record, string? durableKey, IngestCompletion completion, CancellationToken cancellationToken)
     {
-        var existing = await index.FindInstanceAsync(record.SopInstanceUid, cancellationToken);
+        StoredInstance? existing;
+        try
+        {
+            existing = await index.FindInstanceAsync(record.SopInstanceUid, cancellationToken);
+        }
+        catch
+        {
+            Discard(durableKey);
+            throw;
+        }
+
         if (existing is not null)
         {
             switch (options.DuplicatePolicy)
             {
                 case DuplicatePolicy.Reject:
+                    Discard(durableKey);
                     return (IngestResult.Failure(IngestResult.DuplicateSopInstance, $"SOP instance {record.SopInstanceUid} is already stored.", record.SopClassUid, record.SopInstanceUid), null);
                 case DuplicatePolicy.KeepFirst:
+                    Discard(durableKey);
                     return (new IngestResult(true, null, record.SopClassUid, record.SopInstanceUid, existing.StudyInstanceUid, existing.SeriesInstanceUid, "Already stored; the stored copy was kept."), null);
             }
         }
 
-        record = record with { BlobKey = await temporary.CommitAsync(record.BlobKey, cancellationToken) };
+        record = record with { BlobKey = durableKey ?? await temporary.CommitAsync(record.BlobKey, cancellationToken) };
         if (completion == IngestCompletion.Durable && existing is null && blobs.IsRecoverable(record.BlobKey))
         {
             return (Stored(record), record);

@@ -27,3 +27,19 @@ internal abstract class ForwardingBlobStore(IBlobStore inner) : IBlobStore
 
     public void DeleteTemporaries() => inner.DeleteTemporaries();
 }
+
+/// <summary>A temporary blob that passes every call to another; tests override its commit.</summary>
+internal abstract class ForwardingTemporaryBlob(ITemporaryBlob inner) : ITemporaryBlob
+{
+    public Stream Content => inner.Content;
+
+    public ReadOnlyMemory<byte>? Memory => inner.Memory;
+
+    public string? Path => inner.Path;
+
+    public bool ChoosesKey => inner.ChoosesKey;
+
+    public virtual Task<string> CommitAsync(string fileKey, CancellationToken cancellationToken) => inner.CommitAsync(fileKey, cancellationToken);
+
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
+}

@@ -88,22 +88,16 @@ public sealed class IngestBatchTests : IDisposable
 
         public override ITemporaryBlob CreateTemporary() => new Temporary(this, base.CreateTemporary());
 
-        private sealed class Temporary(SlowCommits store, ITemporaryBlob inner) : ITemporaryBlob
+        private sealed class Temporary(SlowCommits store, ITemporaryBlob inner) : ForwardingTemporaryBlob(inner)
         {
-            public Stream Content => inner.Content;
-
-            public ReadOnlyMemory<byte>? Memory => inner.Memory;
-
-            public string? Path => inner.Path;
-
-            public async Task<string> CommitAsync(string fileKey, CancellationToken cancellationToken)
+            public override async Task<string> CommitAsync(string fileKey, CancellationToken cancellationToken)
             {
                 var now = Interlocked.Increment(ref store.running);
                 InterlockedMax(ref store.mostAtOnce, now);
                 try
                 {
                     await Task.Delay(50, cancellationToken);
-                    var key = await inner.CommitAsync(fileKey, cancellationToken);
+                    var key = await base.CommitAsync(fileKey, cancellationToken);
                     Interlocked.Increment(ref store.committed);
                     return key;
                 }
@@ -112,8 +106,6 @@ public sealed class IngestBatchTests : IDisposable
                     Interlocked.Decrement(ref store.running);
                 }
             }
-
-            public ValueTask DisposeAsync() => inner.DisposeAsync();
 
             private static void InterlockedMax(ref int target, int value)
             {

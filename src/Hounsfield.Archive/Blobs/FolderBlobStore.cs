@@ -178,6 +178,9 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
 
         public string? Path => content.File is null ? null : content.FilePath;
 
+        /// <summary>A blob held in memory becomes a segment record, whose key the segments choose.</summary>
+        public bool ChoosesKey => content.File is null;
+
         public async Task<string> CommitAsync(string fileKey, CancellationToken cancellationToken)
         {
             if (content.File is not { } file)

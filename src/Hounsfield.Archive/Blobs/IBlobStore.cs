@@ -69,6 +69,12 @@ public interface ITemporaryBlob : IAsyncDisposable
     string? Path { get; }
 
     /// <summary>
+    /// Whether <see cref="CommitAsync"/> stores the bytes under a key of the store's choosing (ignoring its file key): the
+    /// blob can then be made durable before its instance is parsed.
+    /// </summary>
+    bool ChoosesKey { get; }
+
+    /// <summary>
     /// Makes the bytes durable and returns the key they are stored under: <paramref name="fileKey"/> (replacing a blob of that
     /// key) when the store keeps this blob as a file of its own, or a key the store chose.
     /// </summary>

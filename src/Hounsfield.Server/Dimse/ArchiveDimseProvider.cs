@@ -21,7 +21,10 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
         try
         {
             // Answered once durable; the index row follows in AfterResponseAsync, before this association's next request.
-            var result = await archive.IngestAsync((destination, ct) => request.WritePart10Async(destination, ct), null, IngestCompletion.Durable, cancellationToken);
+            Func<Stream, CancellationToken, Task> content = (destination, ct) => request.WritePart10Async(destination, ct);
+            var result = request.SopInstanceUid.Length > 0
+                ? await archive.IngestAnnouncedAsync(request.SopInstanceUid, content, cancellationToken)
+                : await archive.IngestAsync(content, null, IngestCompletion.Durable, cancellationToken);
             return result.Stored ? DicomStatus.Success : new DicomStatus(result.FailureReason ?? IngestResult.CannotUnderstand);
         }
         catch (InstanceTooLargeException)
