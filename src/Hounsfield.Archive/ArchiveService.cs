@@ -345,7 +345,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
                 return await CommitAsync(received, IngestCompletion.Durable, cancellationToken, durableKey);
             }
 
-            (var result, unindexed) = await CommitInTurnAsync(temporary, record, durableKey, IngestCompletion.Durable, cancellationToken);
+            (var result, unindexed) = await CommitInTurnAsync(temporary, record, durableKey, IngestCompletion.Durable, cancellationToken, knownNew: !copy);
             return result;
         }
         finally
@@ -417,13 +417,14 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         }
     }
 
+    /// <param name="knownNew">Whether the caller, in this turn, found no stored copy of the instance.</param>
     /// <returns>The outcome, and the record when its index row is left pending.</returns>
-    private async Task<(IngestResult Result, InstanceRecord? Unindexed)> CommitInTurnAsync(ITemporaryBlob temporary, InstanceRecord record, string? durableKey, IngestCompletion completion, CancellationToken cancellationToken)
+    private async Task<(IngestResult Result, InstanceRecord? Unindexed)> CommitInTurnAsync(ITemporaryBlob temporary, InstanceRecord record, string? durableKey, IngestCompletion completion, CancellationToken cancellationToken, bool knownNew = false)
     {
-        StoredInstance? existing;
+        StoredInstance? existing = null;
         try
         {
-            existing = await index.FindInstanceAsync(record.SopInstanceUid, cancellationToken);
+            existing = knownNew ? null : await index.FindInstanceAsync(record.SopInstanceUid, cancellationToken);
         }
         catch
         {
