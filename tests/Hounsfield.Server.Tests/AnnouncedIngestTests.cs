@@ -16,27 +16,35 @@ public sealed class AnnouncedIngestTests : IDisposable
     private const string Sop = Study + ".3";
 
     private readonly DirectoryInfo data = Directory.CreateTempSubdirectory("hounsfield-announced-");
+    private readonly SqliteArchiveIndex index;
+    private readonly CountedCommits store;
 
-    public void Dispose() => data.Delete(recursive: true);
+    public AnnouncedIngestTests()
+    {
+        index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        store = new CountedCommits(new FolderBlobStore(Blobs));
+    }
+
+    public void Dispose()
+    {
+        store.Dispose();
+        index.Dispose();
+        data.Delete(recursive: true);
+    }
 
     [Fact]
     public async Task A_new_instance_is_durable_before_its_row_and_a_restart_without_the_row_recovers_it()
     {
         var bytes = SecondaryCapture.Bytes(Study, Series, Sop);
-        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
-        using (var store = new CountedCommits(new FolderBlobStore(Blobs)))
-        {
-            var archive = new ArchiveService(index, store, new ArchiveOptions());
-            await archive.InitializeAsync(CancellationToken.None);
+        var archive = await StartAsync();
 
-            var result = await archive.IngestAnnouncedAsync(Sop, Writing(bytes), CancellationToken.None);
+        var result = await archive.IngestAnnouncedAsync(Sop, Writing(bytes), CancellationToken.None);
 
-            Assert.True(result.Stored, result.Message);
-            Assert.Equal((Study, Series, Sop), (result.StudyInstanceUid, result.SeriesInstanceUid, result.SopInstanceUid));
-            Assert.Equal(1, store.Commits);
-            Assert.Null(await index.FindInstanceAsync(Sop, CancellationToken.None)); // answered before its row
-            // Not disposed: as a crash before the pending row is written.
-        }
+        Assert.True(result.Stored, result.Message);
+        Assert.Equal((Study, Series, Sop), (result.StudyInstanceUid, result.SeriesInstanceUid, result.SopInstanceUid));
+        Assert.Equal(1, store.Commits);
+        Assert.Null(await index.FindInstanceAsync(Sop, CancellationToken.None)); // answered before its row
+        store.Dispose(); // the archive is not: as a crash before the pending row is written
 
         using var restartedStore = new FolderBlobStore(Blobs);
         var restarted = new ArchiveService(index, restartedStore, new ArchiveOptions());
@@ -51,10 +59,7 @@ public sealed class AnnouncedIngestTests : IDisposable
     [Fact]
     public async Task Bytes_that_are_not_an_instance_are_refused_and_the_blob_written_meanwhile_is_gone_for_good()
     {
-        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
-        using var store = new CountedCommits(new FolderBlobStore(Blobs));
-        var archive = new ArchiveService(index, store, new ArchiveOptions());
-        await archive.InitializeAsync(CancellationToken.None);
+        var archive = await StartAsync();
         var notDicom = "This is not a DICOM data set, only text."u8.ToArray();
 
         var result = await archive.IngestAnnouncedAsync(Sop, Writing(notDicom), CancellationToken.None);
@@ -69,10 +74,7 @@ public sealed class AnnouncedIngestTests : IDisposable
     [Fact]
     public async Task A_copy_of_a_stored_instance_is_refused_without_writing_it()
     {
-        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
-        using var store = new CountedCommits(new FolderBlobStore(Blobs));
-        var archive = new ArchiveService(index, store, new ArchiveOptions());
-        await archive.InitializeAsync(CancellationToken.None);
+        var archive = await StartAsync();
         Assert.True((await archive.IngestAnnouncedAsync(Sop, Writing(SecondaryCapture.Bytes(Study, Series, Sop)), CancellationToken.None)).Stored);
 
         var copy = await archive.IngestAnnouncedAsync(Sop, Writing(SecondaryCapture.Bytes(Study, Series, Sop)), CancellationToken.None);
@@ -85,10 +87,7 @@ public sealed class AnnouncedIngestTests : IDisposable
     [Fact]
     public async Task A_data_set_naming_another_instance_is_stored_as_that_one_and_refused_as_its_copy()
     {
-        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
-        using var store = new CountedCommits(new FolderBlobStore(Blobs));
-        var archive = new ArchiveService(index, store, new ArchiveOptions());
-        await archive.InitializeAsync(CancellationToken.None);
+        var archive = await StartAsync();
         var bytes = SecondaryCapture.Bytes(Study, Series, Sop);
 
         var stored = await archive.IngestAnnouncedAsync(Study + ".98", Writing(bytes), CancellationToken.None);
@@ -105,6 +104,13 @@ public sealed class AnnouncedIngestTests : IDisposable
     }
 
     private string Blobs => Path.Combine(data.FullName, "blobs");
+
+    private async Task<ArchiveService> StartAsync()
+    {
+        var archive = new ArchiveService(index, store, new ArchiveOptions());
+        await archive.InitializeAsync(CancellationToken.None);
+        return archive;
+    }
 
     private static Func<Stream, CancellationToken, Task> Writing(byte[] bytes) =>
         (destination, cancellationToken) => destination.WriteAsync(bytes, cancellationToken).AsTask();
