@@ -602,8 +602,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
 
     private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
     {
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
+        await using var command = SqliteDatabase.Command(connection, null, sql);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -670,9 +669,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             try
             {
                 // Set on every open: the connection may come from the pool with the other setting.
-                await using var setting = connection.CreateCommand();
-                setting.CommandText = durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
-                await setting.ExecuteNonQueryAsync(cancellationToken);
+                await SqliteArchiveIndex.ExecuteAsync(connection, durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;", cancellationToken);
                 return new IndexWriter(new PreparedStatements(connection)) { Durable = durable };
             }
             catch
