@@ -103,11 +103,31 @@ public sealed class AnnouncedIngestTests : IDisposable
         Assert.Equal(Sop, Assert.Single(await archive.ListInstancesAsync(Study, null, null, CancellationToken.None)).SopInstanceUid);
     }
 
+    [Fact]
+    public async Task An_instance_over_the_length_limit_is_refused_before_any_write_and_gives_its_turn_back()
+    {
+        var archive = await StartAsync(new ArchiveOptions { MaxInstanceLength = 64 });
+        var bytes = SecondaryCapture.Bytes(Study, Series, Sop);
+        Assert.True(bytes.Length > 64);
+
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            // The second attempt would wait for ever for a turn the first kept.
+            var ingest = archive.IngestAnnouncedAsync(Sop, Writing(bytes), CancellationToken.None);
+            var refused = await Assert.ThrowsAsync<InstanceTooLargeException>(() => ingest.WaitAsync(TimeSpan.FromSeconds(20)));
+            Assert.Contains("64", refused.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, store.Commits);
+        Assert.Empty(store.EnumerateKeys());
+        Assert.Empty(await archive.ListInstancesAsync(Study, null, null, CancellationToken.None));
+    }
+
     private string Blobs => Path.Combine(data.FullName, "blobs");
 
-    private async Task<ArchiveService> StartAsync()
+    private async Task<ArchiveService> StartAsync(ArchiveOptions? options = null)
     {
-        var archive = new ArchiveService(index, store, new ArchiveOptions());
+        var archive = new ArchiveService(index, store, options ?? new ArchiveOptions());
         await archive.InitializeAsync(CancellationToken.None);
         return archive;
     }
