@@ -249,6 +249,30 @@ public sealed class BlobStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Blobs_after_a_longer_or_shorter_one_are_received_whole_whatever_the_buffer_it_left()
+    {
+        // Each blob is received into a buffer as long as the one committed before it, and grows from there as pieces arrive.
+        using var store = new FolderBlobStore(root.FullName, InMemoryLimit);
+        var blobs = new[] { 132_436, 1, 70_000, 200_000, 65_536, InMemoryLimit, 10, InMemoryLimit + 1, 131_073 }
+            .Select(RandomNumberGenerator.GetBytes).ToList();
+
+        var keys = new List<string>();
+        foreach (var bytes in blobs)
+        {
+            await using var temporary = store.CreateTemporary();
+            foreach (var piece in bytes.Chunk(10_000))
+            {
+                await temporary.Content.WriteAsync(piece);
+            }
+
+            keys.Add(await temporary.CommitAsync($"00/00/{keys.Count}.dcm", CancellationToken.None));
+        }
+
+        Assert.Equal(blobs, keys.Select(key => ReadAll(store.OpenRead(key))));
+        Assert.Equal([false, false, false, false, false, false, false, true, false], keys.Select(key => key.StartsWith("00/", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task A_blob_over_the_in_memory_limit_is_a_file_of_its_own_under_the_key_given()
     {
         using var store = new FolderBlobStore(root.FullName, InMemoryLimit);

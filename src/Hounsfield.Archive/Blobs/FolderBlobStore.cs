@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 
 namespace Hounsfield.Archive.Blobs;
@@ -15,8 +14,12 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
     private const string SegmentsFolder = "segments";
     private readonly string root;
     private readonly int inMemoryLimit;
+    private readonly ReceiveBufferPool receiveBuffers;
     private readonly BlobSegments segments;
     private readonly ConcurrentDictionary<string, bool> createdFolders = new(StringComparer.Ordinal);
+
+    /// <summary>The length of the last blob committed from memory: the next one, likely of the same kind, is received into a buffer that long.</summary>
+    private int lastInMemoryLength;
 
     /// <param name="root">The folder.</param>
     /// <param name="inMemoryLimit">The longest blob held in memory and stored as a segment record; longer ones become files.</param>
@@ -25,6 +28,7 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
     {
         this.root = Path.GetFullPath(root);
         this.inMemoryLimit = inMemoryLimit;
+        receiveBuffers = new ReceiveBufferPool(inMemoryLimit, retainedBytes: 2L * Math.Max(inMemoryLimit, ReceiveBufferPool.MinLength));
         segments = new BlobSegments(Path.Combine(this.root, SegmentsFolder), maxSegmentLength);
         Directory.CreateDirectory(Path.Combine(this.root, TemporaryFolder));
     }
@@ -169,7 +173,7 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
 
     private sealed class TemporaryBlob(FolderBlobStore store) : ITemporaryBlob
     {
-        private readonly SpillingStream content = new(store.inMemoryLimit, store.NewTemporaryPath);
+        private readonly SpillingStream content = new(store.inMemoryLimit, store.receiveBuffers, Volatile.Read(ref store.lastInMemoryLength), store.NewTemporaryPath);
         private bool committed;
 
         public Stream Content => content;
@@ -186,6 +190,7 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
             if (content.File is not { } file)
             {
                 var key = await store.segments.AppendAsync(content.Buffered);
+                Volatile.Write(ref store.lastInMemoryLength, content.Buffered.Length);
                 committed = true;
                 return key;
             }
@@ -219,10 +224,12 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
         }
     }
 
-    /// <summary>A write-only stream into a pooled buffer that moves to a new temporary file once it would exceed its limit.</summary>
-    private sealed class SpillingStream(int limit, Func<string> newFilePath) : Stream
+    /// <summary>
+    /// A write-only stream into a pooled buffer that moves to a new temporary file once it would exceed its limit. The buffer
+    /// starts <paramref name="expectedLength"/> long, and doubles when it must: each doubling copies what it holds.
+    /// </summary>
+    private sealed class SpillingStream(int limit, ReceiveBufferPool buffers, int expectedLength, Func<string> newFilePath) : Stream
     {
-        private const int FirstBufferLength = 64 * 1024;
         private byte[]? buffer;
         private int count;
 
@@ -314,7 +321,7 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
 
             if (buffer is null || needed > buffer.Length)
             {
-                var grown = ArrayPool<byte>.Shared.Rent((int)Math.Min(limit, Math.Max(needed, Math.Max(FirstBufferLength, (buffer?.Length ?? 0) * 2L))));
+                var grown = buffers.Rent((int)Math.Min(limit, Math.Max(needed, buffer is null ? expectedLength : buffer.Length * 2L)));
                 buffer.AsSpan(0, count).CopyTo(grown);
                 Release();
                 buffer = grown;
@@ -338,7 +345,7 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
         {
             if (buffer is not null)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                buffers.Return(buffer);
                 buffer = null;
             }
         }
