@@ -66,7 +66,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
                 if (ReadRecoverable(key) is { } record && !batch.Holds(record.SopInstanceUid) &&
                     await index.FindInstanceAsync(record.SopInstanceUid, cancellationToken) is null)
                 {
-                    batch.Add(key, record);
+                    batch.Add(record);
                     if (batch.Count == RecoveryBatchSize || batch.MetadataLength >= RecoveryBatchMetadataLength)
                     {
                         recovered += await IndexRecoveredAsync(batch, known, cancellationToken);
@@ -114,32 +114,29 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
             return 0;
         }
 
-        await index.AddInstancesAsync(batch.Records, durable: batch.Keys.Exists(key => !blobs.IsRecoverable(key)), cancellationToken);
-        known.UnionWith(batch.Keys);
+        await index.AddInstancesAsync(batch.Records, durable: batch.Records.Exists(record => !blobs.IsRecoverable(record.BlobKey)), cancellationToken);
+        known.UnionWith(batch.Records.Select(record => record.BlobKey));
         var count = batch.Count;
         batch.Clear();
         return count;
     }
 
-    /// <summary>Blobs read at start-up whose instances are not indexed yet, with their keys, indexed together.</summary>
+    /// <summary>Blobs read at start-up whose instances are not indexed yet (each record names its blob), indexed together.</summary>
     private sealed class RecoveryBatch
     {
         private readonly HashSet<string> sopInstanceUids = new(StringComparer.Ordinal);
 
-        public List<string> Keys { get; } = [];
-
         public List<InstanceRecord> Records { get; } = [];
 
-        public int Count => Keys.Count;
+        public int Count => Records.Count;
 
         /// <summary>The bytes of metadata JSON the batch holds.</summary>
         public long MetadataLength { get; private set; }
 
         public bool Holds(string sopInstanceUid) => sopInstanceUids.Contains(sopInstanceUid);
 
-        public void Add(string key, InstanceRecord record)
+        public void Add(InstanceRecord record)
         {
-            Keys.Add(key);
             Records.Add(record);
             sopInstanceUids.Add(record.SopInstanceUid);
             MetadataLength += record.Metadata.Length;
@@ -147,7 +144,6 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
 
         public void Clear()
         {
-            Keys.Clear();
             Records.Clear();
             sopInstanceUids.Clear();
             MetadataLength = 0;
