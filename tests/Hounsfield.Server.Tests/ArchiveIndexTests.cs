@@ -86,6 +86,30 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Equal("4", study.GetString(DicomTag.NumberOfStudyRelatedInstances));
     }
 
+    [Fact]
+    public async Task Instances_after_a_delete_or_a_replacement_that_removed_their_series_get_its_rows_anew()
+    {
+        // The next instance of a series reuses the patient, study and series rows the last insert found, unless they may be gone.
+        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        await index.InitializeAsync(CancellationToken.None);
+        await index.AddInstanceAsync(Record("s/00000001/0/10"), durable: false, CancellationToken.None);
+        Assert.Equal(["s/00000001/0/10"], await index.DeleteInstancesAsync(["1.2.3.4.1"], CancellationToken.None));
+        Assert.Empty((await index.QueryAsync(new() { Level = QueryLevel.Study }, CancellationToken.None)).Matches);
+
+        await index.AddInstanceAsync(Record("s/00000001/1000/10") with { SopInstanceUid = "1.2.3.4.2" }, durable: false, CancellationToken.None);
+        // Stored again, the series' only instance takes its series, study and patient rows with it, and makes them again.
+        await index.AddInstanceAsync(Record("s/00000001/2000/10") with { SopInstanceUid = "1.2.3.4.2" }, durable: true, CancellationToken.None);
+        await index.AddInstanceAsync(Record("s/00000001/3000/10") with { SopInstanceUid = "1.2.3.4.3" }, durable: false, CancellationToken.None);
+
+        var study = Assert.Single((await index.QueryAsync(new() { Level = QueryLevel.Study, IncludeAll = true }, CancellationToken.None)).Matches);
+        Assert.Equal("1", study.GetString(DicomTag.NumberOfStudyRelatedSeries));
+        Assert.Equal("2", study.GetString(DicomTag.NumberOfStudyRelatedInstances));
+        var series = Assert.Single((await index.QueryAsync(new() { Level = QueryLevel.Series, IncludeAll = true }, CancellationToken.None)).Matches);
+        Assert.Equal("2", series.GetString(DicomTag.NumberOfSeriesRelatedInstances));
+        Assert.Equal("s/00000001/2000/10", (await index.FindInstanceAsync("1.2.3.4.2", CancellationToken.None))?.BlobKey);
+        Assert.Equal(["s/00000001/2000/10", "s/00000001/3000/10"], (await index.BlobKeysAsync("", CancellationToken.None)).Order());
+    }
+
     private static async Task<List<string?>> PatientNamesAsync(SqliteArchiveIndex index, string fuzzyName) =>
         (await index.QueryAsync(new() { Level = QueryLevel.Study, FuzzyMatching = true, Matches = [(DicomTag.PatientName, fuzzyName)] }, CancellationToken.None))
             .Matches.Select(match => match.GetString(DicomTag.PatientName)).ToList();
