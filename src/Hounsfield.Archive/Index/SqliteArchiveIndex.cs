@@ -70,6 +70,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     private readonly ILogger logger;
     private readonly SemaphoreSlim writeLock = new(1, 1);
     private readonly System.Collections.Concurrent.ConcurrentQueue<PendingInsert> pendingInserts = new();
+    private readonly IndexWriter?[] writers = new IndexWriter?[2]; // [0] lazy commits, [1] durable ones
 
     /// <summary>
     /// The patient, study and series rows of the last instance inserted, so that the next instance of the same series skips
@@ -77,7 +78,6 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     /// anything else writes, or an insert or a transaction fails, since those may remove or undo these rows.
     /// </summary>
     private ParentRows? lastParents;
-    private readonly IndexWriter?[] writers = new IndexWriter?[2]; // [0] lazy commits, [1] durable ones
 
     public SqliteArchiveIndex(string databasePath, ILogger<SqliteArchiveIndex>? logger = null)
     {
@@ -220,12 +220,8 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
 
     private async Task InsertAsync(IndexWriter writer, InstanceRecord record, CancellationToken cancellationToken)
     {
-        if (await DeleteInstanceRowAsync(writer, record.SopInstanceUid, cancellationToken) is not null)
-        {
-            lastParents = null;
-        }
-
-        var parents = lastParents;
+        // A replaced row's delete may have removed its series, study and patient rows.
+        var parents = await DeleteInstanceRowAsync(writer, record.SopInstanceUid, cancellationToken) is null ? lastParents : null;
         lastParents = null;
         var samePatient = parents is not null && parents.Patient == (record.PatientId, record.PatientName, record.PatientBirthDate, record.PatientSex);
         var sameStudy = samePatient && parents!.StudyUid == record.StudyInstanceUid;
