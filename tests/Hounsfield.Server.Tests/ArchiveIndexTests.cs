@@ -110,6 +110,32 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Equal(["s/00000001/2000/10", "s/00000001/3000/10"], (await index.BlobKeysAsync("", CancellationToken.None)).Order());
     }
 
+    [Fact]
+    public async Task A_series_or_study_named_under_another_study_or_patient_moves_there_and_what_it_left_empty_goes()
+    {
+        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        await index.InitializeAsync(CancellationToken.None);
+        await index.AddInstanceAsync(Record("s/00000001/0/10"), durable: false, CancellationToken.None);
+        await index.AddInstanceAsync(Record("s/00000001/1000/10") with { SopInstanceUid = "1.2.3.4.2", StudyInstanceUid = "1.2.5" }, durable: false, CancellationToken.None);
+
+        // The series moved to study 1.2.5 with its first instance; study 1.2.3, left without series, is gone.
+        var study = Assert.Single((await index.QueryAsync(new() { Level = QueryLevel.Study, IncludeAll = true }, CancellationToken.None)).Matches);
+        Assert.Equal("1.2.5", study.GetString(DicomTag.StudyInstanceUID));
+        Assert.Equal("1", study.GetString(DicomTag.NumberOfStudyRelatedSeries));
+        Assert.Equal("2", study.GetString(DicomTag.NumberOfStudyRelatedInstances));
+
+        // The study moves to patient Q; patient P, left without studies, is gone.
+        await index.AddInstanceAsync(Record("s/00000001/2000/10") with { SopInstanceUid = "1.2.3.4.3", StudyInstanceUid = "1.2.5", PatientId = "Q" }, durable: false, CancellationToken.None);
+        study = Assert.Single((await index.QueryAsync(new() { Level = QueryLevel.Study, IncludeAll = true }, CancellationToken.None)).Matches);
+        Assert.Equal("Q", study.GetString(DicomTag.PatientID));
+        Assert.Equal("3", study.GetString(DicomTag.NumberOfStudyRelatedInstances));
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(data.FullName, "index.db")}");
+        connection.Open();
+        using var patients = connection.CreateCommand();
+        patients.CommandText = "SELECT group_concat(patient_id) FROM patients";
+        Assert.Equal("Q", patients.ExecuteScalar());
+    }
+
     private static async Task<List<string?>> PatientNamesAsync(SqliteArchiveIndex index, string fuzzyName) =>
         (await index.QueryAsync(new() { Level = QueryLevel.Study, FuzzyMatching = true, Matches = [(DicomTag.PatientName, fuzzyName)] }, CancellationToken.None))
             .Matches.Select(match => match.GetString(DicomTag.PatientName)).ToList();

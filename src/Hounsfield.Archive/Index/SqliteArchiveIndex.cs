@@ -240,6 +240,9 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             """, "SELECT pk FROM patients WHERE patient_id = $id", cancellationToken,
             ("$id", record.PatientId), ("$name", record.PatientName), ("$fuzzy", FuzzyName(record.PatientName)),
             ("$birth", record.PatientBirthDate), ("$sex", record.PatientSex));
+        // A study or series named under another patient or study than the one holding it moves there (below, what it left).
+        var studyLeftBy = sameStudy ? null : await writer.OptionalScalarAsync("SELECT patient_pk FROM studies WHERE study_uid = $uid", cancellationToken,
+            ("$uid", record.StudyInstanceUid));
         var studyPk = sameStudy ? parents!.StudyPk : await writer.UpsertAsync("""
             INSERT INTO studies (patient_pk, study_uid, study_date, study_time, accession_number, study_id, study_description, referring_physician_name, referring_physician_name_fuzzy)
             VALUES ($patient, $uid, $date, $time, $accession, $id, $description, $referring, $fuzzy)
@@ -249,6 +252,8 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             ("$patient", patientPk), ("$uid", record.StudyInstanceUid), ("$date", record.StudyDate), ("$time", record.StudyTime),
             ("$accession", record.AccessionNumber), ("$id", record.StudyId), ("$description", record.StudyDescription),
             ("$referring", record.ReferringPhysicianName), ("$fuzzy", FuzzyName(record.ReferringPhysicianName)));
+        var seriesLeftBy = sameSeries ? null : await writer.OptionalScalarAsync("SELECT study_pk FROM series WHERE series_uid = $uid", cancellationToken,
+            ("$uid", record.SeriesInstanceUid));
         var seriesPk = sameSeries ? parents!.SeriesPk : await writer.UpsertAsync("""
             INSERT INTO series (study_pk, series_uid, modality, series_number, series_description)
             VALUES ($study, $uid, $modality, $number, $description)
@@ -271,6 +276,18 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             UPDATE studies SET series_count = (SELECT count(*) FROM series WHERE study_pk = $study),
                 instance_count = (SELECT coalesce(sum(instance_count), 0) FROM series WHERE study_pk = $study) WHERE pk = $study;
             """, cancellationToken, ("$series", seriesPk), ("$study", studyPk));
+        if (seriesLeftBy is { } leftStudy && leftStudy != studyPk)
+        {
+            var leftPatient = await writer.ScalarAsync("SELECT patient_pk FROM studies WHERE pk = $pk", cancellationToken, ("$pk", leftStudy));
+            await RecountStudyAsync(writer, leftStudy, cancellationToken);
+            await DeleteEmptyParentsAsync(writer, leftStudy, leftPatient, cancellationToken);
+        }
+
+        if (studyLeftBy is { } formerPatient && formerPatient != patientPk)
+        {
+            await DeleteEmptyParentsAsync(writer, study: null, formerPatient, cancellationToken);
+        }
+
         lastParents = new ParentRows((record.PatientId, record.PatientName, record.PatientBirthDate, record.PatientSex), patientPk,
             record.StudyInstanceUid, studyPk, record.SeriesInstanceUid, seriesPk);
     }
@@ -577,18 +594,29 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         await writer.ExecuteAsync("INSERT INTO freed_blobs (blob_key) VALUES ($key) ON CONFLICT DO NOTHING", cancellationToken, ("$key", blobKey));
         await writer.ExecuteAsync("DELETE FROM instances WHERE sop_uid = $uid", cancellationToken, ("$uid", sopInstanceUid));
         await writer.ExecuteAsync("DELETE FROM series WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM instances WHERE series_pk = $pk)", cancellationToken, ("$pk", seriesPk));
-        await writer.ExecuteAsync("DELETE FROM studies WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM series WHERE study_pk = $pk)", cancellationToken, ("$pk", studyPk));
-        await writer.ExecuteAsync("DELETE FROM patients WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_pk = $pk)", cancellationToken, ("$pk", patientPk));
-        await RecountAsync(writer, seriesPk, studyPk, cancellationToken);
+        await DeleteEmptyParentsAsync(writer, studyPk, patientPk, cancellationToken);
+        await writer.ExecuteAsync("UPDATE series SET instance_count = (SELECT count(*) FROM instances WHERE series_pk = $series) WHERE pk = $series", cancellationToken,
+            ("$series", seriesPk));
+        await RecountStudyAsync(writer, studyPk, cancellationToken);
         return blobKey;
     }
 
-    private static Task RecountAsync(IndexWriter writer, long seriesPk, long studyPk, CancellationToken cancellationToken) =>
+    /// <summary>Removes the study (when given) once it holds no series, then the patient once it holds no study.</summary>
+    private static async Task DeleteEmptyParentsAsync(IndexWriter writer, long? study, long patient, CancellationToken cancellationToken)
+    {
+        if (study is { } studyPk)
+        {
+            await writer.ExecuteAsync("DELETE FROM studies WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM series WHERE study_pk = $pk)", cancellationToken, ("$pk", studyPk));
+        }
+
+        await writer.ExecuteAsync("DELETE FROM patients WHERE pk = $pk AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_pk = $pk)", cancellationToken, ("$pk", patient));
+    }
+
+    private static Task RecountStudyAsync(IndexWriter writer, long studyPk, CancellationToken cancellationToken) =>
         writer.ExecuteAsync("""
-            UPDATE series SET instance_count = (SELECT count(*) FROM instances WHERE series_pk = $series) WHERE pk = $series;
             UPDATE studies SET series_count = (SELECT count(*) FROM series WHERE study_pk = $study),
-                instance_count = (SELECT count(*) FROM instances i JOIN series se ON se.pk = i.series_pk WHERE se.study_pk = $study) WHERE pk = $study;
-            """, cancellationToken, ("$series", seriesPk), ("$study", studyPk));
+                instance_count = (SELECT count(*) FROM instances i JOIN series se ON se.pk = i.series_pk WHERE se.study_pk = $study) WHERE pk = $study
+            """, cancellationToken, ("$study", studyPk));
 
     private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
 
@@ -719,6 +747,10 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
 
         public async Task<long> ScalarAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
             (long)(await Command(sql, parameters).ExecuteScalarAsync(cancellationToken))!;
+
+        /// <summary>The integer of the first row's first column, or null when there is no row.</summary>
+        public async Task<long?> OptionalScalarAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
+            await Command(sql, parameters).ExecuteScalarAsync(cancellationToken) as long?;
 
         /// <summary>
         /// The key <paramref name="upsert"/> returns, or, when its update's condition left the row as it was (no row
