@@ -12,13 +12,22 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
 {
     private const string TemporaryFolder = "tmp";
     private const string SegmentsFolder = "segments";
+
+    /// <summary>
+    /// The longest first buffer a blob gets from the one before it: small instances after a large one do not each hold a
+    /// buffer of the large one's size (1 MiB holds a 512 x 512 CT image).
+    /// </summary>
+    private const int MaxExpectedLength = 1024 * 1024;
     private readonly string root;
     private readonly int inMemoryLimit;
     private readonly ReceiveBufferPool receiveBuffers;
     private readonly BlobSegments segments;
     private readonly ConcurrentDictionary<string, bool> createdFolders = new(StringComparer.Ordinal);
 
-    /// <summary>The length of the last blob committed from memory: the next one, likely of the same kind, is received into a buffer that long.</summary>
+    /// <summary>
+    /// The length of the last blob committed from memory: the next one, likely of the same kind, is received into a buffer
+    /// that long, up to <see cref="MaxExpectedLength"/>.
+    /// </summary>
     private int lastInMemoryLength;
 
     /// <param name="root">The folder.</param>
@@ -173,7 +182,7 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
 
     private sealed class TemporaryBlob(FolderBlobStore store) : ITemporaryBlob
     {
-        private readonly SpillingStream content = new(store.inMemoryLimit, store.receiveBuffers, Volatile.Read(ref store.lastInMemoryLength), store.NewTemporaryPath);
+        private readonly SpillingStream content = new(store.inMemoryLimit, store.receiveBuffers, Math.Min(Volatile.Read(ref store.lastInMemoryLength), MaxExpectedLength), store.NewTemporaryPath);
         private bool committed;
 
         public Stream Content => content;
