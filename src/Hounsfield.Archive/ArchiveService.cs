@@ -288,9 +288,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     {
         await using var temporary = instance.Temporary;
         var record = instance.Record;
-        // A copy waiting for its turn would otherwise wait for whoever acknowledged the pending one to index it.
-        await pendingIndexing.WriteAsync();
-        var turn = await commitGate.EnterAsync(record.SopInstanceUid);
+        var turn = await EnterTurnAsync(record.SopInstanceUid);
         InstanceRecord? unindexed = null;
         try
         {
@@ -315,8 +313,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     /// </summary>
     public async Task<IngestResult> IngestAnnouncedAsync(string sopInstanceUid, Func<Stream, CancellationToken, Task> writeContent, CancellationToken cancellationToken)
     {
-        await pendingIndexing.WriteAsync();
-        InstanceCommitGate.Turn? turn = await commitGate.EnterAsync(sopInstanceUid);
+        InstanceCommitGate.Turn? turn = await EnterTurnAsync(sopInstanceUid);
         ITemporaryBlob? temporary = blobs.CreateTemporary();
         InstanceRecord? unindexed = null;
         try
@@ -389,6 +386,16 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
             Discard(key);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Takes the instance's commit turn, once the pending rows are written: a pending copy holds its turn until its row is,
+    /// and a copy waiting for that turn would otherwise wait for whoever acknowledged the pending one to write it.
+    /// </summary>
+    private async ValueTask<InstanceCommitGate.Turn> EnterTurnAsync(string sopInstanceUid)
+    {
+        await pendingIndexing.WriteAsync();
+        return await commitGate.EnterAsync(sopInstanceUid);
     }
 
     /// <summary>Gives the instance's commit turn back, or hands it to the pending row of <paramref name="unindexed"/>, which gives it back once written.</summary>
