@@ -60,12 +60,12 @@ internal sealed class ReceiveBufferPool
 
     public void Return(byte[] buffer)
     {
-        if (buffer.Length > MaxPooledLength || !BitOperations.IsPow2(buffer.Length) || BucketOf(buffer.Length) >= buckets.Length)
+        var bucket = BucketOf(buffer.Length);
+        if (buffer.Length > MaxPooledLength || !BitOperations.IsPow2(buffer.Length) || bucket >= buckets.Length)
         {
             return;
         }
 
-        var bucket = BucketOf(buffer.Length);
         if (Interlocked.Add(ref retained, buffer.Length) <= retainedBytes)
         {
             buckets[bucket].Push(buffer);
