@@ -23,32 +23,42 @@ warm_dataset "$DATASET"
 export HOUNSFIELD_APP
 HOUNSFIELD_APP=$("$ROOT/scripts/publish" "$ROOT/bench/out/hounsfield")
 
-run() { # label reset-command pid-file storage port aet results
-  for rep in $(seq 0 $((REPS - 1))); do
-    eval "$2" >/dev/null
-    (cd "$HARNESS" && SERVER_PID_FILE=$3 STORAGE_DIR=$4 DICOM_HOST=127.0.0.1 DICOM_PORT=$5 CALLED_AET=$6 CALLING_AET=BENCHSCU \
-      RESULTS_FILE=$7 BENCH_LABEL=$1 BENCH_SCALE=$SCALE python3 ingest_cstore.py --dataset "$DATASET" --workload ingest_fresh_cstore --rep "$rep" >/dev/null)
-  done
-  # The same files from our SCU, which proposes an asynchronous operations window (see cstore_window.py).
-  for rep in $(seq 0 $((REPS - 1))); do
-    eval "$2" >/dev/null
-    SERVER_PID_FILE=$3 DICOM_HOST=127.0.0.1 DICOM_PORT=$5 CALLED_AET=$6 CALLING_AET=BENCHSCU HARNESS=$HARNESS \
-      RESULTS_FILE=$7 BENCH_LABEL=$1 BENCH_SCALE=$SCALE python3 "$HERE/cstore_window.py" --dataset "$DATASET" \
-      --app "$HOUNSFIELD_APP" --rep "$rep" >/dev/null
-  done
+HOUNSFIELD_ROOT=$BENCH_TMP/hounsfield-bench ORTHANC_ROOT=$BENCH_TMP/orthanc-bench
+export HOUNSFIELD_ROOT ORTHANC_ROOT
+HOUNSFIELD_CTL=$ROOT/bench/dicomweb/hounsfield_ctl.sh ORTHANC_CTL=$HARNESS/orthanc/orthanc_ctl.sh
+# Per server: label, control script, pid file, storage, DICOM port, AE title, results file.
+HOUNSFIELD=(hounsfield-sqlite "$HOUNSFIELD_CTL" "$HOUNSFIELD_ROOT/hounsfield.pid" "$HOUNSFIELD_ROOT/data" 11112 HOUNSFIELD
+  "$ROOT/bench/results/dimse-hounsfield-$DATE.jsonl")
+ORTHANC=(orthanc-1.10.1-sqlite "$ORTHANC_CTL" "$ORTHANC_ROOT/orthanc.pid" "$ORTHANC_ROOT/storage" 4242 ORTHANC
+  "$ROOT/bench/results/dimse-orthanc-$DATE.jsonl")
+
+storescu_rep() { # rep label ctl pid-file storage port aet results
+  sync  # the other server's data written back now, not during this measurement
+  "$3" reset >/dev/null
+  (cd "$HARNESS" && SERVER_PID_FILE=$4 STORAGE_DIR=$5 DICOM_HOST=127.0.0.1 DICOM_PORT=$6 CALLED_AET=$7 CALLING_AET=BENCHSCU \
+    RESULTS_FILE=$8 BENCH_LABEL=$2 BENCH_SCALE=$SCALE python3 ingest_cstore.py --dataset "$DATASET" --workload ingest_fresh_cstore --rep "$1" >/dev/null)
+  "$3" stop >/dev/null
 }
 
-HOUNSFIELD_ROOT=$BENCH_TMP/hounsfield-bench
-export HOUNSFIELD_ROOT
-run hounsfield-sqlite "$ROOT/bench/dicomweb/hounsfield_ctl.sh reset" "$HOUNSFIELD_ROOT/hounsfield.pid" "$HOUNSFIELD_ROOT/data" 11112 HOUNSFIELD \
-  "$ROOT/bench/results/dimse-hounsfield-$DATE.jsonl"
-"$ROOT/bench/dicomweb/hounsfield_ctl.sh" stop
+# The same files from our SCU, which proposes an asynchronous operations window (see cstore_window.py).
+window_rep() { # rep label ctl pid-file storage port aet results
+  sync
+  "$3" reset >/dev/null
+  SERVER_PID_FILE=$4 DICOM_HOST=127.0.0.1 DICOM_PORT=$6 CALLED_AET=$7 CALLING_AET=BENCHSCU HARNESS=$HARNESS \
+    RESULTS_FILE=$8 BENCH_LABEL=$2 BENCH_SCALE=$SCALE python3 "$HERE/cstore_window.py" --dataset "$DATASET" \
+    --app "$HOUNSFIELD_APP" --rep "$1" >/dev/null
+  "$3" stop >/dev/null
+}
 
-ORTHANC_ROOT=$BENCH_TMP/orthanc-bench
-export ORTHANC_ROOT
-run orthanc-1.10.1-sqlite "$HARNESS/orthanc/orthanc_ctl.sh reset" "$ORTHANC_ROOT/orthanc.pid" "$ORTHANC_ROOT/storage" 4242 ORTHANC \
-  "$ROOT/bench/results/dimse-orthanc-$DATE.jsonl"
-"$HARNESS/orthanc/orthanc_ctl.sh" stop >/dev/null
+# The two servers take turns, one repetition each, so that a change in the machine's speed during the run (the host's
+# load moved Orthanc's rate between 168 and 292 inst/s within one session) falls on both alike. Only the server being
+# measured runs.
+for workload in storescu_rep window_rep; do
+  for rep in $(seq 0 $((REPS - 1))); do
+    "$workload" "$rep" "${HOUNSFIELD[@]}"
+    "$workload" "$rep" "${ORTHANC[@]}"
+  done
+done
 
 python3 "$HARNESS/report.py" "$ROOT/bench/results/dimse-hounsfield-$DATE.jsonl" --title "C-STORE ingest: Hounsfield vs Orthanc ($DATE)" \
   --compare "$ROOT/bench/results/dimse-orthanc-$DATE.jsonl" > "$ROOT/bench/results/dimse-$DATE.md"
