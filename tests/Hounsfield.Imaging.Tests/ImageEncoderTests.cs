@@ -324,34 +324,7 @@ public sealed class ImageEncoderTests
         Assert.True(process.WaitForExit(60_000), "djpeg timed out");
         Assert.True(process.ExitCode == 0, $"djpeg failed: {stderr.Result}");
         Assert.True(stderr.Result.Length == 0, $"djpeg warned: {stderr.Result}");
-        return ParsePnm(stdout.ToArray());
-    }
-
-    private static DecodedImage ParsePnm(byte[] pnm)
-    {
-        var position = 0;
-        string Token()
-        {
-            while (char.IsWhiteSpace((char)pnm[position]))
-            {
-                position++;
-            }
-
-            var begin = position;
-            while (!char.IsWhiteSpace((char)pnm[position]))
-            {
-                position++;
-            }
-
-            return Encoding.ASCII.GetString(pnm, begin, position - begin);
-        }
-
-        var magic = Token();
-        var width = int.Parse(Token(), System.Globalization.CultureInfo.InvariantCulture);
-        var height = int.Parse(Token(), System.Globalization.CultureInfo.InvariantCulture);
-        Assert.Equal("255", Token());
-        position++;
-        var channels = magic == "P6" ? 3 : 1;
-        return new DecodedImage(width, height, channels, 8, pnm.AsSpan(position, width * height * channels).ToArray());
+        var pnm = Pnm.Read(stdout.ToArray());
+        return new DecodedImage(pnm.Width, pnm.Height, pnm.Channels, 8, pnm.Samples);
     }
 }

@@ -1,4 +1,3 @@
-using System.Text;
 using Hounsfield.Dicom;
 using Hounsfield.Imaging.Encoders;
 using Hounsfield.Imaging.Rendering;
@@ -69,8 +68,7 @@ public sealed class JpegQualityTests(ITestOutputHelper output)
     {
         using var temp = new TestImages.TempDirectory();
         var pixels = image.Pixels.AsSpan(0, image.Length).ToArray();
-        var header = Encoding.ASCII.GetBytes($"{(image.IsColor ? "P6" : "P5")}\n{image.Width} {image.Height}\n255\n");
-        File.WriteAllBytes(temp.File("in.pnm"), [.. header, .. pixels]);
+        File.WriteAllBytes(temp.File("in.pnm"), Pnm.Write(image.Width, image.Height, image.IsColor ? 3 : 1, pixels));
         TestImages.Run("cjpeg", [.. optimize ? ["-optimize"] : Array.Empty<string>(), "-quality", quality.ToString(System.Globalization.CultureInfo.InvariantCulture), "-outfile", temp.File("cjpeg.jpg"), temp.File("in.pnm")]);
         var reference = File.ReadAllBytes(temp.File("cjpeg.jpg"));
         var ours = JpegEncoder.Encode(image, new JpegOptions { Quality = quality, OptimizeCoding = optimize });

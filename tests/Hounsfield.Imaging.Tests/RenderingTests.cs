@@ -142,7 +142,7 @@ public sealed class RenderingTests(ITestOutputHelper output)
         new DicomFile(dataset).Save(path);
         var pnm = directory.File("image.pnm");
         TestImages.Run("dcm2pnm", [.. arguments, "+op", path, pnm]);
-        var expected = ParsePnm(File.ReadAllBytes(pnm));
+        var expected = Pnm.Read(File.ReadAllBytes(pnm));
 
         var image = FrameRenderer.Render(DicomFile.Open(path), 0, options);
         Assert.Equal((expected.Width, expected.Height, expected.Channels), (image.Width, image.Height, image.Channels));
@@ -490,33 +490,6 @@ public sealed class RenderingTests(ITestOutputHelper output)
     {
         var values = Enumerable.Range(0, 64 * 64 * 3).Select(v => (ushort)(v * 37 % 4096)).ToArray();
         return Image(64, 64, 16, 12, false, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray(), samples: 3);
-    }
-
-    private static DecodedImage ParsePnm(byte[] pnm)
-    {
-        var position = 0;
-        string Token()
-        {
-            while (char.IsWhiteSpace((char)pnm[position]))
-            {
-                position++;
-            }
-
-            var begin = position;
-            while (!char.IsWhiteSpace((char)pnm[position]))
-            {
-                position++;
-            }
-
-            return System.Text.Encoding.ASCII.GetString(pnm, begin, position - begin);
-        }
-
-        var channels = Token() == "P6" ? 3 : 1;
-        var width = int.Parse(Token(), System.Globalization.CultureInfo.InvariantCulture);
-        var height = int.Parse(Token(), System.Globalization.CultureInfo.InvariantCulture);
-        Assert.Equal("255", Token());
-        position++;
-        return new DecodedImage(width, height, channels, 8, pnm.AsSpan(position, width * height * channels).ToArray());
     }
 
     private static DicomDataset Ramp(int from, int to)

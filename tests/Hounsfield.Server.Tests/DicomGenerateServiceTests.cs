@@ -1,4 +1,3 @@
-using System.Text;
 using Hounsfield.Dicom;
 using Hounsfield.Imaging.Decoders;
 using Hounsfield.Imaging.Encoders;
@@ -192,7 +191,7 @@ public sealed class DicomGenerateServiceTests
         {
             var input = Path.Combine(directory.FullName, "in.pnm");
             var output = Path.Combine(directory.FullName, "out.jpg");
-            File.WriteAllBytes(input, [.. Encoding.ASCII.GetBytes($"{(channels == 3 ? "P6" : "P5")}\n{width} {height}\n255\n"), .. pixels]);
+            File.WriteAllBytes(input, Pnm.Write(width, height, channels, pixels));
             var (exitCode, messages) = DimseTests.Run("cjpeg", "-quality", "90", "-outfile", output, input);
             Assert.True(exitCode == 0, messages);
             return File.ReadAllBytes(output);

@@ -252,3 +252,57 @@ public static class GifReader
         }
     }
 }
+
+/// <summary>
+/// Binary PGM and PPM (P5 grey, P6 RGB) with 8-bit samples: what cjpeg reads and djpeg and dcm2pnm write, the tests'
+/// way of handing pixels to and from those tools.
+/// </summary>
+public static class Pnm
+{
+    public sealed record Image(int Width, int Height, int Channels, byte[] Samples);
+
+    public static byte[] Write(int width, int height, int channels, ReadOnlySpan<byte> samples) =>
+        [.. Encoding.ASCII.GetBytes($"{(channels == 3 ? "P6" : "P5")}\n{width} {height}\n255\n"), .. samples];
+
+    public static Image Read(byte[] pnm)
+    {
+        var position = 0;
+        string Token()
+        {
+            while (position < pnm.Length && char.IsWhiteSpace((char)pnm[position]))
+            {
+                position++;
+            }
+
+            var begin = position;
+            while (position < pnm.Length && !char.IsWhiteSpace((char)pnm[position]))
+            {
+                position++;
+            }
+
+            return Encoding.ASCII.GetString(pnm, begin, position - begin);
+        }
+
+        var channels = Token() switch
+        {
+            "P5" => 1,
+            "P6" => 3,
+            var magic => throw new InvalidDataException($"Not a binary PGM or PPM file (magic '{magic}')."),
+        };
+        var width = int.Parse(Token(), System.Globalization.CultureInfo.InvariantCulture);
+        var height = int.Parse(Token(), System.Globalization.CultureInfo.InvariantCulture);
+        if (Token() is var maxValue && maxValue != "255")
+        {
+            throw new InvalidDataException($"Only 8-bit samples are read (maximum value {maxValue}).");
+        }
+
+        position++; // the one whitespace byte before the samples
+        var length = width * height * channels;
+        if (pnm.Length - position < length)
+        {
+            throw new InvalidDataException($"{width}x{height}x{channels} samples need {length} bytes; {pnm.Length - position} follow the header.");
+        }
+
+        return new Image(width, height, channels, pnm.AsSpan(position, length).ToArray());
+    }
+}
