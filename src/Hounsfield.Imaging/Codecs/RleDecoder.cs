@@ -15,7 +15,6 @@ namespace Hounsfield.Imaging.Codecs;
 public sealed class RleDecoder : FrameDecoder
 {
     private const int HeaderLength = 64;
-    private const int MaxSegments = 15;
 
     public static RleDecoder Instance { get; } = new();
 
@@ -29,18 +28,8 @@ public sealed class RleDecoder : FrameDecoder
     {
         ArgumentNullException.ThrowIfNull(info);
         info.Validate();
-        if (info.BitsAllocated % 8 != 0)
-        {
-            throw new ImageCodecException($"RLE: Bits Allocated {info.BitsAllocated} is not a whole number of bytes.");
-        }
-
-        var bytesPerSample = info.BitsAllocated / 8;
-        var samples = info.SamplesPerPixel;
-        var expectedSegments = samples * bytesPerSample;
-        if (expectedSegments > MaxSegments)
-        {
-            throw new ImageCodecException($"RLE: {samples} samples of {info.BitsAllocated} bits need {expectedSegments} segments; at most 15 are allowed.");
-        }
+        var layout = RleSegmentLayout.Of(info);
+        var expectedSegments = layout.SegmentCount;
 
         if (destination.Length < info.FrameLength)
         {
@@ -55,10 +44,10 @@ public sealed class RleDecoder : FrameDecoder
         var segmentCount = BinaryPrimitives.ReadUInt32LittleEndian(compressedFrame);
         if (segmentCount != expectedSegments)
         {
-            throw new ImageCodecException($"RLE: the header declares {segmentCount} segments; {expectedSegments} are expected for {samples} samples of {info.BitsAllocated} bits.");
+            throw new ImageCodecException($"RLE: the header declares {segmentCount} segments; {expectedSegments} are expected for {info.SamplesPerPixel} samples of {info.BitsAllocated} bits.");
         }
 
-        Span<int> offsets = stackalloc int[MaxSegments + 1];
+        Span<int> offsets = stackalloc int[RleSegmentLayout.MaxSegments + 1];
         for (var i = 0; i < expectedSegments; i++)
         {
             var offset = BinaryPrimitives.ReadUInt32LittleEndian(compressedFrame[(4 + (i * 4))..]);
@@ -72,29 +61,17 @@ public sealed class RleDecoder : FrameDecoder
 
         offsets[expectedSegments] = compressedFrame.Length;
 
-        var pixels = info.Rows * info.Columns;
-        var planar = samples > 1 && info.PlanarConfiguration == 1;
-
-        // Where the byte of segment (sample s, byte b counted from the most significant) goes in the native frame.
-        var pixelStride = planar ? bytesPerSample : samples * bytesPerSample;
-        for (var s = 0; s < samples; s++)
+        for (var segment = 0; segment < expectedSegments; segment++)
         {
-            for (var b = 0; b < bytesPerSample; b++)
+            var start = (int)layout.FirstByteOffset(segment);
+            var source = compressedFrame[offsets[segment]..offsets[segment + 1]];
+            if (layout.PixelStride == 1)
             {
-                var segment = (s * bytesPerSample) + b;
-                var littleEndianByte = bytesPerSample - 1 - b;
-                var start = planar
-                    ? ((long)s * pixels * bytesPerSample) + littleEndianByte
-                    : ((long)s * bytesPerSample) + littleEndianByte;
-                var source = compressedFrame[offsets[segment]..offsets[segment + 1]];
-                if (pixelStride == 1)
-                {
-                    DecodeSegment(source, destination.Slice((int)start, pixels), segment);
-                }
-                else
-                {
-                    DecodeSegmentStrided(source, destination[(int)start..], pixels, pixelStride, segment);
-                }
+                DecodeSegment(source, destination.Slice(start, layout.Pixels), segment);
+            }
+            else
+            {
+                DecodeSegmentStrided(source, destination[start..], layout.Pixels, layout.PixelStride, segment);
             }
         }
     }

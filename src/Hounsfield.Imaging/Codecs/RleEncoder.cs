@@ -23,18 +23,8 @@ public sealed class RleEncoder : IFrameEncoder
     {
         ArgumentNullException.ThrowIfNull(info);
         info.Validate();
-        if (info.BitsAllocated % 8 != 0)
-        {
-            throw new ImageCodecException($"RLE: Bits Allocated {info.BitsAllocated} is not a whole number of bytes.");
-        }
-
-        var bytesPerSample = info.BitsAllocated / 8;
-        var samples = info.SamplesPerPixel;
-        var segments = samples * bytesPerSample;
-        if (segments > 15)
-        {
-            throw new ImageCodecException($"RLE: {samples} samples of {info.BitsAllocated} bits need {segments} segments; at most 15 are allowed.");
-        }
+        var layout = RleSegmentLayout.Of(info);
+        var segments = layout.SegmentCount;
 
         if (frame.Length < info.FrameLength)
         {
@@ -43,9 +33,7 @@ public sealed class RleEncoder : IFrameEncoder
 
         var rows = info.Rows;
         var columns = info.Columns;
-        var pixels = rows * columns;
-        var planar = samples > 1 && info.PlanarConfiguration == 1;
-        var pixelStride = planar ? bytesPerSample : samples * bytesPerSample;
+        var pixelStride = layout.PixelStride;
 
         // Worst case per row: one control byte per 128 literal bytes.
         var maxSegment = ((long)rows * (columns + ((columns + 127) / 128))) + 1;
@@ -62,32 +50,25 @@ public sealed class RleEncoder : IFrameEncoder
             output.AsSpan(0, HeaderLength).Clear();
             BinaryPrimitives.WriteUInt32LittleEndian(output, (uint)segments);
             var length = HeaderLength;
-            for (var s = 0; s < samples; s++)
+            for (var segment = 0; segment < segments; segment++)
             {
-                for (var b = 0; b < bytesPerSample; b++)
+                BinaryPrimitives.WriteUInt32LittleEndian(output.AsSpan(4 + (segment * 4)), (uint)length);
+                var start = (int)layout.FirstByteOffset(segment);
+                for (var y = 0; y < rows; y++)
                 {
-                    var segment = (s * bytesPerSample) + b;
-                    BinaryPrimitives.WriteUInt32LittleEndian(output.AsSpan(4 + (segment * 4)), (uint)length);
-                    var littleEndianByte = bytesPerSample - 1 - b;
-                    var start = planar
-                        ? ((long)s * pixels * bytesPerSample) + littleEndianByte
-                        : ((long)s * bytesPerSample) + littleEndianByte;
-                    for (var y = 0; y < rows; y++)
+                    var index = start + (y * columns * pixelStride);
+                    for (var x = 0; x < columns; x++)
                     {
-                        var index = (int)start + (y * columns * pixelStride);
-                        for (var x = 0; x < columns; x++)
-                        {
-                            row[x] = frame[index];
-                            index += pixelStride;
-                        }
-
-                        length += PackBits(row.AsSpan(0, columns), output.AsSpan(length));
+                        row[x] = frame[index];
+                        index += pixelStride;
                     }
 
-                    if ((length & 1) != 0)
-                    {
-                        output[length++] = 0;
-                    }
+                    length += PackBits(row.AsSpan(0, columns), output.AsSpan(length));
+                }
+
+                if ((length & 1) != 0)
+                {
+                    output[length++] = 0;
                 }
             }
 
