@@ -79,16 +79,7 @@ internal sealed class DimseDataStream : Stream
             }
         }
 
-        var n = Math.Min(current.Length, destination.Length);
-        current.Span[..n].CopyTo(destination.Span);
-        current = current[n..];
-        position += n;
-        if (current.IsEmpty && lastSeen)
-        {
-            MarkEnded();
-        }
-
-        return n;
+        return TakeBuffered(destination.Span);
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -132,6 +123,12 @@ internal sealed class DimseDataStream : Stream
             }
         }
 
+        return TakeBuffered(destination);
+    }
+
+    /// <summary>Copies what it can of the fragment in hand into <paramref name="destination"/>; the last one's end ends the stream.</summary>
+    private int TakeBuffered(Span<byte> destination)
+    {
         var n = Math.Min(current.Length, destination.Length);
         current.Span[..n].CopyTo(destination);
         current = current[n..];
