@@ -91,6 +91,29 @@ public sealed class CliTests
         }
     }
 
+    [CorpusTheory]
+    [InlineData("dump")]
+    [InlineData("scan")]
+    public void An_unknown_option_of_dump_or_scan_exits_2_naming_it_and_reads_nothing(string command)
+    {
+        var (exitCode, stdout, stderr) = CliRunner.Run(command, "--headeronly", Corpus.Get("evrle_ct_small").Path);
+
+        Assert.Equal(2, exitCode);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Contains("unknown option '--headeronly'", stderr);
+        Assert.Contains($"usage: hounsfield {command} ", stderr);
+    }
+
+    [Fact]
+    public void Dump_without_a_file_exits_2_with_its_usage()
+    {
+        var (exitCode, _, stderr) = CliRunner.Run("dump", "--header-only");
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("no FILE given", stderr);
+        Assert.Contains("usage: hounsfield dump FILE...", stderr);
+    }
+
     [Fact]
     public void An_unknown_command_prints_usage_and_exits_2()
     {

@@ -8,11 +8,9 @@ internal static class DumpCommand
 {
     public static int Run(string[] args, TextWriter stdout)
     {
-        var headerOnly = args.Contains("--header-only");
-        var paths = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToList();
-        if (paths.Count == 0)
+        if (ParsePaths(args, "dump FILE... [--header-only]") is not ({ } paths, var headerOnly))
         {
-            return CommandLine.Fail("dump needs at least one FILE", 2);
+            return 2;
         }
 
         var options = DicomReadOptions.Default with { StopBeforePixelData = headerOnly };
@@ -42,6 +40,40 @@ internal static class DumpCommand
 
         writer.Flush();
         return failures == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// The arguments of dump and scan: at least one path, and --header-only. Anything else that looks like an option is
+    /// reported with the usage (a mistyped option would otherwise be taken for a missing file, or ignored).
+    /// </summary>
+    internal static (List<string> Paths, bool HeaderOnly)? ParsePaths(string[] args, string usage)
+    {
+        var paths = new List<string>();
+        var headerOnly = false;
+        foreach (var argument in args)
+        {
+            if (argument == "--header-only")
+            {
+                headerOnly = true;
+            }
+            else if (argument.StartsWith('-') && argument.Length > 1)
+            {
+                CommandLine.Fail($"unknown option '{argument}'\nusage: hounsfield {usage}", 2);
+                return null;
+            }
+            else
+            {
+                paths.Add(argument);
+            }
+        }
+
+        if (paths.Count == 0)
+        {
+            CommandLine.Fail($"no FILE given\nusage: hounsfield {usage}", 2);
+            return null;
+        }
+
+        return (paths, headerOnly);
     }
 
     internal static IEnumerable<string> ExpandPaths(IEnumerable<string> paths)

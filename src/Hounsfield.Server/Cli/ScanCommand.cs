@@ -10,11 +10,9 @@ internal static class ScanCommand
 {
     public static int Run(string[] args)
     {
-        var headerOnly = args.Contains("--header-only");
-        var paths = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToList();
-        if (paths.Count == 0)
+        if (DumpCommand.ParsePaths(args, "scan PATH... [--header-only]") is not ({ } paths, var headerOnly))
         {
-            return CommandLine.Fail("scan needs at least one FILE or DIRECTORY", 2);
+            return 2;
         }
 
         var options = DicomReadOptions.Default with { StopBeforePixelData = headerOnly };
