@@ -189,6 +189,13 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     public IngestBatch BeginBatch(IngestCompletion completion = IngestCompletion.Indexed) =>
         new(this, options.MaxConcurrentCommits, options.MaxConcurrentCommitMemory, completion);
 
+    /// <summary>
+    /// Whether an identifying UID of this value can be stored: 1 to 64 characters, digits and dots (and spaces, which
+    /// some senders leave inside). Laxer than PS3.5 §9.1, as received data often is; no stored instance has another.
+    /// </summary>
+    public static bool IsStorableUid([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? uid) =>
+        uid is { Length: > 0 and <= 64 } && uid.All(c => char.IsAsciiDigit(c) || c is '.' or ' ');
+
     internal static Func<Stream, CancellationToken, Task> CopyFrom(Stream content) =>
         (destination, ct) => content.CopyToAsync(destination, 81920, ct);
 
@@ -583,7 +590,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     private static string? Uid(DicomDataset dataset, DicomTag tag)
     {
         var value = dataset.Find(tag) is DicomValueElement element ? dataset.DecodeString(element).Trim(' ', '\0') : null;
-        return value is { Length: > 0 and <= 64 } && value.All(c => char.IsAsciiDigit(c) || c is '.' or ' ') ? value : null;
+        return IsStorableUid(value) ? value : null;
     }
 
     /// <summary>A write-only view that fails once more than <paramref name="limit"/> bytes were written.</summary>

@@ -318,6 +318,40 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     }
 
     [CorpusFact]
+    public async Task A_path_uid_no_instance_can_have_is_400_naming_it_before_anything_is_read_or_stored()
+    {
+        var tooLong = string.Join('.', Enumerable.Repeat("12345", 20));
+        foreach (var (method, path, bad) in new[]
+        {
+            (HttpMethod.Get, "/dicomweb/studies/1.2.x/series", "1.2.x"),
+            (HttpMethod.Get, $"/dicomweb/studies/1.2.3/series/{tooLong}/metadata", tooLong),
+            (HttpMethod.Get, "/wadors/studies/1.2.3/series/4.5/instances/9.9.e9/frames/1", "9.9.e9"),
+            (HttpMethod.Get, "/dicomweb/studies/abc%2F..%2F..%2Fetc/series", "abc"),
+            (HttpMethod.Get, "/qidors/studies/1.2.3/series/4.5/instances/6.7-8/rendered", "6.7-8"),
+            (HttpMethod.Delete, "/dicomweb/studies/abc", "abc"),
+            (HttpMethod.Post, "/dicomweb/studies/1.2.3;4", "1.2.3;4"),
+        })
+        {
+            using var request = new HttpRequestMessage(method, path);
+            if (method == HttpMethod.Post)
+            {
+                request.Content = DicomWebClient.Multipart([File.ReadAllBytes(fixture.Files[0].Path)]);
+            }
+
+            var response = await Client.SendAsync(request);
+
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{method} {path}: {(int)response.StatusCode} {body}");
+            Assert.Contains($"'{(bad.Length > 80 ? bad[..80] + "..." : bad)}", body);
+            Assert.Contains("is not a valid", body);
+        }
+
+        // A well-formed UID that names nothing is still 404, and the corpus instance POSTed above under a bad URL was not stored under it.
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync("/dicomweb/studies/1.2.3/series/4.5/instances/6.7/metadata")).StatusCode);
+        Assert.Equal("[]", await (await Client.GetAsync("/dicomweb/studies?StudyInstanceUID=1.2.3")).Content.ReadAsStringAsync());
+    }
+
+    [CorpusFact]
     public async Task Frames_are_the_decoded_pixels_of_the_oracle()
     {
         // Every stored instance (the first file of each SOP Instance UID) whose decoded frames the oracle hashed losslessly.

@@ -5,14 +5,17 @@ namespace Hounsfield.Server.DicomWeb;
 
 internal static class DicomWebEndpoints
 {
+    private static readonly (string Key, string Name)[] RouteUids =
+        [("study", "Study Instance UID"), ("series", "Series Instance UID"), ("instance", "SOP Instance UID")];
+
     /// <summary>Maps DICOMweb under /dicomweb, and the Sphere-style aliases /qidors and /wadors.</summary>
     public static void MapDicomWeb(this WebApplication app)
     {
         foreach (var prefix in new[] { "/dicomweb", "/qidors", "/wadors" })
         {
             // Retrieve and query need Read (readonly, user, admin); store and delete need Write (user, admin).
-            var group = app.MapGroup(prefix).RequireAuthorization(AuthorizationPolicies.Read);
-            var write = app.MapGroup(prefix).RequireAuthorization(AuthorizationPolicies.Write);
+            var group = app.MapGroup(prefix).RequireAuthorization(AuthorizationPolicies.Read).AddEndpointFilter(RefuseMalformedUids);
+            var write = app.MapGroup(prefix).RequireAuthorization(AuthorizationPolicies.Write).AddEndpointFilter(RefuseMalformedUids);
             write.MapPost("/studies", (HttpContext context, CancellationToken ct) => StowEndpoint.HandleAsync(context, null, ct)).DisableAntiforgery();
             write.MapPost("/studies/{study}", (HttpContext context, string study, CancellationToken ct) => StowEndpoint.HandleAsync(context, study, ct)).DisableAntiforgery();
 
@@ -50,6 +53,25 @@ internal static class DicomWebEndpoints
 
         // WADO-URI also at the root, where most of its clients (and Orthanc) have it.
         app.MapGet("/wado", (HttpContext context, CancellationToken ct) => WadoUriEndpoint.HandleAsync(context, ct)).RequireAuthorization(AuthorizationPolicies.Read);
+    }
+
+    /// <summary>
+    /// A study, series or instance UID in the path that no stored instance can have (see
+    /// <see cref="Archive.ArchiveService.IsStorableUid"/>) is a malformed request (400), not an unknown resource (404).
+    /// </summary>
+    private static async ValueTask<object?> RefuseMalformedUids(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next)
+    {
+        var route = invocation.HttpContext.Request.RouteValues;
+        foreach (var (key, name) in RouteUids)
+        {
+            if (route.TryGetValue(key, out var value) && value is string uid && !Archive.ArchiveService.IsStorableUid(uid))
+            {
+                var shown = uid.Length > 80 ? $"{uid[..80]}... ({uid.Length} characters)" : uid;
+                return Problem(StatusCodes.Status400BadRequest, $"'{shown}' is not a valid {name}: a UID is 1 to 64 digits and dots.");
+            }
+        }
+
+        return await next(invocation);
     }
 
     /// <summary>Lets a synchronous writer (the toolkit's, the GIF encoder) write the response body, which Kestrel refuses by default.</summary>
