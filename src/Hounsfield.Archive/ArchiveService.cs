@@ -209,8 +209,9 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         var temporary = blobs.CreateTemporary();
         try
         {
-            await WriteAsync(temporary, writeContent, cancellationToken);
-            var (record, failure) = Parse(temporary, requiredStudyUid);
+            var (record, failure) = await WriteAsync(temporary, writeContent, cancellationToken) is { } unwritten
+                ? (null, unwritten)
+                : Parse(temporary, requiredStudyUid);
             if (record is null)
             {
                 await temporary.DisposeAsync();
@@ -226,10 +227,25 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         }
     }
 
-    private async Task WriteAsync(ITemporaryBlob temporary, Func<Stream, CancellationToken, Task> writeContent, CancellationToken cancellationToken)
+    /// <summary>
+    /// Receives the instance's bytes into <paramref name="temporary"/>. A failure to write them (a full or failing disk) is
+    /// the archive's, not the sender's: it comes back as an out-of-resources result, while errors reading the bytes (a
+    /// malformed or cut request, a failed association) propagate to the caller as they are.
+    /// </summary>
+    private async Task<IngestResult?> WriteAsync(ITemporaryBlob temporary, Func<Stream, CancellationToken, Task> writeContent, CancellationToken cancellationToken)
     {
-        await writeContent(new LengthLimitedStream(temporary.Content, options.MaxInstanceLength), cancellationToken);
-        await temporary.Content.FlushAsync(cancellationToken);
+        var destination = new LengthLimitedStream(temporary.Content, options.MaxInstanceLength);
+        try
+        {
+            await writeContent(destination, cancellationToken);
+            await destination.FlushAsync(cancellationToken);
+            return null;
+        }
+        catch (StorageWriteException ex)
+        {
+            logger?.LogError(ex.InnerException, "An incoming instance could not be written to storage.");
+            return IngestResult.Failure(IngestResult.OutOfResources, $"The instance could not be stored: {ex.InnerException!.Message}");
+        }
     }
 
     /// <summary>The index record of the bytes written to <paramref name="temporary"/>, or why they cannot be stored.</summary>
@@ -326,7 +342,11 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         try
         {
             var copy = await index.FindInstanceAsync(sopInstanceUid, cancellationToken) is not null;
-            await WriteAsync(temporary, writeContent, cancellationToken);
+            if (await WriteAsync(temporary, writeContent, cancellationToken) is { } unwritten)
+            {
+                return unwritten;
+            }
+
             var (record, failure, durableKey) = !copy && temporary.ChoosesKey
                 ? await ParseWhileCommittingAsync(temporary, cancellationToken)
                 : WithoutKey(Parse(temporary, requiredStudyUid: null));
@@ -593,7 +613,13 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         return IsStorableUid(value) ? value : null;
     }
 
-    /// <summary>A write-only view that fails once more than <paramref name="limit"/> bytes were written.</summary>
+    /// <summary>Writing an incoming instance to the blob store failed (not reading it from its sender).</summary>
+    private sealed class StorageWriteException(Exception inner) : Exception(inner.Message, inner);
+
+    /// <summary>
+    /// A write-only view that fails once more than <paramref name="limit"/> bytes were written, and tells the blob store's
+    /// write failures (<see cref="StorageWriteException"/>) from the sender's, which pass through it as they are.
+    /// </summary>
     private sealed class LengthLimitedStream(Stream inner, long limit) : Stream
     {
         private long written;
@@ -613,27 +639,72 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         public override void Write(ReadOnlySpan<byte> buffer)
         {
             Count(buffer.Length);
-            inner.Write(buffer);
+            try
+            {
+                inner.Write(buffer);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new StorageWriteException(ex);
+            }
         }
 
         public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
             Count(buffer.Length);
-            return inner.WriteAsync(buffer, cancellationToken);
+            ValueTask pending;
+            try
+            {
+                pending = inner.WriteAsync(buffer, cancellationToken);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new StorageWriteException(ex);
+            }
+
+            if (pending.IsCompletedSuccessfully)
+            {
+                pending.GetAwaiter().GetResult();
+                return ValueTask.CompletedTask;
+            }
+
+            return Completion(pending);
         }
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-        public override void Flush() => inner.Flush();
+        public override void Flush()
+        {
+            try
+            {
+                inner.Flush();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new StorageWriteException(ex);
+            }
+        }
 
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+        public override async Task FlushAsync(CancellationToken cancellationToken) => await Completion(new ValueTask(inner.FlushAsync(cancellationToken)));
 
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
         public override void SetLength(long value) => throw new NotSupportedException();
+
+        private static async ValueTask Completion(ValueTask pending)
+        {
+            try
+            {
+                await pending;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new StorageWriteException(ex);
+            }
+        }
 
         private void Count(int count)
         {

@@ -31,7 +31,7 @@ internal abstract class ForwardingBlobStore(IBlobStore inner) : IBlobStore
 /// <summary>A temporary blob that passes every call to another; tests override its commit.</summary>
 internal abstract class ForwardingTemporaryBlob(ITemporaryBlob inner) : ITemporaryBlob
 {
-    public Stream Content => inner.Content;
+    public virtual Stream Content => inner.Content;
 
     public ReadOnlyMemory<byte>? Memory => inner.Memory;
 
