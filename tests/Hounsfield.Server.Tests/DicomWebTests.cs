@@ -293,6 +293,26 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     }
 
     [Fact]
+    public async Task A_multipart_body_without_parts_or_cut_before_its_closing_delimiter_is_400_saying_so()
+    {
+        async Task<(HttpStatusCode Status, string Detail)> Post(string body)
+        {
+            var content = new ByteArrayContent(System.Text.Encoding.ASCII.GetBytes(body));
+            content.Headers.TryAddWithoutValidation("Content-Type", "multipart/related; type=\"application/dicom\"; boundary=edge");
+            var response = await Client.PostAsync("/dicomweb/studies", content);
+            return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("detail").GetString()!);
+        }
+
+        var noParts = await Post("--edge--\r\n");
+        var empty = await Post(string.Empty);
+        var cut = await Post("--edge\r\nContent-Type: application/dicom\r\n\r\nDICM and then nothing");
+
+        Assert.Equal((HttpStatusCode.BadRequest, "The multipart body holds no parts (none between '--edge' delimiters)."), noParts);
+        Assert.Equal((HttpStatusCode.BadRequest, "Malformed multipart body: the body ended before its closing delimiter '--edge--'."), empty);
+        Assert.Equal((HttpStatusCode.BadRequest, "Malformed multipart body: the body ended before its closing delimiter '--edge--'."), cut);
+    }
+
+    [Fact]
     public async Task A_wrong_content_type_is_415_and_a_bad_query_is_400()
     {
         var wrongType = await Client.PostAsync("/dicomweb/studies", new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));

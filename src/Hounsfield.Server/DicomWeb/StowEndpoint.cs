@@ -79,10 +79,17 @@ internal static class StowEndpoint
         {
             // Malformed multipart framing; the instances stored before it stay stored and are reported.
             unreadableParts++;
-            problem = DicomWebEndpoints.Problem(StatusCodes.Status400BadRequest, $"Malformed multipart body: {ex.Message}");
+            problem = DicomWebEndpoints.Problem(StatusCodes.Status400BadRequest, $"Malformed multipart body: {FramingError(ex, boundary)}");
         }
 
-        foreach (var result in await batch.CompleteAsync())
+        var results = await batch.CompleteAsync();
+        if (results.Count == 0 && unreadableParts == 0)
+        {
+            // RFC 2046 §5.1.1: a multipart body holds at least one part.
+            return DicomWebEndpoints.Problem(StatusCodes.Status400BadRequest, $"The multipart body holds no parts (none between '--{boundary}' delimiters).");
+        }
+
+        foreach (var result in results)
         {
             if (result.Stored)
             {
@@ -128,6 +135,12 @@ internal static class StowEndpoint
             : StatusCodes.Status202Accepted;
         return Results.Text(DicomJsonWriter.Serialize(response), "application/dicom+json", statusCode: status);
     }
+
+    /// <summary>The multipart reader's complaint in the sender's terms: it reports a body cut short as an "unexpected end of stream".</summary>
+    private static string FramingError(Exception error, string boundary) =>
+        error is IOException && error.Message.StartsWith("Unexpected end of Stream", StringComparison.Ordinal)
+            ? $"the body ended before its closing delimiter '--{boundary}--'."
+            : error.Message;
 
     private static DicomDataset FailureItem(string? sopClass, string? sopInstance, ushort reason)
     {
