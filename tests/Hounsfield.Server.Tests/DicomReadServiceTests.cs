@@ -216,6 +216,31 @@ public sealed class DicomReadServiceTests
         Assert.Equal(["Invalid DICOM file: zip entry 'notes.txt'"], error.FieldErrors!["file"]);
     }
 
+    [CorpusFact]
+    public void EveryCutOrBrokenZipIsA400OnFileNeverAnotherError()
+    {
+        var zip = Zip([("a.dcm", File.ReadAllBytes(Corpus.Get("rgb_odd_3x3").Path)), ("b.dcm", File.ReadAllBytes(Corpus.Get("rgb_odd_3x3").Path))]);
+        byte[] headerThenZeros = [.. "PK\u0003\u0004"u8, .. new byte[100]];
+        var broken = new List<byte[]> { "PK\u0003\u0004garbage"u8.ToArray(), "PK\u0005\u0006"u8.ToArray(), headerThenZeros };
+        broken.AddRange(Enumerable.Range(4, zip.Length - 4).Where(length => length % 7 == 0 || length > zip.Length - 40).Select(length => zip[..length]));
+        var flipped = (byte[])zip.Clone();
+        flipped[^4] ^= 0xFF; // the central directory's offset, in the end record (22 bytes, no comment)
+        broken.Add(flipped);
+
+        foreach (var bytes in broken)
+        {
+            try
+            {
+                Service().Read(bytes, null, null, CancellationToken.None);
+                Assert.Fail($"{bytes.Length} bytes of a broken zip ({zip.Length} whole) were read");
+            }
+            catch (DicomServiceException error)
+            {
+                Assert.True(error.FieldErrors!.ContainsKey("file"), $"{bytes.Length} bytes: {error.Message}");
+            }
+        }
+    }
+
     [Fact]
     public void AHighlyCompressedHugeEntryIsRefusedQuicklyInBoundedMemory()
     {

@@ -93,7 +93,7 @@ internal static class ZipUpload
         {
             return new ZipArchive(source, ZipArchiveMode.Read, leaveOpen: false);
         }
-        catch (InvalidDataException ex)
+        catch (Exception ex) when (ex is InvalidDataException or IOException)
         {
             throw Limit($"Invalid zip archive: {ex.Message}");
         }
@@ -106,7 +106,7 @@ internal static class ZipUpload
         {
             return archive.Entries;
         }
-        catch (InvalidDataException ex)
+        catch (Exception ex) when (ex is InvalidDataException or IOException)
         {
             throw Limit($"Invalid zip archive: {ex.Message}");
         }
@@ -202,14 +202,21 @@ internal static class ZipUpload
             return count;
         }
 
+        /// <summary>Seeking before the start is an <see cref="IOException"/>, as for any stream: ZipArchive seeks back from the end by the sizes it expects.</summary>
         public override long Seek(long offset, SeekOrigin origin)
         {
-            Position = origin switch
+            var target = origin switch
             {
                 SeekOrigin.Begin => offset,
                 SeekOrigin.Current => position + offset,
                 _ => memory.Length + offset,
             };
+            if (target < 0)
+            {
+                throw new IOException("An attempt was made to move the position before the beginning of the stream.");
+            }
+
+            position = target;
             return position;
         }
 
