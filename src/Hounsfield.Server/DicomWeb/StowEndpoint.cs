@@ -75,6 +75,13 @@ internal static class StowEndpoint
             unreadableParts++;
             problem = DicomWebEndpoints.Problem(StatusCodes.Status413PayloadTooLarge, ex.Message);
         }
+        catch (BadHttpRequestException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Kestrel's own refusals of the body (over Archive:MaxRequestLength, shorter than its Content-Length): the
+            // client's error, answered with its status rather than logged as the application's.
+            unreadableParts++;
+            problem = DicomWebEndpoints.Problem(ex.StatusCode, ex.Message);
+        }
         catch (Exception ex) when (ex is InvalidDataException or IOException and not BadHttpRequestException && !cancellationToken.IsCancellationRequested)
         {
             // Malformed multipart framing; the instances stored before it stay stored and are reported.
