@@ -69,6 +69,22 @@ public sealed class DimseTests
         }
     }
 
+    [Fact]
+    public async Task A_c_find_at_a_level_that_does_not_exist_fails_with_a900_and_a_comment()
+    {
+        var dicomPort = FreePort();
+        await using var server = await ServerProcess.StartAsync(null, "--dicom-port", $"{dicomPort}", "--Dimse:Nodes:0:AETitle", "TESTSCU");
+        var port = dicomPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var bad = Run("findscu", "-d", "-S", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-k", "QueryRetrieveLevel=VOLUME", "-k", "PatientID", "127.0.0.1", port);
+        var good = Run("findscu", "-v", "-S", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-k", "QueryRetrieveLevel=STUDY", "-k", "PatientID", "127.0.0.1", port);
+
+        // 0xA900 with the reason as the Error Comment (0000,0902).
+        Assert.True(bad.Output.Contains("DIMSE Status                  : 0xa900", StringComparison.Ordinal), bad.Output);
+        Assert.Contains("Unknown QueryRetrieveLevel 'VOLUME'", bad.Output);
+        Assert.Contains("Received Final Find Response (Success)", good.Output);
+    }
+
     [CorpusFact]
     public async Task Dcmtk_stores_finds_moves_and_gets_through_the_same_archive_as_dicomweb()
     {

@@ -38,7 +38,12 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
     public async IAsyncEnumerable<DicomDataset> FindAsync(DicomFindRequest request, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var identifier = request.Identifier;
-        var level = request.Level ?? DicomQueryRetrieveLevel.Study;
+        // A missing level is taken as STUDY, as lenient SCPs do; a level that names none of the four is the SCU's error.
+        var levelCode = identifier.GetString(DicomTag.QueryRetrieveLevel);
+        var level = request.Level ?? (string.IsNullOrWhiteSpace(levelCode)
+            ? DicomQueryRetrieveLevel.Study
+            : throw new DicomStatusException(DicomStatus.IdentifierDoesNotMatchSopClass,
+                $"Unknown QueryRetrieveLevel '{levelCode.Trim()}'")); // an Error Comment is at most 64 characters
         var query = ToQuery(identifier, level);
         var seenPatients = new HashSet<string>(StringComparer.Ordinal);
         for (var offset = 0; ; offset += FindPageSize)
