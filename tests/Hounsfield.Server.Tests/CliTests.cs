@@ -104,6 +104,29 @@ public sealed class CliTests
         Assert.Contains($"usage: hounsfield {command} ", stderr);
     }
 
+    [Theory]
+    [InlineData("notaport", "PORT is a number from 1 to 65535, not 'notaport'")]
+    [InlineData("70000", "PORT is a number from 1 to 65535, not '70000'")]
+    public void A_dimse_command_with_a_bad_port_exits_2_naming_it(string port, string message)
+    {
+        var (exitCode, _, stderr) = CliRunner.Run("echo", "127.0.0.1", port);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains(message, stderr);
+    }
+
+    [Theory]
+    [InlineData("-5")]
+    [InlineData("0")]
+    [InlineData("soon")]
+    public void A_dimse_command_with_a_bad_timeout_exits_2_naming_it(string timeout)
+    {
+        var (exitCode, _, stderr) = CliRunner.Run("echo", "127.0.0.1", "11112", "--timeout", timeout);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"--timeout needs a number of seconds above 0 and at most 86400, not '{timeout}'", stderr);
+    }
+
     [Fact]
     public void Dump_without_a_file_exits_2_with_its_usage()
     {

@@ -262,7 +262,12 @@ internal static class DimseCommands
                             i++;
                             break;
                         case "--timeout" when value is not null:
-                            var seconds = TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture));
+                            if (!double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var timeoutSeconds) || timeoutSeconds is <= 0 or > 86_400)
+                            {
+                                throw new ArgumentException($"--timeout needs a number of seconds above 0 and at most 86400, not '{value}'");
+                            }
+
+                            var seconds = TimeSpan.FromSeconds(timeoutSeconds);
                             parsed.Options = parsed.Options with { DimseTimeout = seconds, ArtimTimeout = seconds, ConnectTimeout = seconds };
                             i++;
                             break;
@@ -312,9 +317,14 @@ internal static class DimseCommands
                     }
                 }
 
-                if (positional.Count < 2 || !int.TryParse(positional[1], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+                if (positional.Count < 2)
                 {
                     throw new ArgumentException("HOST and PORT are required");
+                }
+
+                if (!int.TryParse(positional[1], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+                {
+                    throw new ArgumentException($"PORT is a number from 1 to 65535, not '{positional[1]}'");
                 }
 
                 parsed.Host = positional[0];
