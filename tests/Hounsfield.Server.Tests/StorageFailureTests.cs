@@ -21,11 +21,8 @@ public sealed class StorageFailureTests : IDisposable
     [Fact]
     public async Task A_part_the_disk_fails_to_take_fails_as_out_of_resources_and_the_batch_goes_on()
     {
-        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
-        using var folder = new FolderBlobStore(Path.Combine(data.FullName, "blobs"));
-        var blobs = new FailingWrites(folder) { FailuresLeft = 1 };
-        var archive = new ArchiveService(index, blobs, new ArchiveOptions());
-        await archive.InitializeAsync(CancellationToken.None);
+        using var stores = new Stores(data, failures: 1);
+        var (archive, folder) = (await stores.OpenAsync(), stores.Folder);
 
         IReadOnlyList<IngestResult> results;
         await using (var batch = archive.BeginBatch())
@@ -52,11 +49,8 @@ public sealed class StorageFailureTests : IDisposable
     [Fact]
     public async Task A_c_store_the_disk_fails_to_take_is_refused_as_out_of_resources_and_its_turn_is_free_for_a_retry()
     {
-        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
-        using var folder = new FolderBlobStore(Path.Combine(data.FullName, "blobs"));
-        var blobs = new FailingWrites(folder) { FailuresLeft = 1 };
-        var archive = new ArchiveService(index, blobs, new ArchiveOptions());
-        await archive.InitializeAsync(CancellationToken.None);
+        using var stores = new Stores(data, failures: 1);
+        var (archive, folder) = (await stores.OpenAsync(), stores.Folder);
         var bytes = Instance(1);
 
         var failed = await archive.IngestAnnouncedAsync("1.2.826.0.1.3680043.10.73.1", Write(bytes), CancellationToken.None);
@@ -73,16 +67,35 @@ public sealed class StorageFailureTests : IDisposable
     [Fact]
     public async Task Bytes_that_fail_to_arrive_are_still_the_senders_error()
     {
-        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
-        using var folder = new FolderBlobStore(Path.Combine(data.FullName, "blobs"));
-        var archive = new ArchiveService(index, folder, new ArchiveOptions());
-        await archive.InitializeAsync(CancellationToken.None);
+        using var stores = new Stores(data, failures: 0);
+        var (archive, folder) = (await stores.OpenAsync(), stores.Folder);
 
         await using var batch = archive.BeginBatch();
         var error = await Assert.ThrowsAsync<IOException>(() => batch.AddAsync(new CutStream(Instance(1), 20_000), null, CancellationToken.None));
 
         Assert.Equal(CutStream.Message, error.Message);
         Assert.Empty(folder.EnumerateKeys());
+    }
+
+    /// <summary>An index and a folder blob store under <paramref name="data"/>, the store's next <paramref name="failures"/> temporaries failing.</summary>
+    private sealed class Stores(DirectoryInfo data, int failures) : IDisposable
+    {
+        private readonly SqliteArchiveIndex index = new(Path.Combine(data.FullName, "index.db"));
+
+        public FolderBlobStore Folder { get; } = new(Path.Combine(data.FullName, "blobs"));
+
+        public async Task<ArchiveService> OpenAsync()
+        {
+            var archive = new ArchiveService(index, new FailingWrites(Folder) { FailuresLeft = failures }, new ArchiveOptions());
+            await archive.InitializeAsync(CancellationToken.None);
+            return archive;
+        }
+
+        public void Dispose()
+        {
+            Folder.Dispose();
+            index.Dispose();
+        }
     }
 
     private static Func<Stream, CancellationToken, Task> Write(byte[] bytes) => (destination, ct) => destination.WriteAsync(bytes, ct).AsTask();

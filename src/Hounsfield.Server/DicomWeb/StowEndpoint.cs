@@ -82,7 +82,7 @@ internal static class StowEndpoint
             unreadableParts++;
             problem = DicomWebEndpoints.Problem(ex.StatusCode, ex.Message);
         }
-        catch (Exception ex) when (ex is InvalidDataException or IOException and not BadHttpRequestException && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is InvalidDataException or IOException && !cancellationToken.IsCancellationRequested)
         {
             // Malformed multipart framing; the instances stored before it stay stored and are reported.
             unreadableParts++;
