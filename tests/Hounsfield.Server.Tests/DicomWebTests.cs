@@ -384,6 +384,31 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     }
 
     [CorpusFact]
+    public async Task Metadata_asked_for_only_as_xml_is_406_while_json_and_wildcards_get_json()
+    {
+        var metadata = $"{InstanceUrl(Oracles.First())}/metadata";
+        async Task<(HttpStatusCode Status, string? Type)> Get(string? accept)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, metadata);
+            if (accept is not null)
+            {
+                request.Headers.TryAddWithoutValidation("Accept", accept);
+            }
+
+            var response = await Client.SendAsync(request);
+            return (response.StatusCode, response.Content.Headers.ContentType?.MediaType);
+        }
+
+        Assert.Equal((HttpStatusCode.NotAcceptable, "application/json"), await Get("multipart/related; type=\"application/dicom+xml\""));
+        Assert.Equal((HttpStatusCode.NotAcceptable, "application/json"), await Get("text/csv"));
+        Assert.Equal((HttpStatusCode.OK, "application/dicom+json"), await Get(null));
+        Assert.Equal((HttpStatusCode.OK, "application/dicom+json"), await Get("application/dicom+json"));
+        Assert.Equal((HttpStatusCode.OK, "application/dicom+json"), await Get("application/json"));
+        Assert.Equal((HttpStatusCode.OK, "application/dicom+json"), await Get("multipart/related; type=\"application/dicom+xml\", application/dicom+json;q=0.5"));
+        Assert.Equal((HttpStatusCode.OK, "application/dicom+json"), await Get("text/html,application/xhtml+xml,*/*;q=0.8"));
+    }
+
+    [CorpusFact]
     public async Task Frames_are_the_decoded_pixels_of_the_oracle()
     {
         // Every stored instance (the first file of each SOP Instance UID) whose decoded frames the oracle hashed losslessly.

@@ -122,6 +122,11 @@ internal static class WadoEndpoint
 
     public static async Task<IResult> MetadataAsync(HttpContext context, string study, string? series, string? instance, CancellationToken cancellationToken)
     {
+        if (!AcceptsJson(context.Request.Headers.Accept))
+        {
+            return DicomWebEndpoints.Problem(StatusCodes.Status406NotAcceptable, "Metadata is served as application/dicom+json only (not as XML).");
+        }
+
         var archive = context.RequestServices.GetRequiredService<ArchiveService>();
         var instances = await archive.ListInstancesAsync(study, series, instance, cancellationToken);
         if (instances.Count == 0)
@@ -240,6 +245,17 @@ internal static class WadoEndpoint
         DicomTransferSyntax.TryLookup(storedUid, out var stored) && !stored.IsLossy
             ? DicomTransferSyntax.ExplicitVRLittleEndian.Uid
             : storedUid;
+
+    /// <summary>
+    /// Whether an Accept header takes the DICOM JSON the metadata is served as: no header, a wildcard, application/json or
+    /// application/dicom+json among its media ranges. A client that asks only for XML gets a 406, not JSON it cannot read.
+    /// </summary>
+    private static bool AcceptsJson(Microsoft.Extensions.Primitives.StringValues accept) =>
+        accept.Count == 0 || string.IsNullOrWhiteSpace(accept.ToString())
+        || !MediaTypeHeaderValue.TryParseList(accept, out var ranges)
+        || ranges.Any(range => range.MediaType.Value is { } type
+            && (type is "*/*" or "application/*" || type.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+                || type.Equals("application/dicom+json", StringComparison.OrdinalIgnoreCase)));
 
     /// <summary>
     /// The transfer syntax an Accept header asks for (PS3.18 §8.7.8.2): a syntax, '*' (as stored), or neither
