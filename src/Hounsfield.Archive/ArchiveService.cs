@@ -649,26 +649,17 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
             }
         }
 
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
             Count(buffer.Length);
-            ValueTask pending;
             try
             {
-                pending = inner.WriteAsync(buffer, cancellationToken);
+                await inner.WriteAsync(buffer, cancellationToken);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 throw new StorageWriteException(ex);
             }
-
-            if (pending.IsCompletedSuccessfully)
-            {
-                pending.GetAwaiter().GetResult();
-                return ValueTask.CompletedTask;
-            }
-
-            return Completion(pending);
         }
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -686,25 +677,23 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
             }
         }
 
-        public override async Task FlushAsync(CancellationToken cancellationToken) => await Completion(new ValueTask(inner.FlushAsync(cancellationToken)));
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        private static async ValueTask Completion(ValueTask pending)
+        public override async Task FlushAsync(CancellationToken cancellationToken)
         {
             try
             {
-                await pending;
+                await inner.FlushAsync(cancellationToken);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 throw new StorageWriteException(ex);
             }
         }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
 
         private void Count(int count)
         {
