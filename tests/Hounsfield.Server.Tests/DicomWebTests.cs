@@ -378,6 +378,12 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
             Assert.Contains("is not a valid", body);
         }
 
+        // Credentials come first: without them a malformed UID is a 401 like any other request.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await fixture.Server.Anonymous.GetAsync("/dicomweb/studies/1.2.x/series")).StatusCode);
+        using var badToken = new HttpRequestMessage(HttpMethod.Delete, "/dicomweb/studies/abc");
+        badToken.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "not.a.token");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await fixture.Server.Anonymous.SendAsync(badToken)).StatusCode);
+
         // A well-formed UID that names nothing is still 404, and the corpus instance POSTed above under a bad URL was not stored under it.
         Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync("/dicomweb/studies/1.2.3/series/4.5/instances/6.7/metadata")).StatusCode);
         Assert.Equal("[]", await (await Client.GetAsync("/dicomweb/studies?StudyInstanceUID=1.2.3")).Content.ReadAsStringAsync());
