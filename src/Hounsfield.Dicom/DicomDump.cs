@@ -91,7 +91,7 @@ public static class DicomDump
             return 0;
         }
 
-        if (element.VR.IsBulk() || element.VR == DicomVR.None)
+        if (element.VR.HasBinaryValue())
         {
             var shown = Math.Min(element.Length, MaxShownBinaryValues);
             Span<byte> head = stackalloc byte[MaxShownBinaryValues];

@@ -165,6 +165,9 @@ public static class DicomVRInfo
         _ => false,
     };
 
+    /// <summary>Whether values of this VR are written as bytes (InlineBinary, bulk data): the bulk VRs, and no VR at all (an element whose VR is unknown).</summary>
+    public static bool HasBinaryValue(this DicomVR vr) => vr.IsBulk() || vr == DicomVR.None;
+
     /// <summary>The byte a value of this VR is padded with to an even length (PS3.5 §6.2).</summary>
     public static byte PaddingByte(this DicomVR vr) => vr is DicomVR.UI or DicomVR.OB or DicomVR.UN ? (byte)0 : vr.IsString() ? (byte)' ' : (byte)0;
 }

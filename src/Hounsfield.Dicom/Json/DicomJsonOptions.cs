@@ -13,7 +13,11 @@ public sealed record DicomJsonOptions
 {
     public static readonly DicomJsonOptions Default = new();
 
-    /// <summary>Binary values (OB OD OF OL OV OW UN and pixel data) longer than this become BulkDataURIs when a URI factory is set. Default: never.</summary>
+    /// <summary>
+    /// Binary values (OB OD OF OL OV OW UN and pixel data) longer than this become BulkDataURIs when a URI factory is set.
+    /// Default: never. A negative threshold offers empty values to the factory too: a data set read with its bulk data
+    /// unresolved (empty) is written back with its URIs.
+    /// </summary>
     public long BulkDataThreshold { get; init; } = long.MaxValue;
 
     /// <summary>Makes the BulkDataURI of an element above the threshold; returning null inlines it.</summary>

@@ -98,13 +98,13 @@ public static class DicomJsonWriter
 
     private static void WriteValue(Utf8JsonWriter writer, DicomDataset dataset, DicomValueElement element, DicomJsonOptions options, List<(DicomTag, int)> path)
     {
-        if (element.Length == 0)
+        var vr = element.VR;
+        if (element.Length == 0 && !(options.BulkDataThreshold < 0 && vr.HasBinaryValue()))
         {
             return;
         }
 
-        var vr = element.VR;
-        if (vr.IsBulk() || vr == DicomVR.None)
+        if (vr.HasBinaryValue())
         {
             WriteBinary(writer, element, element.Length, () => element.Buffer.GetMemory(), options, path);
             return;
@@ -356,6 +356,9 @@ public static class DicomJsonWriter
             return;
         }
 
-        writer.WriteBase64String("InlineBinary"u8, read().Span);
+        if (length > 0) // an empty value is offered to the URI factory only (see DicomJsonOptions.BulkDataThreshold)
+        {
+            writer.WriteBase64String("InlineBinary"u8, read().Span);
+        }
     }
 }

@@ -105,13 +105,13 @@ public static class DicomXmlWriter
 
     private static void WriteValue(XmlWriter writer, DicomDataset dataset, DicomValueElement element, DicomJsonOptions options, List<(DicomTag, int)> path)
     {
-        if (element.Length == 0)
+        var vr = element.VR;
+        if (element.Length == 0 && !(options.BulkDataThreshold < 0 && vr.HasBinaryValue()))
         {
             return;
         }
 
-        var vr = element.VR;
-        if (vr.IsBulk() || vr == DicomVR.None)
+        if (vr.HasBinaryValue())
         {
             WriteBinary(writer, element, null, options, path);
             return;
@@ -222,6 +222,11 @@ public static class DicomXmlWriter
             writer.WriteAttributeString("uri", uri);
             writer.WriteEndElement();
             return;
+        }
+
+        if (length == 0)
+        {
+            return; // an empty value, offered to the URI factory only (see DicomJsonOptions.BulkDataThreshold)
         }
 
         var memory = bytes ?? ((DicomValueElement)element).Buffer.GetMemory();
