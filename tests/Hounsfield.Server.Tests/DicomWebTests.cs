@@ -154,6 +154,7 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
 
         var two = studies.Take(2).Select(o => CorpusServerFixture.Text(o, "0020000D")).ToList();
         Assert.True(two.ToHashSet().SetEquals(await StudyUidsAsync($"/dicomweb/studies?StudyInstanceUID={string.Join("%5C", two)}")));
+        Assert.True(two.ToHashSet().SetEquals(await StudyUidsAsync($"/dicomweb/studies?StudyInstanceUID={string.Join(",", two)}")));
 
         var name = studies.Select(o => CorpusServerFixture.Text(o, "00100010")).First(n => n is { Length: > 3 })!;
         var prefix = name[..3];
@@ -253,6 +254,71 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
         Assert.Equal(0xC000, body.GetProperty("00081198").GetProperty("Value")[0].GetProperty("00081197").GetProperty("Value")[0].GetInt32());
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(fixture.Server.Data.FullName, "blobs", "tmp")));
+    }
+
+    [Fact]
+    public async Task Stow_answers_in_xml_when_asked_and_stores_nothing_for_an_accept_it_cannot_serve()
+    {
+        var study = Hounsfield.Dicom.DicomUidGenerator.FromUuid();
+        var series = Hounsfield.Dicom.DicomUidGenerator.FromUuid();
+        var instances = new[] { Hounsfield.Dicom.DicomUidGenerator.FromUuid(), Hounsfield.Dicom.DicomUidGenerator.FromUuid() };
+        async Task<HttpResponseMessage> Store(string instance, string accept)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/dicomweb/studies")
+            {
+                Content = DicomWebClient.Multipart([SecondaryCapture.Bytes(study, series, instance)]),
+            };
+            request.Headers.TryAddWithoutValidation("Accept", accept);
+            return await Client.SendAsync(request);
+        }
+
+        var refused = await Store(instances[0], "text/csv");
+        Assert.Equal(HttpStatusCode.NotAcceptable, refused.StatusCode);
+        Assert.Contains("application/dicom+xml", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync($"/dicomweb/studies/{study}/metadata")).StatusCode);
+
+        var response = await Store(instances[1], "application/dicom+xml");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/dicom+xml", response.Content.Headers.ContentType!.MediaType);
+        var body = Hounsfield.Dicom.Xml.DicomXmlReader.Read(await response.Content.ReadAsStringAsync());
+        var referenced = Assert.Single(body.GetSequence(new Hounsfield.Dicom.DicomTag(0x0008, 0x1199))!.Items);
+        Assert.Equal(instances[1], referenced.GetString(Hounsfield.Dicom.DicomTag.ReferencedSOPInstanceUID));
+        Assert.Equal(SecondaryCapture.SopClassUid, referenced.GetString(Hounsfield.Dicom.DicomTag.ReferencedSOPClassUID));
+        Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync($"/dicomweb/studies/{study}/series/{series}/instances/{instances[1]}/metadata")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Qido_refuses_a_repeated_match_key_and_an_accept_header_it_cannot_serve()
+    {
+        async Task<(HttpStatusCode Status, string Body, string? Type)> Get(string path, string? accept = null)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            if (accept is not null)
+            {
+                request.Headers.TryAddWithoutValidation("Accept", accept);
+            }
+
+            var response = await Client.SendAsync(request);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync(), response.Content.Headers.ContentType?.MediaType);
+        }
+
+        var repeated = await Get("/dicomweb/studies?PatientID=a&PatientID=b");
+        Assert.Equal(HttpStatusCode.BadRequest, repeated.Status);
+        Assert.Contains("'PatientID' is given more than once", repeated.Body, StringComparison.Ordinal);
+        var twoSpellings = await Get("/dicomweb/series?Modality=CT&00080060=MR");
+        Assert.Equal(HttpStatusCode.BadRequest, twoSpellings.Status);
+        Assert.Contains("00080060", twoSpellings.Body, StringComparison.Ordinal);
+        var repeatable = await Get("/dicomweb/studies?includefield=PatientAge&includefield=PatientSex&StudyInstanceUID=1.2.3,1.2.4");
+        Assert.True(repeatable.Status == HttpStatusCode.OK, repeatable.Body);
+        var badList = await Get("/dicomweb/studies?StudyInstanceUID=1.2.3,x.4");
+        Assert.Equal(HttpStatusCode.BadRequest, badList.Status);
+        Assert.Contains("1.2.3,x.4", badList.Body, StringComparison.Ordinal);
+
+        var csv = await Get("/dicomweb/studies", "text/csv");
+        Assert.Equal((HttpStatusCode.NotAcceptable, "application/json"), (csv.Status, csv.Type));
+        Assert.Contains("text/csv", csv.Body, StringComparison.Ordinal);
+        Assert.Equal("application/dicom+json", (await Get("/dicomweb/studies", "multipart/related; type=\"application/dicom+xml\";q=0.2, application/dicom+json")).Type);
+        Assert.Equal("multipart/related", (await Get("/dicomweb/studies", "application/dicom+json;q=0.2, multipart/related; type=\"application/dicom+xml\"")).Type);
     }
 
     [CorpusFact]
@@ -390,7 +456,7 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     }
 
     [CorpusFact]
-    public async Task Metadata_asked_for_only_as_xml_is_406_while_json_and_wildcards_get_json()
+    public async Task Metadata_is_json_or_multipart_xml_as_the_accept_header_prefers_and_406_for_neither()
     {
         var metadata = $"{InstanceUrl(Oracles.First())}/metadata";
         async Task<(HttpStatusCode Status, string? Type)> Get(string? accept)
@@ -402,16 +468,72 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
             }
 
             var response = await Client.SendAsync(request);
-            return (response.StatusCode, response.Content.Headers.ContentType?.MediaType);
+            var contentType = response.Content.Headers.ContentType;
+            var type = contentType?.Parameters.FirstOrDefault(p => p.Name == "type")?.Value?.Trim('"');
+            return (response.StatusCode, type is null ? contentType?.MediaType : $"{contentType!.MediaType}; {type}");
         }
 
-        Assert.Equal((HttpStatusCode.NotAcceptable, "application/json"), await Get("multipart/related; type=\"application/dicom+xml\""));
-        Assert.Equal((HttpStatusCode.NotAcceptable, "application/json"), await Get("text/csv"));
+        const string Xml = "multipart/related; application/dicom+xml";
+        Assert.Equal((HttpStatusCode.OK, Xml), await Get("multipart/related; type=\"application/dicom+xml\""));
+        Assert.Equal((HttpStatusCode.OK, Xml), await Get("multipart/related; type=application/dicom+xml"));
+        Assert.Equal((HttpStatusCode.OK, Xml), await Get("multipart/related; type=\"application/dicom+xml\", application/dicom+json;q=0.5"));
+        Assert.Equal((HttpStatusCode.OK, "application/dicom+json"), await Get("multipart/related; type=\"application/dicom+xml\";q=0.5, application/dicom+json"));
         Assert.Equal((HttpStatusCode.OK, "application/dicom+json"), await Get(null));
         Assert.Equal((HttpStatusCode.OK, "application/dicom+json"), await Get("application/dicom+json"));
         Assert.Equal((HttpStatusCode.OK, "application/dicom+json"), await Get("application/json"));
-        Assert.Equal((HttpStatusCode.OK, "application/dicom+json"), await Get("multipart/related; type=\"application/dicom+xml\", application/dicom+json;q=0.5"));
         Assert.Equal((HttpStatusCode.OK, "application/dicom+json"), await Get("text/html,application/xhtml+xml,*/*;q=0.8"));
+        Assert.Equal((HttpStatusCode.NotAcceptable, "application/json"), await Get("text/csv"));
+        Assert.Equal((HttpStatusCode.NotAcceptable, "application/json"), await Get("multipart/related; type=\"application/dicom\""));
+        Assert.Equal((HttpStatusCode.NotAcceptable, "application/json"), await Get("application/dicom+json;q=0"));
+    }
+
+    [CorpusFact]
+    public async Task Xml_metadata_holds_the_data_sets_and_bulk_data_uris_of_the_json_metadata()
+    {
+        async Task<HttpResponseMessage> Get(string path, string accept)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.TryAddWithoutValidation("Accept", accept);
+            var response = await Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return response;
+        }
+
+        var compared = 0;
+        foreach (var study in Oracles.Select(o => CorpusServerFixture.Text(o, "0020000D")!).Distinct())
+        {
+            var jsonBulkData = new List<string>();
+            var fromJson = Hounsfield.Dicom.Json.DicomJsonReader.ReadArray(
+                await (await Get($"/dicomweb/studies/{study}/metadata", "application/dicom+json")).Content.ReadAsByteArrayAsync(),
+                new Hounsfield.Dicom.Json.DicomJsonReadOptions { UnresolvedBulkData = r => jsonBulkData.Add($"{r.Path} {r.Uri}") });
+            var xmlBulkData = new List<string>();
+            var fromXml = (await DicomWebClient.ReadMultipartAsync(await Get($"/dicomweb/studies/{study}/metadata", "multipart/related; type=\"application/dicom+xml\"")))
+                .Select(part => Hounsfield.Dicom.Xml.DicomXmlReader.Read(System.Text.Encoding.UTF8.GetString(part),
+                    new Hounsfield.Dicom.Json.DicomJsonReadOptions { UnresolvedBulkData = r => xmlBulkData.Add($"{r.Path} {r.Uri}") }))
+                .ToList();
+
+            Assert.Equal(fromJson.Count, fromXml.Count);
+            for (var i = 0; i < fromJson.Count; i++)
+            {
+                Assert.Equal(Hounsfield.Dicom.Json.DicomJsonWriter.Serialize(fromJson[i]), Hounsfield.Dicom.Json.DicomJsonWriter.Serialize(fromXml[i]));
+            }
+
+            Assert.Equal(jsonBulkData, xmlBulkData);
+            compared += fromXml.Count;
+        }
+
+        Assert.Equal(Oracles.Select(o => CorpusServerFixture.Text(o, "00080018")).Distinct().Count(), compared);
+
+        // And against DCMTK's reading of one file: the same elements, the same patient, pixel data by an absolute URI.
+        var oracle = fixture.Files.First(f => f.Name == "evrle_ct_small").Oracle;
+        var instanceUrl = InstanceUrl(oracle);
+        var uris = new List<string>();
+        var dataset = Hounsfield.Dicom.Xml.DicomXmlReader.Read(
+            System.Text.Encoding.UTF8.GetString(Assert.Single(await DicomWebClient.ReadMultipartAsync(await Get($"{instanceUrl}/metadata", "multipart/related; type=\"application/dicom+xml\"")))),
+            new Hounsfield.Dicom.Json.DicomJsonReadOptions { UnresolvedBulkData = r => uris.Add(r.Uri) });
+        Assert.Equal(oracle.EnumerateObject().Select(e => e.Name).Order(), dataset.Select(e => e.Tag.ToString().Replace(",", string.Empty).Trim('(', ')')).Order());
+        Assert.Equal(CorpusServerFixture.Text(oracle, "00100010"), dataset.GetString(Hounsfield.Dicom.DicomTag.PatientName));
+        Assert.Contains($"http://127.0.0.1:{fixture.Server.Port}{instanceUrl}/bulkdata/7FE00010", uris);
     }
 
     [CorpusFact]

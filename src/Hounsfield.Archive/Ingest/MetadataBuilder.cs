@@ -45,5 +45,22 @@ public static class MetadataBuilder
         }
     }
 
+    /// <summary>
+    /// Reads stored metadata back as a data set for another representation (DICOM XML): each element stored as a
+    /// BulkDataURI is empty, and <paramref name="options"/> writes it as that URI made absolute under <paramref name="dicomWebRoot"/>.
+    /// </summary>
+    public static (DicomDataset Dataset, DicomJsonOptions Options) ReadWithBase(byte[] metadata, string dicomWebRoot)
+    {
+        var baseUri = dicomWebRoot.TrimEnd('/') + "/";
+        var bulkData = new Dictionary<string, string>(StringComparer.Ordinal);
+        var dataset = DicomJsonReader.Read(metadata, new DicomJsonReadOptions { UnresolvedBulkData = reference => bulkData[reference.Path.ToString()] = reference.Uri });
+        var options = new DicomJsonOptions
+        {
+            BulkDataThreshold = -1,
+            BulkDataUri = (path, _) => bulkData.TryGetValue(path.ToString(), out var uri) ? baseUri + uri : null,
+        };
+        return (dataset, options);
+    }
+
     public static byte[] BaseUri(string dicomWebRoot) => Encoding.UTF8.GetBytes(dicomWebRoot.TrimEnd('/') + "/");
 }

@@ -24,9 +24,16 @@ internal static class MatchCondition
             return $"EXISTS (SELECT 1 FROM series m WHERE m.study_pk = st.pk AND m.modality IN ({Parameters(command, modalities)}))";
         }
 
-        if (attribute.VR == DicomVR.UI && value.Contains('\\'))
+        // A list of UIDs: values separated by backslashes (C-FIND), or by commas, which QIDO-RS clients use; no UID holds either.
+        if (attribute.VR == DicomVR.UI && value.AsSpan().ContainsAny('\\', ','))
         {
-            return $"{column} IN ({Parameters(command, value.Split('\\', StringSplitOptions.TrimEntries))})";
+            var uids = value.Split(['\\', ','], StringSplitOptions.TrimEntries);
+            foreach (var uid in uids.Where(uid => uid.Length > 0))
+            {
+                Validate(attribute, uid, value);
+            }
+
+            return $"{column} IN ({Parameters(command, uids)})";
         }
 
         if (attribute.VR is DicomVR.DA or DicomVR.TM or DicomVR.DT && value.Contains('-'))

@@ -1,4 +1,4 @@
-// QIDO-RS, PS3.18 §10.6: match keys by keyword or tag, includefield, fuzzymatching, limit/offset.
+// QIDO-RS, PS3.18 §10.6: match keys by keyword or tag, includefield, fuzzymatching, limit/offset; JSON or multipart XML.
 using System.Globalization;
 using Hounsfield.Archive;
 using Hounsfield.Archive.Query;
@@ -14,6 +14,11 @@ internal static class QidoEndpoint
 
     public static async Task<IResult> HandleAsync(HttpContext context, QueryLevel level, string? study, string? series, CancellationToken cancellationToken)
     {
+        if (MediaRanges.ChooseDatasetRepresentation(context.Request.Headers.Accept) is not { } representation)
+        {
+            return MediaRanges.NeitherJsonNorXml(context.Request.Headers.Accept);
+        }
+
         QidoQuery query;
         try
         {
@@ -57,23 +62,21 @@ internal static class QidoEndpoint
             context.Response.Headers.Append("Warning", $"299 {context.Request.Host}: \"There are additional results that can be requested\"");
         }
 
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        if (context.Request.Headers.Accept.ToString().Contains("application/dicom+xml", StringComparison.OrdinalIgnoreCase))
+        context.Response.Headers.Append("Vary", "Accept");
+        if (representation == DatasetRepresentation.Xml)
         {
-            // PS3.18 §8.7.3.3: XML results are a multipart/related response of one NativeDicomModel per match.
-            var boundary = Guid.NewGuid().ToString("N");
-            context.Response.ContentType = $"multipart/related; type=\"application/dicom+xml\"; boundary={boundary}";
+            var writer = new MediaRanges.MultipartXmlWriter(context.Response);
+            writer.Start();
             foreach (var match in result.Matches)
             {
-                await context.Response.Body.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Type: application/dicom+xml\r\n\r\n"), cancellationToken);
-                await context.Response.Body.WriteAsync(System.Text.Encoding.UTF8.GetBytes(Hounsfield.Dicom.Xml.DicomXmlWriter.Serialize(match)), cancellationToken);
-                await context.Response.Body.WriteAsync("\r\n"u8.ToArray(), cancellationToken);
+                await writer.WritePartAsync(match, null, cancellationToken);
             }
 
-            await context.Response.Body.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"--{boundary}--\r\n"), cancellationToken);
+            await writer.EndAsync(cancellationToken);
             return Results.Empty;
         }
 
+        context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/dicom+json";
         await using (var body = new MemoryStream())
         {
@@ -122,6 +125,11 @@ internal static class QidoEndpoint
                     break;
                 default:
                     var tag = ParseTag(name, "match key");
+                    if (values.Count > 1 || matches.Exists(match => match.Item1 == tag))
+                    {
+                        throw new QueryException($"The match key '{name}' is given more than once; give it once (a list of UIDs is one value, separated by commas).");
+                    }
+
                     matches.Add((tag, values.ToString()));
                     break;
             }

@@ -342,8 +342,8 @@ internal static class RenderedEndpoint
         foreach (var range in ranges.OrderByDescending(r => r.Quality ?? 1))
         {
             var media = range.MediaType.ToString();
-            var inner = media.Equals("multipart/related", StringComparison.OrdinalIgnoreCase) ? Parameter(range, "type") : media;
-            var syntax = Parameter(range, "transfer-syntax");
+            var inner = MediaRanges.IsMultipartRelated(range) ? MediaRanges.Parameter(range, "type") : media;
+            var syntax = MediaRanges.Parameter(range, "transfer-syntax");
             if (inner.Equals(Decoded, StringComparison.OrdinalIgnoreCase) || inner == "*/*")
             {
                 if (syntax == "*" && storedType.MediaTypes is not null)
@@ -370,7 +370,4 @@ internal static class RenderedEndpoint
 
         return (false, Decoded);
     }
-
-    private static string Parameter(Microsoft.Net.Http.Headers.MediaTypeHeaderValue range, string name) =>
-        Microsoft.Net.Http.Headers.HeaderUtilities.RemoveQuotes(range.Parameters.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))?.Value ?? default).ToString();
 }

@@ -1,4 +1,4 @@
-// STOW-RS, PS3.18 §10.5: multipart/related; type="application/dicom", streamed part by part.
+// STOW-RS, PS3.18 §10.5: multipart/related; type="application/dicom", streamed part by part; the response in DICOM JSON or XML.
 using Hounsfield.Archive;
 using Hounsfield.Archive.Ingest;
 using Hounsfield.Dicom;
@@ -19,12 +19,12 @@ internal static class StowEndpoint
     {
         var archive = context.RequestServices.GetRequiredService<ArchiveService>();
         if (!MediaTypeHeaderValue.TryParse(context.Request.ContentType, out var contentType)
-            || !contentType.MediaType.Equals("multipart/related", StringComparison.OrdinalIgnoreCase))
+            || !MediaRanges.IsMultipartRelated(contentType))
         {
             return DicomWebEndpoints.Problem(StatusCodes.Status415UnsupportedMediaType, "STOW-RS takes multipart/related; type=\"application/dicom\".");
         }
 
-        var type = HeaderUtilities.RemoveQuotes(contentType.Parameters.FirstOrDefault(p => p.Name.Equals("type", StringComparison.OrdinalIgnoreCase))?.Value ?? default).ToString();
+        var type = MediaRanges.Parameter(contentType, "type");
         if (!type.Equals("application/dicom", StringComparison.OrdinalIgnoreCase))
         {
             return DicomWebEndpoints.Problem(StatusCodes.Status415UnsupportedMediaType, $"Only type=\"application/dicom\" parts are accepted, not \"{type}\".");
@@ -34,6 +34,12 @@ internal static class StowEndpoint
         if (string.IsNullOrEmpty(boundary) || boundary.Length > 200)
         {
             return DicomWebEndpoints.Problem(StatusCodes.Status400BadRequest, "The multipart/related Content-Type has no valid boundary.");
+        }
+
+        // The response's representation is settled before any part is stored: a 406 stores nothing.
+        if (MediaRanges.ChooseDatasetRepresentation(context.Request.Headers.Accept) is not { } representation)
+        {
+            return MediaRanges.NeitherJsonNorXml(context.Request.Headers.Accept, "application/dicom+xml");
         }
 
         var root = DicomWebEndpoints.Root(context);
@@ -140,7 +146,9 @@ internal static class StowEndpoint
         var status = failed.Items.Count == 0 ? StatusCodes.Status200OK
             : stored.Items.Count == 0 ? StatusCodes.Status409Conflict
             : StatusCodes.Status202Accepted;
-        return Results.Text(DicomJsonWriter.Serialize(response), "application/dicom+json", statusCode: status);
+        return representation == DatasetRepresentation.Xml
+            ? Results.Text(Dicom.Xml.DicomXmlWriter.Serialize(response), "application/dicom+xml", statusCode: status)
+            : Results.Text(DicomJsonWriter.Serialize(response), "application/dicom+json", statusCode: status);
     }
 
     /// <summary>The multipart reader's complaint in the sender's terms: it reports a body cut short as an "unexpected end of stream".</summary>

@@ -1,4 +1,4 @@
-// WADO-RS, PS3.18 §10.4: instances as multipart/related application/dicom, metadata as DICOM JSON.
+// WADO-RS, PS3.18 §10.4: instances as multipart/related application/dicom, metadata as DICOM JSON or XML.
 using System.Buffers;
 using System.Text;
 using Hounsfield.Archive;
@@ -122,9 +122,9 @@ internal static class WadoEndpoint
 
     public static async Task<IResult> MetadataAsync(HttpContext context, string study, string? series, string? instance, CancellationToken cancellationToken)
     {
-        if (!AcceptsJson(context.Request.Headers.Accept))
+        if (MediaRanges.ChooseDatasetRepresentation(context.Request.Headers.Accept) is not { } representation)
         {
-            return DicomWebEndpoints.Problem(StatusCodes.Status406NotAcceptable, "Metadata is served as application/dicom+json only (not as XML).");
+            return MediaRanges.NeitherJsonNorXml(context.Request.Headers.Accept);
         }
 
         var archive = context.RequestServices.GetRequiredService<ArchiveService>();
@@ -134,17 +134,29 @@ internal static class WadoEndpoint
             return DicomWebEndpoints.Problem(StatusCodes.Status404NotFound, "No such study, series or instance.");
         }
 
-        // The metadata of a set of instances changes only when an instance is added, replaced or removed.
-        var etag = $"\"{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('|', instances.Select(i => $"{i.SopInstanceUid}:{i.Length}:{i.TransferSyntaxUid}")))))[..32]}\"";
+        // The metadata of a set of instances changes only when an instance is added, replaced or removed; the
+        // representation is part of the tag, as the response varies with Accept.
+        var etag = $"\"{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(representation + "|" + string.Join('|', instances.Select(i => $"{i.SopInstanceUid}:{i.Length}:{i.TransferSyntaxUid}")))))[..32]}\"";
         context.Response.Headers.ETag = etag;
+        context.Response.Headers.Append("Vary", "Accept");
         if (context.Request.Headers.IfNoneMatch.Any(value => value is not null && (value == etag || value == "*" || value.Split(',').Any(v => v.Trim() == etag))))
         {
             return Results.StatusCode(StatusCodes.Status304NotModified);
         }
 
+        var stored = archive.ReadMetadataAsync(study, series, instance, cancellationToken);
+        var written = representation == DatasetRepresentation.Xml
+            ? await WriteMetadataAsXmlAsync(context, stored, cancellationToken)
+            : await WriteMetadataAsJsonAsync(context, stored, cancellationToken);
+        return written ? Results.Empty : DicomWebEndpoints.Problem(StatusCodes.Status404NotFound, "No such study, series or instance.");
+    }
+
+    /// <returns>Whether any instance was written (none: the instances went between the listing and the read).</returns>
+    private static async Task<bool> WriteMetadataAsJsonAsync(HttpContext context, IAsyncEnumerable<byte[]> stored, CancellationToken cancellationToken)
+    {
         var baseUri = MetadataBuilder.BaseUri(DicomWebEndpoints.Root(context));
         var first = true;
-        await foreach (var metadata in archive.ReadMetadataAsync(study, series, instance, cancellationToken))
+        await foreach (var metadata in stored)
         {
             if (first)
             {
@@ -161,13 +173,38 @@ internal static class WadoEndpoint
             await MetadataBuilder.WriteWithBaseAsync(context.Response.Body, metadata, baseUri, cancellationToken);
         }
 
-        if (first)
+        if (!first)
         {
-            return DicomWebEndpoints.Problem(StatusCodes.Status404NotFound, "No such study, series or instance.");
+            await context.Response.Body.WriteAsync("]"u8.ToArray(), cancellationToken);
         }
 
-        await context.Response.Body.WriteAsync("]"u8.ToArray(), cancellationToken);
-        return Results.Empty;
+        return !first;
+    }
+
+    /// <returns>Whether any instance was written.</returns>
+    private static async Task<bool> WriteMetadataAsXmlAsync(HttpContext context, IAsyncEnumerable<byte[]> stored, CancellationToken cancellationToken)
+    {
+        var root = DicomWebEndpoints.Root(context);
+        var writer = new MediaRanges.MultipartXmlWriter(context.Response);
+        var first = true;
+        await foreach (var metadata in stored)
+        {
+            if (first)
+            {
+                writer.Start();
+                first = false;
+            }
+
+            var (dataset, options) = MetadataBuilder.ReadWithBase(metadata, root);
+            await writer.WritePartAsync(dataset, options, cancellationToken);
+        }
+
+        if (!first)
+        {
+            await writer.EndAsync(cancellationToken);
+        }
+
+        return !first;
     }
 
     public static async Task<IResult> DeleteAsync(HttpContext context, string study, string? series, string? instance, CancellationToken cancellationToken)
@@ -247,17 +284,6 @@ internal static class WadoEndpoint
             : storedUid;
 
     /// <summary>
-    /// Whether an Accept header takes the DICOM JSON the metadata is served as: no header, a wildcard, application/json or
-    /// application/dicom+json among its media ranges. A client that asks only for XML gets a 406, not JSON it cannot read.
-    /// </summary>
-    private static bool AcceptsJson(Microsoft.Extensions.Primitives.StringValues accept) =>
-        accept.Count == 0 || string.IsNullOrWhiteSpace(accept.ToString())
-        || !MediaTypeHeaderValue.TryParseList(accept, out var ranges)
-        || ranges.Any(range => range.MediaType.Value is { } type
-            && (type is "*/*" or "application/*" || type.Equals("application/json", StringComparison.OrdinalIgnoreCase)
-                || type.Equals("application/dicom+json", StringComparison.OrdinalIgnoreCase)));
-
-    /// <summary>
     /// The transfer syntax an Accept header asks for (PS3.18 §8.7.8.2): a syntax, '*' (as stored), or neither
     /// (the default, <see cref="DefaultTransferSyntax"/>).
     /// </summary>
@@ -272,15 +298,14 @@ internal static class WadoEndpoint
         foreach (var type in types.OrderByDescending(t => t.Quality ?? 1))
         {
             var media = type.MediaType.ToString();
-            var related = media.Equals("multipart/related", StringComparison.OrdinalIgnoreCase);
-            var inner = related ? HeaderUtilities.RemoveQuotes(type.Parameters.FirstOrDefault(p => p.Name.Equals("type", StringComparison.OrdinalIgnoreCase))?.Value ?? default).ToString() : media;
+            var inner = MediaRanges.IsMultipartRelated(type) ? MediaRanges.Parameter(type, "type") : media;
             if (!(inner.Equals("application/dicom", StringComparison.OrdinalIgnoreCase) || inner == "*/*" || media == "*/*"))
             {
                 unsupported ??= media;
                 continue;
             }
 
-            var syntax = HeaderUtilities.RemoveQuotes(type.Parameters.FirstOrDefault(p => p.Name.Equals("transfer-syntax", StringComparison.OrdinalIgnoreCase))?.Value ?? default).ToString();
+            var syntax = MediaRanges.Parameter(type, "transfer-syntax");
             if (string.IsNullOrEmpty(syntax))
             {
                 return (null, false, null);
