@@ -28,6 +28,13 @@ public sealed class ArchiveOptions
     public long MaxRequestLength { get; set; } = 8L * 1024 * 1024 * 1024;
 
     /// <summary>
+    /// Most parts one STOW-RS request may hold. The response reports every part, so each costs memory until it is sent
+    /// (about a kilobyte); a request over this is refused with 413 at the first part too many, which is not read (the
+    /// parts before it are stored and reported as usual). Default 20,000.
+    /// </summary>
+    public int MaxPartsPerRequest { get; set; } = 20_000;
+
+    /// <summary>
     /// Instances of one STOW-RS request whose commits (flush of the blob, index insert) may be in flight at once while the
     /// next part is received. Overlapping the disk flushes is what makes batches fast; each still completes before the
     /// response acknowledges it. Default 32; 1 commits each part before reading the next.

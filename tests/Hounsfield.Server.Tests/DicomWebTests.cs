@@ -335,6 +335,52 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     }
 
     [Fact]
+    public async Task Stow_of_more_parts_than_the_limit_is_413_at_the_first_part_too_many()
+    {
+        // Each part costs memory until the response reports it: 2 MB of 12-byte parts took 200 MB before the limit.
+        const int Limit = 20_000;
+        static byte[] Body(byte[]? first, int garbageParts)
+        {
+            using var body = new MemoryStream();
+            if (first is not null)
+            {
+                body.Write("--b\r\nContent-Type: application/dicom\r\n\r\n"u8);
+                body.Write(first);
+                body.Write("\r\n"u8);
+            }
+
+            for (var i = 0; i < garbageParts; i++)
+            {
+                body.Write("--b\r\n\r\nX\r\n"u8);
+            }
+
+            body.Write("--b--\r\n"u8);
+            return body.ToArray();
+        }
+
+        async Task<(HttpStatusCode Status, JsonElement Body)> Post(byte[] body)
+        {
+            var content = new ByteArrayContent(body);
+            content.Headers.TryAddWithoutValidation("Content-Type", "multipart/related; type=\"application/dicom\"; boundary=b");
+            var response = await Client.PostAsync("/dicomweb/studies", content);
+            return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+        }
+
+        var refused = await Post(Body(null, Limit + 1));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.Status);
+        Assert.Contains("more than 20000 parts (Archive:MaxPartsPerRequest)", refused.Body.GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+        var study = Hounsfield.Dicom.DicomUidGenerator.FromUuid();
+        var series = Hounsfield.Dicom.DicomUidGenerator.FromUuid();
+        var instance = Hounsfield.Dicom.DicomUidGenerator.FromUuid();
+        var partial = await Post(Body(SecondaryCapture.Bytes(study, series, instance), Limit + 5));
+        Assert.Equal(HttpStatusCode.Accepted, partial.Status);
+        Assert.Equal(instance, Assert.Single(partial.Body.GetProperty("00081199").GetProperty("Value").EnumerateArray()).GetProperty("00081155").GetProperty("Value")[0].GetString());
+        Assert.Equal(Limit, partial.Body.GetProperty("00081198").GetProperty("Value").GetArrayLength());
+        Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync($"/dicomweb/studies/{study}/series/{series}/instances/{instance}/metadata")).StatusCode);
+    }
+
+    [Fact]
     public async Task A_huge_content_length_is_413_and_a_malformed_multipart_is_400_without_leftovers()
     {
         using var socket = new System.Net.Sockets.TcpClient();

@@ -49,8 +49,9 @@ internal static class StowEndpoint
         {
             HeadersCountLimit = 32,
             HeadersLengthLimit = 16 * 1024,
-            // No part limit here: the archive counts each instance's bytes as they arrive and refuses one over
-            // Archive:MaxInstanceLength as too large (413); the request as a whole is bounded by Archive:MaxRequestLength.
+            // No part length limit here: the archive counts each instance's bytes as they arrive and refuses one over
+            // Archive:MaxInstanceLength as too large (413); the request as a whole is bounded by Archive:MaxRequestLength,
+            // its number of parts by Archive:MaxPartsPerRequest.
         };
 
         // Parts are received one after the other while earlier ones are made durable (IngestBatch); the response, which
@@ -59,12 +60,21 @@ internal static class StowEndpoint
         await using var batch = archive.BeginBatch(IngestCompletion.Durable);
         context.Response.OnCompleted(() => archive.IndexPendingAsync().AsTask());
         var unreadableParts = 0;
+        var parts = 0;
         IResult? problem = null;
         try
         {
             MultipartSection? section;
             while ((section = await reader.ReadNextSectionAsync(cancellationToken)) is not null)
             {
+                if (++parts > archive.Options.MaxPartsPerRequest)
+                {
+                    unreadableParts++;
+                    problem = DicomWebEndpoints.Problem(StatusCodes.Status413PayloadTooLarge,
+                        $"The request holds more than {archive.Options.MaxPartsPerRequest} parts (Archive:MaxPartsPerRequest); send the instances in several requests.");
+                    break;
+                }
+
                 var partType = section.ContentType is null ? "application/dicom" : MediaTypeHeaderValue.Parse(section.ContentType).MediaType.ToString();
                 if (!partType.Equals("application/dicom", StringComparison.OrdinalIgnoreCase))
                 {
