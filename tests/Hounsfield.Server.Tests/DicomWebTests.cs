@@ -534,6 +534,38 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     }
 
     [CorpusFact]
+    public async Task The_accept_query_parameter_stands_for_the_accept_header()
+    {
+        var instance = InstanceUrl(fixture.Files.First(f => f.Name == "evrle_ct_small").Oracle);
+        async Task<(HttpStatusCode Status, string? Type, byte[] Body)> Get(string path, string? header = null)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            if (header is not null)
+            {
+                request.Headers.TryAddWithoutValidation("Accept", header);
+            }
+
+            var response = await Client.SendAsync(request);
+            return (response.StatusCode, response.Content.Headers.ContentType?.MediaType, await response.Content.ReadAsByteArrayAsync());
+        }
+
+        var png = await Get($"{instance}/rendered?accept=image/png", "image/jpeg");
+        Assert.Equal((HttpStatusCode.OK, "image/png"), (png.Status, png.Type));
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png.Body[..4]);
+        Assert.Equal("multipart/related", (await Get($"{instance}/metadata?accept={Uri.EscapeDataString("multipart/related; type=\"application/dicom+xml\"")}")).Type);
+        Assert.Equal((HttpStatusCode.NotAcceptable, "application/json"), ((await Get($"{instance}/metadata?accept=text/csv")).Status, (await Get($"{instance}/metadata?accept=text/csv")).Type));
+        var search = await Get($"/dicomweb/studies?accept={Uri.EscapeDataString("application/dicom+json")}&charset=utf-8&limit=1");
+        Assert.Equal((HttpStatusCode.OK, "application/dicom+json"), (search.Status, search.Type));
+
+        foreach (var malformed in new[] { "%20", "image", Uri.EscapeDataString("image/png;;;=") })
+        {
+            var refused = await Get($"{instance}/rendered?accept={malformed}");
+            Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
+            Assert.Contains("accept query parameter", System.Text.Encoding.UTF8.GetString(refused.Body), StringComparison.Ordinal);
+        }
+    }
+
+    [CorpusFact]
     public async Task Xml_metadata_holds_the_data_sets_and_bulk_data_uris_of_the_json_metadata()
     {
         async Task<HttpResponseMessage> Get(string path, string accept)

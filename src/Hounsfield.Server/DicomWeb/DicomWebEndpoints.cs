@@ -14,8 +14,8 @@ internal static class DicomWebEndpoints
         foreach (var prefix in new[] { "/dicomweb", "/qidors", "/wadors" })
         {
             // Retrieve and query need Read (readonly, user, admin); store and delete need Write (user, admin).
-            var group = app.MapGroup(prefix).RequireAuthorization(AuthorizationPolicies.Read).AddEndpointFilter(RefuseMalformedUids);
-            var write = app.MapGroup(prefix).RequireAuthorization(AuthorizationPolicies.Write).AddEndpointFilter(RefuseMalformedUids);
+            var group = app.MapGroup(prefix).RequireAuthorization(AuthorizationPolicies.Read).AddEndpointFilter(RefuseMalformedUids).AddEndpointFilter(UseAcceptQueryParameter);
+            var write = app.MapGroup(prefix).RequireAuthorization(AuthorizationPolicies.Write).AddEndpointFilter(RefuseMalformedUids).AddEndpointFilter(UseAcceptQueryParameter);
             write.MapPost("/studies", (HttpContext context, CancellationToken ct) => StowEndpoint.HandleAsync(context, null, ct)).DisableAntiforgery();
             write.MapPost("/studies/{study}", (HttpContext context, string study, CancellationToken ct) => StowEndpoint.HandleAsync(context, study, ct)).DisableAntiforgery();
 
@@ -72,6 +72,27 @@ internal static class DicomWebEndpoints
         }
 
         return await next(invocation);
+    }
+
+    /// <summary>
+    /// PS3.18 §8.3.3.1: the accept query parameter names the acceptable media types for a user agent that cannot set the
+    /// Accept header (a hyperlink), in its place; every endpoint then negotiates from the header as usual.
+    /// </summary>
+    private static ValueTask<object?> UseAcceptQueryParameter(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next)
+    {
+        var request = invocation.HttpContext.Request;
+        if (request.Query.TryGetValue("accept", out var accept))
+        {
+            if (string.IsNullOrWhiteSpace(accept.ToString()) || !Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParseStrictList(accept, out _))
+            {
+                var shown = accept.ToString() is { Length: > 80 } text ? text[..80] + "..." : accept.ToString();
+                return ValueTask.FromResult<object?>(Problem(StatusCodes.Status400BadRequest, $"The accept query parameter '{shown}' is not a list of media types."));
+            }
+
+            request.Headers.Accept = accept;
+        }
+
+        return next(invocation);
     }
 
     /// <summary>Lets a synchronous writer (the toolkit's, the GIF encoder) write the response body, which Kestrel refuses by default.</summary>

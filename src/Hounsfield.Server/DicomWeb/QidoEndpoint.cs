@@ -117,6 +117,9 @@ internal static class QidoEndpoint
                 case "fuzzymatching":
                     fuzzy = bool.TryParse(values.ToString(), out var f) ? f : throw new QueryException($"fuzzymatching must be true or false, not '{values}'.");
                     break;
+                case "accept" or "charset":
+                    // Content negotiation (PS3.18 §8.3.3), not matching: accept was read as the Accept header; results are UTF-8.
+                    break;
                 case "limit":
                     limit = int.TryParse(values.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var l) && l > 0 ? Math.Min(l, MaxLimit) : throw new QueryException($"limit must be a positive integer, not '{values}'.");
                     break;
