@@ -310,6 +310,13 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         Assert.Contains("00080060", twoSpellings.Body, StringComparison.Ordinal);
         var repeatable = await Get("/dicomweb/studies?includefield=PatientAge&includefield=PatientSex&StudyInstanceUID=1.2.3,1.2.4");
         Assert.True(repeatable.Status == HttpStatusCode.OK, repeatable.Body);
+        foreach (var path in new[] { "00400275.00400009=x", "RequestAttributesSequence.ScheduledProcedureStepID=x", "includefield=00400275.00400009" })
+        {
+            var sequence = await Get($"/dicomweb/series?{path}");
+            Assert.Equal(HttpStatusCode.BadRequest, sequence.Status);
+            Assert.Contains("is inside a sequence", sequence.Body, StringComparison.Ordinal);
+        }
+
         var badList = await Get("/dicomweb/studies?StudyInstanceUID=1.2.3,x.4");
         Assert.Equal(HttpStatusCode.BadRequest, badList.Status);
         Assert.Contains("1.2.3,x.4", badList.Body, StringComparison.Ordinal);
