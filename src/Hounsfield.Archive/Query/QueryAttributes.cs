@@ -12,6 +12,8 @@ internal static class QueryAttributes
         new(DicomTag.StudyDate, DicomVR.DA, QueryLevel.Study, "st.study_date"),
         new(DicomTag.StudyTime, DicomVR.TM, QueryLevel.Study, "st.study_time"),
         new(DicomTag.AccessionNumber, DicomVR.SH, QueryLevel.Study, "st.accession_number"),
+        // Everything stored here is on line (PS3.4 C.4.1.1.3.2); PS3.18 returns it with studies and instances.
+        new(DicomTag.InstanceAvailability, DicomVR.CS, QueryLevel.Study, "'ONLINE'", Computed: true),
         new(DicomTag.ModalitiesInStudy, DicomVR.CS, QueryLevel.Study, "(SELECT group_concat(DISTINCT x.modality) FROM series x WHERE x.study_pk = st.pk)", Computed: true),
         new(DicomTag.ReferringPhysicianName, DicomVR.PN, QueryLevel.Study, "st.referring_physician_name"),
         new(DicomTag.StudyDescription, DicomVR.LO, QueryLevel.Study, "st.study_description"),
