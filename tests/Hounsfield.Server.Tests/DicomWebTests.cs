@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Hounsfield.Imaging.Rendering;
 
@@ -326,6 +327,28 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         Assert.Contains("text/csv", csv.Body, StringComparison.Ordinal);
         Assert.Equal("application/dicom+json", (await Get("/dicomweb/studies", "multipart/related; type=\"application/dicom+xml\";q=0.2, application/dicom+json")).Type);
         Assert.Equal("multipart/related", (await Get("/dicomweb/studies", "application/dicom+json;q=0.2, multipart/related; type=\"application/dicom+xml\"")).Type);
+    }
+
+    [CorpusFact]
+    public async Task Qido_returns_the_default_attributes_of_ps3_18_with_instance_availability_online()
+    {
+        // PS3.18 Tables 10.6.3-3 and 10.6.3-5 (study and instance results), those this index holds.
+        string[] study = ["00080020", "00080030", "00080050", "00080056", "00080061", "00080090", "00081190", "00100010", "00100020", "00100030", "00100040", "0020000D", "00200010", "00201206", "00201208"];
+        string[] instance = ["00080016", "00080018", "00080056", "00081190", "00200013", "00280010", "00280011", "00280100"];
+
+        var studies = await Client.GetFromJsonAsync<JsonElement>("/dicomweb/studies?limit=1000");
+        var instances = await Client.GetFromJsonAsync<JsonElement>("/dicomweb/instances?Modality=CT&limit=1000");
+
+        Assert.Equal(Oracles.Select(o => CorpusServerFixture.Text(o, "0020000D")).Distinct().Count(), studies.GetArrayLength());
+        Assert.NotEqual(0, instances.GetArrayLength());
+        foreach (var (results, required) in new[] { (studies, study), (instances, instance) })
+        {
+            foreach (var result in results.EnumerateArray())
+            {
+                Assert.All(required, tag => Assert.True(result.TryGetProperty(tag, out _), $"{tag} missing from {result}"));
+                Assert.Equal("ONLINE", CorpusServerFixture.Text(result, "00080056"));
+            }
+        }
     }
 
     [CorpusFact]
