@@ -127,6 +127,28 @@ public sealed class CliTests
         Assert.Contains($"--timeout needs a number of seconds above 0 and at most 86400, not '{timeout}'", stderr);
     }
 
+    [Theory]
+    [InlineData("pixels", "x.dcm --output o.raw --frame", "--frame needs a value", "usage: hounsfield pixels FILE")]
+    [InlineData("pixels", "x.dcm --output o.raw --frame 0", "--frame needs a frame number from 1, not '0'", "usage: hounsfield pixels FILE")]
+    [InlineData("render", "x.dcm -o o.png --size 0x5", "--size: '0x5' is not WIDTH or WIDTHxHEIGHT", "usage: hounsfield render FILE")]
+    [InlineData("render", "x.dcm --quality 101 -o o.png", "--quality: '101' is not 1 to 100", "usage: hounsfield render FILE")]
+    [InlineData("transcode", "x.dcm --output o.dcm", "--transfer-syntax is required", "usage: hounsfield transcode FILE")]
+    [InlineData("transcode", "a.dcm b.dcm -t 1.2.840.10008.1.2.1 -o o.dcm", "unexpected argument 'b.dcm'", "usage: hounsfield transcode FILE")]
+    [InlineData("json", "--pretty x.dcm", "unknown option '--pretty'", "usage: hounsfield json FILE")]
+    [InlineData("xml", "", "no FILE given", "usage: hounsfield xml FILE")]
+    [InlineData("users", "role a@example.org admin --database d", "unknown option '--database'", "users role EMAIL")]
+    [InlineData("find", "127.0.0.1 11112 --level study --model x", "--model is patient or study, not 'x'", "find HOST PORT --level L")]
+    [InlineData("echo", "127.0.0.1 11112 --aet", "--aet needs a value", "echo HOST PORT")]
+    public void Argument_errors_exit_2_with_the_problem_and_the_command_usage_before_any_file_is_read(string command, string arguments, string problem, string usage)
+    {
+        var (exitCode, stdout, stderr) = CliRunner.Run([command, .. arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries)]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Contains($"hounsfield: {command}: {problem}", stderr, StringComparison.Ordinal);
+        Assert.Contains(usage, stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Dump_without_a_file_exits_2_with_its_usage()
     {

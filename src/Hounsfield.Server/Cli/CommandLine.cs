@@ -45,6 +45,10 @@ internal static class CommandLine
                 _ => Fail($"unknown command '{args[0]}'\n{Usage}", 2),
             };
         }
+        catch (CommandUsageException ex)
+        {
+            return Fail($"{args[0]}: {ex.Message}", 2);
+        }
         catch (DicomFormatException ex)
         {
             return Fail(ex.Message, 1);

@@ -26,11 +26,6 @@ internal static class DimseCommands
     public static async Task<int> RunAsync(string command, string[] args)
     {
         var parsed = Arguments.Parse(command, args);
-        if (parsed.Error is { } error)
-        {
-            return CommandLine.Fail($"{command}: {error}\nusage:\n{UsageLines}", 2);
-        }
-
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
         {
@@ -232,8 +227,6 @@ internal static class DimseCommands
 
         public string? Output { get; private set; }
 
-        public string? Error { get; private set; }
-
         public bool Tls { get; private set; }
 
         public string? CaPath { get; private set; }
@@ -245,78 +238,43 @@ internal static class DimseCommands
         public static Arguments Parse(string command, string[] args)
         {
             var parsed = new Arguments();
-            var positional = new List<string>();
+            var given = CommandArguments.Parse(args, $"usage:\n{UsageLines}",
+                ["--aet", "--aec", "--timeout", "--level", "--model", "--dest", "--output|-o", "--ca", "--cert", "--key", "-k"], ["--tls"]);
             try
             {
-                for (var i = 0; i < args.Length; i++)
+                parsed.CallingAE = given.Value("--aet") is { } aet ? DicomAssociationOptions.ValidateAETitle(aet, "--aet") : parsed.CallingAE;
+                parsed.CalledAE = given.Value("--aec") is { } aec ? DicomAssociationOptions.ValidateAETitle(aec, "--aec") : parsed.CalledAE;
+                if (given.Value("--timeout") is { } timeout)
                 {
-                    var value = i + 1 < args.Length ? args[i + 1] : null;
-                    switch (args[i])
+                    if (!double.TryParse(timeout, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var timeoutSeconds) || timeoutSeconds is <= 0 or > 86_400)
                     {
-                        case "--aet" when value is not null:
-                            parsed.CallingAE = DicomAssociationOptions.ValidateAETitle(value, "--aet");
-                            i++;
-                            break;
-                        case "--aec" when value is not null:
-                            parsed.CalledAE = DicomAssociationOptions.ValidateAETitle(value, "--aec");
-                            i++;
-                            break;
-                        case "--timeout" when value is not null:
-                            if (!double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var timeoutSeconds) || timeoutSeconds is <= 0 or > 86_400)
-                            {
-                                throw new ArgumentException($"--timeout needs a number of seconds above 0 and at most 86400, not '{value}'");
-                            }
-
-                            var seconds = TimeSpan.FromSeconds(timeoutSeconds);
-                            parsed.Options = parsed.Options with { DimseTimeout = seconds, ArtimTimeout = seconds, ConnectTimeout = seconds };
-                            i++;
-                            break;
-                        case "--level" when value is not null:
-                            parsed.Level = DicomQueryRetrieveLevels.Parse(value) ?? throw new ArgumentException($"unknown level '{value}'");
-                            i++;
-                            break;
-                        case "--model" when value is "patient" or "study":
-                            parsed.Model = value;
-                            i++;
-                            break;
-                        case "--dest" when value is not null:
-                            parsed.Destination = DicomAssociationOptions.ValidateAETitle(value, "--dest");
-                            i++;
-                            break;
-                        case "--output" or "-o" when value is not null:
-                            parsed.Output = value;
-                            i++;
-                            break;
-                        case "--tls":
-                            parsed.Tls = true;
-                            break;
-                        case "--ca" when value is not null:
-                            parsed.CaPath = value;
-                            i++;
-                            break;
-                        case "--cert" when value is not null:
-                            parsed.CertificatePath = value;
-                            i++;
-                            break;
-                        case "--key" when value is not null:
-                            parsed.KeyPath = value;
-                            i++;
-                            break;
-                        case "-k" when value is not null:
-                            AddKey(parsed.Query, value);
-                            i++;
-                            break;
-                        default:
-                            if (args[i].StartsWith('-'))
-                            {
-                                throw new ArgumentException($"unexpected argument '{args[i]}'");
-                            }
-
-                            positional.Add(args[i]);
-                            break;
+                        throw new ArgumentException($"--timeout needs a number of seconds above 0 and at most 86400, not '{timeout}'");
                     }
+
+                    var seconds = TimeSpan.FromSeconds(timeoutSeconds);
+                    parsed.Options = parsed.Options with { DimseTimeout = seconds, ArtimTimeout = seconds, ConnectTimeout = seconds };
                 }
 
+                if (given.Value("--level") is { } level)
+                {
+                    parsed.Level = DicomQueryRetrieveLevels.Parse(level) ?? throw new ArgumentException($"unknown level '{level}'");
+                }
+
+                parsed.Model = given.Value("--model") is { } model
+                    ? model is "patient" or "study" ? model : throw new ArgumentException($"--model is patient or study, not '{model}'")
+                    : null;
+                parsed.Destination = given.Value("--dest") is { } destination ? DicomAssociationOptions.ValidateAETitle(destination, "--dest") : null;
+                parsed.Output = given.Value("--output");
+                parsed.Tls = given.Has("--tls");
+                parsed.CaPath = given.Value("--ca");
+                parsed.CertificatePath = given.Value("--cert");
+                parsed.KeyPath = given.Value("--key");
+                foreach (var key in given.Values("-k"))
+                {
+                    AddKey(parsed.Query, key);
+                }
+
+                var positional = given.Operands;
                 if (positional.Count < 2)
                 {
                     throw new ArgumentException("HOST and PORT are required");
@@ -362,7 +320,7 @@ internal static class DimseCommands
             }
             catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
             {
-                parsed.Error = ex.Message;
+                throw given.UsageError(ex.Message);
             }
 
             return parsed;

@@ -8,11 +8,7 @@ internal static class DumpCommand
 {
     public static int Run(string[] args, TextWriter stdout)
     {
-        if (ParsePaths(args, "dump FILE... [--header-only]") is not ({ } paths, var headerOnly))
-        {
-            return 2;
-        }
-
+        var (paths, headerOnly) = ParsePaths(args, "dump FILE... [--header-only]");
         var options = DicomReadOptions.Default with { StopBeforePixelData = headerOnly };
         using var output = new StreamWriter(Console.OpenStandardOutput(), bufferSize: 1 << 16) { AutoFlush = false };
         var writer = ReferenceEquals(stdout, Console.Out) ? output : stdout;
@@ -46,34 +42,10 @@ internal static class DumpCommand
     /// The arguments of dump and scan: at least one path, and --header-only. Anything else that looks like an option is
     /// reported with the usage (a mistyped option would otherwise be taken for a missing file, or ignored).
     /// </summary>
-    internal static (List<string> Paths, bool HeaderOnly)? ParsePaths(string[] args, string usage)
+    internal static (List<string> Paths, bool HeaderOnly) ParsePaths(string[] args, string usage)
     {
-        var paths = new List<string>();
-        var headerOnly = false;
-        foreach (var argument in args)
-        {
-            if (argument == "--header-only")
-            {
-                headerOnly = true;
-            }
-            else if (argument.StartsWith('-') && argument.Length > 1)
-            {
-                CommandLine.Fail($"unknown option '{argument}'\nusage: hounsfield {usage}", 2);
-                return null;
-            }
-            else
-            {
-                paths.Add(argument);
-            }
-        }
-
-        if (paths.Count == 0)
-        {
-            CommandLine.Fail($"no FILE given\nusage: hounsfield {usage}", 2);
-            return null;
-        }
-
-        return (paths, headerOnly);
+        var arguments = CommandArguments.Parse(args, $"usage: hounsfield {usage}", [], ["--header-only"]);
+        return arguments.Operands.Count == 0 ? throw arguments.UsageError("no FILE given") : (arguments.Operands, arguments.Has("--header-only"));
     }
 
     internal static IEnumerable<string> ExpandPaths(IEnumerable<string> paths)

@@ -8,12 +8,7 @@ internal static class ExportCommand
 {
     public static int RunJson(string[] args, Stream stdout)
     {
-        if (args.Length != 1)
-        {
-            return CommandLine.Fail("json needs exactly one FILE", 2);
-        }
-
-        var file = DicomFile.Open(args[0]);
+        var file = DicomFile.Open(CommandArguments.Parse(args, "usage: hounsfield json FILE", []).SingleOperand("FILE"));
         using var buffered = new BufferedStream(stdout, 1 << 16);
         DicomJsonWriter.Write(buffered, file.Dataset, new DicomJsonOptions { Indented = true });
         buffered.WriteByte((byte)'\n');
@@ -22,12 +17,7 @@ internal static class ExportCommand
 
     public static int RunXml(string[] args, Stream stdout)
     {
-        if (args.Length != 1)
-        {
-            return CommandLine.Fail("xml needs exactly one FILE", 2);
-        }
-
-        var file = DicomFile.Open(args[0]);
+        var file = DicomFile.Open(CommandArguments.Parse(args, "usage: hounsfield xml FILE", []).SingleOperand("FILE"));
         using var buffered = new BufferedStream(stdout, 1 << 16);
         Hounsfield.Dicom.Xml.DicomXmlWriter.Write(buffered, file.Dataset);
         buffered.WriteByte((byte)'\n');

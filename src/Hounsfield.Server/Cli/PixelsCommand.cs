@@ -12,38 +12,17 @@ namespace Hounsfield.Server.Cli;
 /// </summary>
 internal static class PixelsCommand
 {
+    private const string Usage = "usage: hounsfield pixels FILE [--frame N] --output OUT";
+
     public static int Run(string[] args)
     {
-        string? input = null, output = null;
-        var frame = 1;
-        for (var i = 0; i < args.Length; i++)
+        var arguments = CommandArguments.Parse(args, Usage, ["--frame", "--output|-o"]);
+        var input = arguments.SingleOperand("FILE");
+        var output = arguments.Required("--output");
+        var frameText = arguments.Value("--frame") ?? "1";
+        if (!int.TryParse(frameText, NumberStyles.None, CultureInfo.InvariantCulture, out var frame) || frame < 1)
         {
-            switch (args[i])
-            {
-                case "--frame" when i + 1 < args.Length:
-                    if (!int.TryParse(args[++i], NumberStyles.None, CultureInfo.InvariantCulture, out frame) || frame < 1)
-                    {
-                        return CommandLine.Fail($"--frame needs a frame number from 1, not '{args[i]}'", 2);
-                    }
-
-                    break;
-                case "--output" or "-o" when i + 1 < args.Length:
-                    output = args[++i];
-                    break;
-                default:
-                    if (args[i].StartsWith("--", StringComparison.Ordinal) || input is not null)
-                    {
-                        return CommandLine.Fail($"pixels: unexpected argument '{args[i]}'\nusage: hounsfield pixels FILE [--frame N] --output OUT", 2);
-                    }
-
-                    input = args[i];
-                    break;
-            }
-        }
-
-        if (input is null || output is null)
-        {
-            return CommandLine.Fail("usage: hounsfield pixels FILE [--frame N] --output OUT", 2);
+            throw arguments.UsageError($"--frame needs a frame number from 1, not '{frameText}'");
         }
 
         var file = DicomFile.Open(input);

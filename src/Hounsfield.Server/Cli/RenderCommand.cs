@@ -20,72 +20,41 @@ internal static class RenderCommand
 
     public static int Run(string[] args)
     {
-        string? input = null, output = null;
-        string frameText = "1";
+        var arguments = CommandArguments.Parse(args, Usage, ["--frame", "--output|-o", "--window", "--region", "--size", "--quality"]);
+        var input = arguments.SingleOperand("FILE");
+        var output = arguments.Required("--output");
+        var frameText = arguments.Value("--frame") ?? "1";
         var options = new RenderOptions();
-        var quality = 90;
-        for (var i = 0; i < args.Length; i++)
+        if (arguments.Value("--window") is { } window)
         {
-            var hasValue = i + 1 < args.Length;
-            switch (args[i])
-            {
-                case "--frame" when hasValue:
-                    frameText = args[++i];
-                    break;
-                case "--output" or "-o" when hasValue:
-                    output = args[++i];
-                    break;
-                case "--window" when hasValue:
-                    if (ParseWindow(args[++i], options) is not { } windowed)
-                    {
-                        return CommandLine.Fail($"--window: '{args[i]}' is not C,W, first, minmax, none or auto", 2);
-                    }
-
-                    options = windowed;
-                    break;
-                case "--region" when hasValue:
-                    if (ParseNumbers(args[++i], ',') is not [var x, var y, var w, var h] || w < 1 || h < 1)
-                    {
-                        return CommandLine.Fail($"--region: '{args[i]}' is not X,Y,WIDTH,HEIGHT", 2);
-                    }
-
-                    options = options with { Region = new PixelRegion(x, y, w, h) };
-                    break;
-                case "--size" when hasValue:
-                    switch (ParseNumbers(args[++i], 'x'))
-                    {
-                        case [var width] when width > 0:
-                            options = options with { OutputWidth = width };
-                            break;
-                        case [var width, var height] when width > 0 && height > 0:
-                            options = options with { OutputWidth = width, OutputHeight = height };
-                            break;
-                        default:
-                            return CommandLine.Fail($"--size: '{args[i]}' is not WIDTH or WIDTHxHEIGHT", 2);
-                    }
-
-                    break;
-                case "--quality" when hasValue:
-                    if (!int.TryParse(args[++i], NumberStyles.None, CultureInfo.InvariantCulture, out quality) || quality is < 1 or > 100)
-                    {
-                        return CommandLine.Fail($"--quality: '{args[i]}' is not 1 to 100", 2);
-                    }
-
-                    break;
-                default:
-                    if (args[i].StartsWith("--", StringComparison.Ordinal) || input is not null)
-                    {
-                        return CommandLine.Fail($"render: unexpected argument '{args[i]}'\n{Usage}", 2);
-                    }
-
-                    input = args[i];
-                    break;
-            }
+            options = ParseWindow(window, options) ?? throw arguments.UsageError($"--window: '{window}' is not C,W, first, minmax, none or auto");
         }
 
-        if (input is null || output is null)
+        if (arguments.Value("--region") is { } region)
         {
-            return CommandLine.Fail(Usage, 2);
+            if (ParseNumbers(region, ',') is not [var x, var y, var w, var h] || w < 1 || h < 1)
+            {
+                throw arguments.UsageError($"--region: '{region}' is not X,Y,WIDTH,HEIGHT");
+            }
+
+            options = options with { Region = new PixelRegion(x, y, w, h) };
+        }
+
+        if (arguments.Value("--size") is { } size)
+        {
+            options = ParseNumbers(size, 'x') switch
+            {
+                [var width] when width > 0 => options with { OutputWidth = width },
+                [var width, var height] when width > 0 && height > 0 => options with { OutputWidth = width, OutputHeight = height },
+                _ => throw arguments.UsageError($"--size: '{size}' is not WIDTH or WIDTHxHEIGHT"),
+            };
+        }
+
+        var quality = 90;
+        if (arguments.Value("--quality") is { } qualityText
+            && (!int.TryParse(qualityText, NumberStyles.None, CultureInfo.InvariantCulture, out quality) || quality is < 1 or > 100))
+        {
+            throw arguments.UsageError($"--quality: '{qualityText}' is not 1 to 100");
         }
 
         var format = Path.GetExtension(output).ToLowerInvariant() switch

@@ -10,10 +10,7 @@ internal static class ScanCommand
 {
     public static int Run(string[] args)
     {
-        if (DumpCommand.ParsePaths(args, "scan PATH... [--header-only]") is not ({ } paths, var headerOnly))
-        {
-            return 2;
-        }
+        var (paths, headerOnly) = DumpCommand.ParsePaths(args, "scan PATH... [--header-only]");
 
         var options = DicomReadOptions.Default with { StopBeforePixelData = headerOnly };
         var stopwatch = Stopwatch.StartNew();

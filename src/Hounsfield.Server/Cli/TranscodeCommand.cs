@@ -14,33 +14,10 @@ internal static class TranscodeCommand
 
     public static int Run(string[] args)
     {
-        string? input = null, output = null, uid = null;
-        for (var i = 0; i < args.Length; i++)
-        {
-            switch (args[i])
-            {
-                case "--transfer-syntax" or "-t" when i + 1 < args.Length:
-                    uid = args[++i];
-                    break;
-                case "--output" or "-o" when i + 1 < args.Length:
-                    output = args[++i];
-                    break;
-                default:
-                    if (args[i].StartsWith("--", StringComparison.Ordinal) || input is not null)
-                    {
-                        return CommandLine.Fail($"transcode: unexpected argument '{args[i]}'\n{UsageLine}", 2);
-                    }
-
-                    input = args[i];
-                    break;
-            }
-        }
-
-        if (input is null || output is null || uid is null)
-        {
-            return CommandLine.Fail(UsageLine, 2);
-        }
-
+        var arguments = CommandArguments.Parse(args, UsageLine, ["--transfer-syntax|-t", "--output|-o"]);
+        var input = arguments.SingleOperand("FILE");
+        var uid = arguments.Required("--transfer-syntax");
+        var output = arguments.Required("--output");
         if (!DicomTransferSyntax.TryLookup(uid, out var target) || !target.IsKnown)
         {
             return CommandLine.Fail($"transcode: unknown transfer syntax '{uid}'", 2);

@@ -16,20 +16,9 @@ internal static class UsersCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var data = "data";
-        var positional = new List<string>();
-        for (var i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--data" && i + 1 < args.Length)
-            {
-                data = args[++i];
-            }
-            else
-            {
-                positional.Add(args[i]);
-            }
-        }
-
+        var arguments = CommandArguments.Parse(args, $"usage:\n{UsageLines}", ["--data"]);
+        var data = arguments.Value("--data") ?? "data";
+        var positional = arguments.Operands;
         var database = Path.Combine(Path.GetFullPath(data), "index.db");
         if (positional.Count != 3 || positional[0] is not ("role" or "quota"))
         {
