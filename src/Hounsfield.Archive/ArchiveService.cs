@@ -7,6 +7,7 @@ using Hounsfield.Archive.Ingest;
 using Hounsfield.Archive.Query;
 using Hounsfield.Dicom;
 using Hounsfield.Dicom.IO;
+using Hounsfield.Dicom.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -609,7 +610,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     /// <summary>A UID usable as a key and in a URL: lenient about the syntax of PS3.5 §9 (real files break it), strict about path characters.</summary>
     private static string? Uid(DicomDataset dataset, DicomTag tag)
     {
-        var value = dataset.Find(tag) is DicomValueElement element ? dataset.DecodeString(element).Trim(' ', '\0') : null;
+        var value = dataset.Find(tag) is DicomValueElement element ? dataset.DecodeString(element).TrimPadding() : null;
         return IsStorableUid(value) ? value : null;
     }
 

@@ -168,7 +168,7 @@ public sealed class DicomDataset : IEnumerable<DicomElement>
     {
         return Find(tag) switch
         {
-            DicomValueElement element => DecodeString(element).TrimEnd(' ', '\0'),
+            DicomValueElement element => DecodeString(element).TrimEndPadding(),
             DicomSequence => throw new InvalidOperationException($"{tag} is a sequence, not a string."),
             _ => null,
         };
@@ -399,10 +399,10 @@ public sealed class DicomDataset : IEnumerable<DicomElement>
     /// <summary>Removes the padding PS3.5 §6.2 declares insignificant for the VR.</summary>
     internal static string TrimValue(string value, DicomVR vr) => vr switch
     {
-        DicomVR.LT or DicomVR.ST or DicomVR.UT => value.TrimEnd(' ', '\0'),
-        DicomVR.UI => value.Trim(' ', '\0'),
-        DicomVR.PN or DicomVR.DA or DicomVR.TM or DicomVR.DT or DicomVR.UC or DicomVR.UR => value.TrimEnd(' ', '\0'),
-        _ => value.Trim(' ', '\0'),
+        DicomVR.LT or DicomVR.ST or DicomVR.UT => value.TrimEndPadding(),
+        DicomVR.UI => value.TrimPadding(),
+        DicomVR.PN or DicomVR.DA or DicomVR.TM or DicomVR.DT or DicomVR.UC or DicomVR.UR => value.TrimEndPadding(),
+        _ => value.TrimPadding(),
     };
 
     internal static byte[] PadToEven(byte[] bytes, DicomVR vr)

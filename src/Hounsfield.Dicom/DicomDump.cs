@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Hounsfield.Dicom.Text;
 
 namespace Hounsfield.Dicom;
 
@@ -116,7 +117,7 @@ public static class DicomDump
             return values.Length;
         }
 
-        var text = dataset.DecodeString(element).TrimEnd(' ', '\0');
+        var text = dataset.DecodeString(element).TrimEndPadding();
         AppendClipped(line, text, brackets: true);
         return element.VR.IsMultiValuedString() ? text.AsSpan().Count('\\') + 1 : 1;
     }

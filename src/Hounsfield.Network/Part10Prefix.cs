@@ -4,6 +4,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
+using Hounsfield.Dicom.Text;
 
 namespace Hounsfield.Network;
 
@@ -146,7 +147,7 @@ internal sealed class Part10Prefix : IDisposable
 
     private static string? Uid(ReadOnlySpan<byte> value)
     {
-        var text = Encoding.ASCII.GetString(value).Trim(' ', '\0');
+        var text = Encoding.ASCII.GetString(value).TrimPadding();
         return text.Length == 0 ? null : text;
     }
 

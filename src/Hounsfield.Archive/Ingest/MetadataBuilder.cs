@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using Hounsfield.Dicom;
 using Hounsfield.Dicom.Json;
@@ -10,7 +11,13 @@ namespace Hounsfield.Archive.Ingest;
 /// </summary>
 public static class MetadataBuilder
 {
+    private const int MaxKeptBuildBuffer = 1024 * 1024;
+
     private static readonly byte[] BulkDataUriProperty = "\"BulkDataURI\":\""u8.ToArray();
+
+    /// <summary>The buffer each thread builds metadata in, reused from one ingest to the next (one copy per instance, not a growing stream's).</summary>
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? buildBuffer;
 
     public static byte[] Build(DicomDataset dataset, string studyUid, string seriesUid, string instanceUid, int bulkDataThreshold)
     {
@@ -20,9 +27,16 @@ public static class MetadataBuilder
             BulkDataThreshold = bulkDataThreshold,
             BulkDataUri = (path, _) => prefix + path.ToString(),
         };
-        using var memory = new MemoryStream();
-        DicomJsonWriter.Write(memory, dataset, options);
-        return memory.ToArray();
+        var output = buildBuffer ??= new ArrayBufferWriter<byte>(16 * 1024);
+        output.ResetWrittenCount();
+        DicomJsonWriter.Write(output, dataset, options);
+        var metadata = output.WrittenSpan.ToArray();
+        if (output.Capacity > MaxKeptBuildBuffer)
+        {
+            buildBuffer = null; // an unusually large data set: its buffer is not kept for the thread's next ingest
+        }
+
+        return metadata;
     }
 
     /// <summary>Writes stored metadata with each relative BulkDataURI prefixed by <paramref name="baseUri"/> (ending in '/').</summary>

@@ -3,6 +3,7 @@ using System.Collections.ObjectModel;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
+using Hounsfield.Dicom.Text;
 
 namespace Hounsfield.Dicom;
 
@@ -160,7 +161,7 @@ public static class DicomDictionary
     }
 
     /// <summary>Creator values are LO: leading and trailing spaces (and a stray NUL pad) are not significant.</summary>
-    private static string NormalizeCreator(string creator) => creator.Trim(' ', '\0');
+    private static string NormalizeCreator(string creator) => creator.TrimPadding();
 
     private static class Private
     {

@@ -20,6 +20,13 @@ public static class DicomJsonWriter
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
+    /// <summary>Writes the data set as one JSON object into <paramref name="output"/> (a buffer a caller may reuse).</summary>
+    public static void Write(IBufferWriter<byte> output, DicomDataset dataset, DicomJsonOptions? options = null)
+    {
+        using var writer = new Utf8JsonWriter(output, WriterOptions(options));
+        Write(writer, dataset, options);
+    }
+
     public static void Write(Stream stream, DicomDataset dataset, DicomJsonOptions? options = null)
     {
         using var writer = new Utf8JsonWriter(stream, WriterOptions(options));
@@ -83,7 +90,7 @@ public static class DicomJsonWriter
 
                     break;
                 case DicomFragmentSequence fragments:
-                    WriteBinary(writer, element, fragments.EncodedItemsLength, () => fragments.GetEncodedItems(), options, path);
+                    WriteBinary(writer, element, fragments.EncodedItemsLength, static e => ((DicomFragmentSequence)e).GetEncodedItems(), options, path);
                     break;
                 case DicomValueElement value:
                     WriteValue(writer, dataset, value, options, path);
@@ -106,7 +113,7 @@ public static class DicomJsonWriter
 
         if (vr.HasBinaryValue())
         {
-            WriteBinary(writer, element, element.Length, () => element.Buffer.GetMemory(), options, path);
+            WriteBinary(writer, element, element.Length, static e => ((DicomValueElement)e).Buffer.GetMemory(), options, path);
             return;
         }
 
@@ -347,7 +354,8 @@ public static class DicomJsonWriter
     }
 
     /// <summary>A BulkDataURI when the value is over the threshold, without reading it; else the value read now as InlineBinary.</summary>
-    private static void WriteBinary(Utf8JsonWriter writer, DicomElement element, long length, Func<ReadOnlyMemory<byte>> read, DicomJsonOptions options, List<(DicomTag, int)> path)
+    /// <param name="read">Reads the element's value; static, so that no closure is allocated per element.</param>
+    private static void WriteBinary(Utf8JsonWriter writer, DicomElement element, long length, Func<DicomElement, ReadOnlyMemory<byte>> read, DicomJsonOptions options, List<(DicomTag, int)> path)
     {
         if (options.BulkDataUri is { } makeUri && length > options.BulkDataThreshold
             && makeUri(new DicomElementPath([.. path], element.Tag), element) is { } uri)
@@ -358,7 +366,7 @@ public static class DicomJsonWriter
 
         if (length > 0) // an empty value is offered to the URI factory only (see DicomJsonOptions.BulkDataThreshold)
         {
-            writer.WriteBase64String("InlineBinary"u8, read().Span);
+            writer.WriteBase64String("InlineBinary"u8, read(element).Span);
         }
     }
 }

@@ -338,7 +338,7 @@ public sealed class DicomCharacterSet
         return Cache.Count < MaxCachedSets ? Cache.GetOrAdd(key, created) : created;
     }
 
-    private static string Trim(string term) => term.Trim(' ', '\0');
+    private static string Trim(string term) => term.TrimPadding();
 
     /// <summary>The defined term meant by a misspelt one: "" for the default repertoire, null when not recognised.</summary>
     private static string? Correct(string term)

@@ -5,6 +5,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
+using Hounsfield.Dicom.Text;
 
 namespace Hounsfield.Network.Pdu;
 
@@ -519,7 +520,7 @@ internal ref struct PduSpanReader
     public string ReadAETitle()
     {
         Need(16);
-        var text = Encoding.Latin1.GetString(span.Slice(position, 16)).Trim(' ', '\0');
+        var text = Encoding.Latin1.GetString(span.Slice(position, 16)).TrimPadding();
         position += 16;
         return text;
     }
