@@ -339,7 +339,9 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         var studies = await Client.GetFromJsonAsync<JsonElement>("/dicomweb/studies?limit=1000");
         var instances = await Client.GetFromJsonAsync<JsonElement>("/dicomweb/instances?Modality=CT&limit=1000");
 
-        Assert.Equal(Oracles.Select(o => CorpusServerFixture.Text(o, "0020000D")).Distinct().Count(), studies.GetArrayLength());
+        // Other tests of this class store studies of their own into the same server: the corpus's are among the results.
+        var returned = studies.EnumerateArray().Select(s => CorpusServerFixture.Text(s, "0020000D")).ToHashSet();
+        Assert.Subset(returned, Oracles.Select(o => CorpusServerFixture.Text(o, "0020000D")).ToHashSet());
         Assert.NotEqual(0, instances.GetArrayLength());
         foreach (var (results, required) in new[] { (studies, study), (instances, instance) })
         {
