@@ -561,6 +561,45 @@ public sealed class ArchiveIndexTests : IDisposable
         SecondaryCapture.Bytes("1.2.826.0.1.3680043.10.9", "1.2.826.0.1.3680043.10.9.2", "1.2.826.0.1.3680043.10.9.1", dataset =>
             dataset.AddOrUpdate(DicomTag.PatientID, DicomVR.LO, patientId));
 
+    [Fact]
+    public async Task An_index_from_before_a_column_was_added_gains_it_and_keeps_its_rows()
+    {
+        var path = Path.Combine(data.FullName, "index.db");
+        using (var index = new SqliteArchiveIndex(path))
+        {
+            await index.InitializeAsync(CancellationToken.None);
+            await index.AddInstanceAsync(Record("a/1.dcm"), durable: true, CancellationToken.None);
+        }
+
+        // The index as an earlier release left it: without the columns added since.
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            connection.Open();
+            using var drop = connection.CreateCommand();
+            drop.CommandText = """
+                ALTER TABLE instances DROP COLUMN bits_allocated; ALTER TABLE studies DROP COLUMN timezone_offset;
+                ALTER TABLE series DROP COLUMN pps_start_date; ALTER TABLE series DROP COLUMN pps_start_time;
+                """;
+            drop.ExecuteNonQuery();
+        }
+
+        using var upgraded = new SqliteArchiveIndex(path);
+        await upgraded.InitializeAsync(CancellationToken.None);
+        await upgraded.AddInstanceAsync(Record("a/2.dcm") with
+        {
+            SopInstanceUid = "1.2.3.5.1", SeriesInstanceUid = "1.2.3.5", TimezoneOffsetFromUtc = "+0100",
+            PerformedProcedureStepStartDate = "20250102", PerformedProcedureStepStartTime = "1030", BitsAllocated = 16,
+        }, durable: true, CancellationToken.None);
+
+        var series = (await upgraded.QueryAsync(new() { Level = QueryLevel.Series }, CancellationToken.None)).Matches;
+        Assert.Equal(2, series.Count);
+        Assert.Equal([null, "20250102"], series.Select(s => s.GetString(DicomTag.PerformedProcedureStepStartDate) is { Length: > 0 } date ? date : null).Order());
+        Assert.Equal([null, "1030"], series.Select(s => s.GetString(DicomTag.PerformedProcedureStepStartTime) is { Length: > 0 } time ? time : null).Order());
+        var instance = Assert.Single((await upgraded.QueryAsync(new() { Level = QueryLevel.Instance, Matches = [(DicomTag.SOPInstanceUID, "1.2.3.5.1")] }, CancellationToken.None)).Matches);
+        Assert.Equal(16, instance.GetValues<ushort>(DicomTag.BitsAllocated)[0]);
+        Assert.Equal("1.2.3.4.1", (await upgraded.FindInstanceAsync("1.2.3.4.1", CancellationToken.None))?.SopInstanceUid);
+    }
+
     private static InstanceRecord Record(string blobKey) => new()
     {
         PatientId = "P",

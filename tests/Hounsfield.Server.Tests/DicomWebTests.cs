@@ -354,6 +354,29 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     }
 
     [CorpusFact]
+    public async Task Qido_returns_the_timezone_offset_of_studies_and_the_performed_procedure_step_start_of_series()
+    {
+        // Study and series attributes are those of the first instance stored of each (the corpus is stored in this order).
+        var checkedValues = 0;
+        foreach (var (level, key, tags) in new[] { ("studies", "0020000D", new[] { "00080201" }), ("series", "0020000E", new[] { "00400244", "00400245" }) })
+        {
+            foreach (var first in Oracles.GroupBy(o => CorpusServerFixture.Text(o, key)).Select(g => g.First()))
+            {
+                var result = Assert.Single((await Client.GetFromJsonAsync<JsonElement>($"/dicomweb/{level}?{key}={CorpusServerFixture.Text(first, key)}")).EnumerateArray());
+                foreach (var tag in tags)
+                {
+                    Assert.Equal(CorpusServerFixture.Text(first, tag), CorpusServerFixture.Text(result, tag));
+                    checkedValues += CorpusServerFixture.Text(first, tag) is null ? 0 : 1;
+                }
+            }
+        }
+
+        Assert.True(checkedValues >= 4, $"only {checkedValues} values in the corpus to compare");
+        var byDate = await Client.GetFromJsonAsync<JsonElement>("/dicomweb/series?PerformedProcedureStepStartDate=20190101-20191231&limit=1000");
+        Assert.Equal("20190124", CorpusServerFixture.Text(Assert.Single(byDate.EnumerateArray()), "00400244"));
+    }
+
+    [CorpusFact]
     public async Task Qido_answers_in_xml_when_asked()
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/dicomweb/studies?limit=3");

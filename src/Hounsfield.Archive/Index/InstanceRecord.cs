@@ -16,10 +16,13 @@ public sealed record InstanceRecord
     public string? StudyId { get; init; }
     public string? StudyDescription { get; init; }
     public string? ReferringPhysicianName { get; init; }
+    public string? TimezoneOffsetFromUtc { get; init; }
     public required string SeriesInstanceUid { get; init; }
     public string? Modality { get; init; }
     public int? SeriesNumber { get; init; }
     public string? SeriesDescription { get; init; }
+    public string? PerformedProcedureStepStartDate { get; init; }
+    public string? PerformedProcedureStepStartTime { get; init; }
     public required string SopInstanceUid { get; init; }
     public required string SopClassUid { get; init; }
     public int? InstanceNumber { get; init; }
@@ -74,10 +77,13 @@ public sealed record InstanceRecord
             StudyId = Text(DicomTag.StudyID),
             StudyDescription = Text(DicomTag.StudyDescription),
             ReferringPhysicianName = Text(DicomTag.ReferringPhysicianName),
+            TimezoneOffsetFromUtc = Text(DicomTag.TimezoneOffsetFromUTC),
             SeriesInstanceUid = Text(DicomTag.SeriesInstanceUID)!,
             Modality = Text(DicomTag.Modality),
             SeriesNumber = Integer(DicomTag.SeriesNumber),
             SeriesDescription = Text(DicomTag.SeriesDescription),
+            PerformedProcedureStepStartDate = Text(DicomTag.PerformedProcedureStepStartDate),
+            PerformedProcedureStepStartTime = Text(DicomTag.PerformedProcedureStepStartTime),
             SopInstanceUid = Text(DicomTag.SOPInstanceUID)!,
             SopClassUid = Text(DicomTag.SOPClassUID)!,
             InstanceNumber = Integer(DicomTag.InstanceNumber),

@@ -31,6 +31,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             study_description TEXT,
             referring_physician_name TEXT,
             referring_physician_name_fuzzy TEXT,
+            timezone_offset TEXT,
             series_count INTEGER NOT NULL DEFAULT 0,
             instance_count INTEGER NOT NULL DEFAULT 0);
         CREATE TABLE IF NOT EXISTS series (
@@ -40,6 +41,8 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             modality TEXT,
             series_number INTEGER,
             series_description TEXT,
+            pps_start_date TEXT,
+            pps_start_time TEXT,
             instance_count INTEGER NOT NULL DEFAULT 0);
         CREATE TABLE IF NOT EXISTS instances (
             pk INTEGER PRIMARY KEY,
@@ -65,6 +68,15 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         CREATE INDEX IF NOT EXISTS instances_series ON instances(series_pk, instance_number);
         CREATE INDEX IF NOT EXISTS instances_blob_key ON instances(blob_key);
         """;
+
+    /// <summary>The columns of <see cref="Schema"/> added after the first release, which an older index lacks.</summary>
+    private static readonly (string Table, string Column, string Type)[] AddedColumns =
+    [
+        ("instances", "bits_allocated", "INTEGER"),
+        ("studies", "timezone_offset", "TEXT"),
+        ("series", "pps_start_date", "TEXT"),
+        ("series", "pps_start_time", "TEXT"),
+    ];
 
     private readonly SqliteDatabase database;
     private readonly ILogger logger;
@@ -98,10 +110,13 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         await ExecuteAsync(connection, Schema, cancellationToken);
 
         // Columns added after the first release: an index created before them gains them (empty for earlier instances).
-        var existing = await FirstColumnAsync(connection, "SELECT name FROM pragma_table_info('instances')", cancellationToken);
-        if (!existing.Contains("bits_allocated"))
+        foreach (var (table, column, type) in AddedColumns)
         {
-            await ExecuteAsync(connection, "ALTER TABLE instances ADD COLUMN bits_allocated INTEGER;", cancellationToken);
+            var existing = await FirstColumnAsync(connection, $"SELECT name FROM pragma_table_info('{table}')", cancellationToken);
+            if (!existing.Contains(column))
+            {
+                await ExecuteAsync(connection, $"ALTER TABLE {table} ADD COLUMN {column} {type};", cancellationToken);
+            }
         }
     }
 
@@ -244,24 +259,25 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         var studyLeftBy = sameStudy ? null : await writer.OptionalScalarAsync("SELECT patient_pk FROM studies WHERE study_uid = $uid", cancellationToken,
             ("$uid", record.StudyInstanceUid));
         var studyPk = sameStudy ? parents!.StudyPk : await writer.UpsertAsync("""
-            INSERT INTO studies (patient_pk, study_uid, study_date, study_time, accession_number, study_id, study_description, referring_physician_name, referring_physician_name_fuzzy)
-            VALUES ($patient, $uid, $date, $time, $accession, $id, $description, $referring, $fuzzy)
+            INSERT INTO studies (patient_pk, study_uid, study_date, study_time, accession_number, study_id, study_description, referring_physician_name, referring_physician_name_fuzzy, timezone_offset)
+            VALUES ($patient, $uid, $date, $time, $accession, $id, $description, $referring, $fuzzy, $timezone)
             ON CONFLICT(study_uid) DO UPDATE SET patient_pk = excluded.patient_pk WHERE patient_pk <> excluded.patient_pk
             RETURNING pk
             """, "SELECT pk FROM studies WHERE study_uid = $uid", cancellationToken,
             ("$patient", patientPk), ("$uid", record.StudyInstanceUid), ("$date", record.StudyDate), ("$time", record.StudyTime),
             ("$accession", record.AccessionNumber), ("$id", record.StudyId), ("$description", record.StudyDescription),
-            ("$referring", record.ReferringPhysicianName), ("$fuzzy", FuzzyName(record.ReferringPhysicianName)));
+            ("$referring", record.ReferringPhysicianName), ("$fuzzy", FuzzyName(record.ReferringPhysicianName)), ("$timezone", record.TimezoneOffsetFromUtc));
         var seriesLeftBy = sameSeries ? null : await writer.OptionalScalarAsync("SELECT study_pk FROM series WHERE series_uid = $uid", cancellationToken,
             ("$uid", record.SeriesInstanceUid));
         var seriesPk = sameSeries ? parents!.SeriesPk : await writer.UpsertAsync("""
-            INSERT INTO series (study_pk, series_uid, modality, series_number, series_description)
-            VALUES ($study, $uid, $modality, $number, $description)
+            INSERT INTO series (study_pk, series_uid, modality, series_number, series_description, pps_start_date, pps_start_time)
+            VALUES ($study, $uid, $modality, $number, $description, $pps_date, $pps_time)
             ON CONFLICT(series_uid) DO UPDATE SET study_pk = excluded.study_pk WHERE study_pk <> excluded.study_pk
             RETURNING pk
             """, "SELECT pk FROM series WHERE series_uid = $uid", cancellationToken,
             ("$study", studyPk), ("$uid", record.SeriesInstanceUid), ("$modality", record.Modality),
-            ("$number", record.SeriesNumber), ("$description", record.SeriesDescription));
+            ("$number", record.SeriesNumber), ("$description", record.SeriesDescription),
+            ("$pps_date", record.PerformedProcedureStepStartDate), ("$pps_time", record.PerformedProcedureStepStartTime));
         await writer.ScalarAsync("""
             INSERT INTO instances (series_pk, sop_uid, sop_class_uid, instance_number, transfer_syntax_uid, blob_key, length, number_of_frames, rows, columns, bits_allocated, metadata)
             VALUES ($series, $uid, $class, $number, $syntax, $key, $length, $frames, $rows, $columns, $bits, $metadata)
