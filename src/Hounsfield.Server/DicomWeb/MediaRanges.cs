@@ -65,7 +65,7 @@ internal static class MediaRanges
 
     /// <summary>
     /// Writes data sets as multipart/related; type="application/dicom+xml", one part each, as they are enumerated:
-    /// <see cref="StartAsync"/> once, then <see cref="WritePartAsync"/> per data set, then <see cref="EndAsync"/>.
+    /// <see cref="Start"/> once, then <see cref="WritePartAsync"/> per data set, then <see cref="EndAsync"/>.
     /// </summary>
     internal sealed class MultipartXmlWriter(HttpResponse response)
     {
