@@ -389,6 +389,29 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         Assert.All(parts, p => Assert.Equal("NativeDicomModel", System.Xml.Linq.XDocument.Parse(System.Text.Encoding.UTF8.GetString(p)).Root!.Name.LocalName));
     }
 
+    [CorpusFact]
+    public async Task Short_answers_are_sent_uncompressed_and_long_ones_compressed_when_the_client_takes_gzip()
+    {
+        var study = Hounsfield.Dicom.DicomUidGenerator.FromUuid();
+        using var store = new HttpRequestMessage(HttpMethod.Post, "/dicomweb/studies")
+        {
+            Content = DicomWebClient.Multipart([SecondaryCapture.Bytes(study, Hounsfield.Dicom.DicomUidGenerator.FromUuid(), Hounsfield.Dicom.DicomUidGenerator.FromUuid())]),
+        };
+        store.Headers.AcceptEncoding.ParseAdd("gzip");
+        var stored = await Client.SendAsync(store);
+        Assert.Equal(HttpStatusCode.OK, stored.StatusCode);
+        Assert.Empty(stored.Content.Headers.ContentEncoding);
+        Assert.True(stored.Content.Headers.ContentLength < 1024);
+        Assert.True(JsonDocument.Parse(await stored.Content.ReadAsStringAsync()).RootElement.TryGetProperty("00081199", out _));
+
+        using var search = new HttpRequestMessage(HttpMethod.Get, "/dicomweb/instances?limit=1000");
+        search.Headers.AcceptEncoding.ParseAdd("gzip");
+        var found = await Client.SendAsync(search);
+        Assert.Equal("gzip", Assert.Single(found.Content.Headers.ContentEncoding));
+        await using var unzipped = new System.IO.Compression.GZipStream(await found.Content.ReadAsStreamAsync(), System.IO.Compression.CompressionMode.Decompress);
+        Assert.True((await JsonDocument.ParseAsync(unzipped)).RootElement.GetArrayLength() > 10);
+    }
+
     [Fact]
     public async Task Stow_of_more_parts_than_the_limit_is_413_at_the_first_part_too_many()
     {

@@ -8,6 +8,7 @@ using Hounsfield.Server.Dimse;
 using Hounsfield.Server.Hosting;
 using Hounsfield.Server.Nodes;
 using Microsoft.Extensions.Configuration.Memory;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Hounsfield.Server.Cli;
 
@@ -53,6 +54,7 @@ internal static class ServeCommand
             compression.EnableForHttps = true;
             compression.MimeTypes = ["application/dicom+json", "application/json", "application/dicom+xml"];
         });
+        builder.Services.Replace(ServiceDescriptor.Singleton<Microsoft.AspNetCore.ResponseCompression.IResponseCompressionProvider, LengthAwareCompressionProvider>());
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = archiveOptions.MaxRequestLength);
         builder.Services.AddLargeBlockMemoryPool();
 
