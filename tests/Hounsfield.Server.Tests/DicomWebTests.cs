@@ -410,6 +410,19 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         Assert.Equal("gzip", Assert.Single(found.Content.Headers.ContentEncoding));
         await using var unzipped = new System.IO.Compression.GZipStream(await found.Content.ReadAsStreamAsync(), System.IO.Compression.CompressionMode.Decompress);
         Assert.True((await JsonDocument.ParseAsync(unzipped)).RootElement.GetArrayLength() > 10);
+
+        // Multipart DICOM XML is compressed too; multipart DICOM files are not.
+        var instance = InstanceUrl(fixture.Files.First(f => f.Name == "evrle_ct_small").Oracle);
+        using var xml = new HttpRequestMessage(HttpMethod.Get, $"{instance}/metadata");
+        xml.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"application/dicom+xml\"");
+        xml.Headers.AcceptEncoding.ParseAdd("gzip");
+        var xmlResponse = await Client.SendAsync(xml);
+        Assert.Equal("gzip", Assert.Single(xmlResponse.Content.Headers.ContentEncoding));
+        using var inflated = new StreamReader(new System.IO.Compression.GZipStream(await xmlResponse.Content.ReadAsStreamAsync(), System.IO.Compression.CompressionMode.Decompress));
+        Assert.Contains("<NativeDicomModel", await inflated.ReadToEndAsync(), StringComparison.Ordinal);
+        using var files = new HttpRequestMessage(HttpMethod.Get, instance);
+        files.Headers.AcceptEncoding.ParseAdd("gzip");
+        Assert.Empty((await Client.SendAsync(files)).Content.Headers.ContentEncoding);
     }
 
     [Fact]
