@@ -114,11 +114,12 @@ public sealed class DimseTests
             var studyUid = ct.GetString(DicomTag.StudyInstanceUID)!;
             var patientId = ct.GetString(DicomTag.PatientID)!;
             var find = Run("findscu", "-S", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-X", "-od", found.FullName,
-                "-k", "QueryRetrieveLevel=STUDY", "-k", $"PatientID={patientId}", "-k", "StudyInstanceUID", "-k", "PatientName", "127.0.0.1", port);
+                "-k", "QueryRetrieveLevel=STUDY", "-k", $"PatientID={patientId}", "-k", "StudyInstanceUID", "-k", "PatientName", "-k", "InstanceAvailability", "127.0.0.1", port);
             Assert.True(find.ExitCode == 0, find.Output);
             var responses = Directory.GetFiles(found.FullName).Select(f => DicomFile.Open(f).Dataset).ToList();
             Assert.Equal(studyUid, Assert.Single(responses).GetString(DicomTag.StudyInstanceUID));
             Assert.Equal(ct.GetString(DicomTag.PatientName), responses[0].GetString(DicomTag.PatientName));
+            Assert.Equal("ONLINE", responses[0].GetString(DicomTag.InstanceAvailability));
 
             var move = Run("movescu", "-S", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-aem", "STORESCP",
                 "-k", "QueryRetrieveLevel=STUDY", "-k", $"StudyInstanceUID={studyUid}", "127.0.0.1", port);
