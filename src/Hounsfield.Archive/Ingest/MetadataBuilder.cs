@@ -65,7 +65,7 @@ public static class MetadataBuilder
     /// </summary>
     public static (DicomDataset Dataset, DicomJsonOptions Options) ReadWithBase(byte[] metadata, string dicomWebRoot)
     {
-        var baseUri = dicomWebRoot.TrimEnd('/') + "/";
+        var baseUri = BaseUriText(dicomWebRoot);
         var bulkData = new Dictionary<string, string>(StringComparer.Ordinal);
         var dataset = DicomJsonReader.Read(metadata, new DicomJsonReadOptions { UnresolvedBulkData = reference => bulkData[reference.Path.ToString()] = reference.Uri });
         var options = new DicomJsonOptions
@@ -76,5 +76,8 @@ public static class MetadataBuilder
         return (dataset, options);
     }
 
-    public static byte[] BaseUri(string dicomWebRoot) => Encoding.UTF8.GetBytes(dicomWebRoot.TrimEnd('/') + "/");
+    public static byte[] BaseUri(string dicomWebRoot) => Encoding.UTF8.GetBytes(BaseUriText(dicomWebRoot));
+
+    /// <summary>What each stored relative BulkDataURI is prefixed with: the DICOMweb root, ending in '/'.</summary>
+    private static string BaseUriText(string dicomWebRoot) => dicomWebRoot.TrimEnd('/') + "/";
 }

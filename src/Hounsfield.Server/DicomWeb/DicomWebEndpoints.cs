@@ -85,8 +85,7 @@ internal static class DicomWebEndpoints
         {
             if (string.IsNullOrWhiteSpace(accept.ToString()) || !Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParseStrictList(accept, out _))
             {
-                var shown = accept.ToString() is { Length: > 80 } text ? text[..80] + "..." : accept.ToString();
-                return ValueTask.FromResult<object?>(Problem(StatusCodes.Status400BadRequest, $"The accept query parameter '{shown}' is not a list of media types."));
+                return ValueTask.FromResult<object?>(Problem(StatusCodes.Status400BadRequest, $"The accept query parameter '{Echo(accept.ToString())}' is not a list of media types."));
             }
 
             request.Headers.Accept = accept;
@@ -114,4 +113,7 @@ internal static class DicomWebEndpoints
     }
 
     public static IResult Problem(int status, string detail) => Results.Json(new { detail }, statusCode: status);
+
+    /// <summary>What the client sent, as an error message repeats it: its first 80 characters.</summary>
+    internal static string Echo(string text) => text.Length > 80 ? text[..80] + "..." : text;
 }

@@ -61,7 +61,7 @@ internal static class MediaRanges
     /// <summary>The 406 for an Accept header that takes neither DICOM JSON nor DICOM XML, sent as <paramref name="xmlMediaType"/>.</summary>
     public static IResult NeitherJsonNorXml(StringValues accept, string xmlMediaType = "multipart/related; type=\"application/dicom+xml\"") =>
         DicomWebEndpoints.Problem(StatusCodes.Status406NotAcceptable,
-            $"Not acceptable: '{Shorten(accept.ToString())}'. This resource is served as application/dicom+json or {xmlMediaType}.");
+            $"Not acceptable: '{DicomWebEndpoints.Echo(accept.ToString())}'. This resource is served as application/dicom+json or {xmlMediaType}.");
 
     /// <summary>
     /// Writes data sets as multipart/related; type="application/dicom+xml", one part each, as they are enumerated:
@@ -90,6 +90,4 @@ internal static class MediaRanges
         public Task EndAsync(CancellationToken cancellationToken) =>
             response.Body.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"--{boundary}--\r\n"), cancellationToken).AsTask();
     }
-
-    private static string Shorten(string text) => text.Length > 80 ? text[..80] + "..." : text;
 }
