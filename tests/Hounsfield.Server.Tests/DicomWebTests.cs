@@ -654,6 +654,13 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
             Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
             Assert.Contains("accept query parameter", System.Text.Encoding.UTF8.GetString(refused.Body), StringComparison.Ordinal);
         }
+
+        // Credentials come first: without them, or with a bad one, the parameter (good or not) changes nothing.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await fixture.Server.Anonymous.GetAsync($"{instance}/rendered?accept=image/png")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await fixture.Server.Anonymous.GetAsync($"{instance}/metadata?accept=image")).StatusCode);
+        using var badToken = new HttpRequestMessage(HttpMethod.Get, $"{instance}/metadata?accept={Uri.EscapeDataString("multipart/related; type=\"application/dicom+xml\"")}");
+        badToken.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "not.a.token");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await fixture.Server.Anonymous.SendAsync(badToken)).StatusCode);
     }
 
     [CorpusFact]
