@@ -27,4 +27,10 @@ public sealed record DicomJsonOptions
 
     /// <summary>Group length elements (gggg,0000) are left out, as PS3.18 F.2 asks of the JSON model. Default false.</summary>
     public bool IncludeGroupLengths { get; init; }
+
+    /// <summary>
+    /// Whether the JSON and XML writers write an empty element with its VR alone: always, but for a binary one when a
+    /// negative <see cref="BulkDataThreshold"/> offers it to the URI factory.
+    /// </summary>
+    internal bool WritesAsEmpty(DicomValueElement element) => element.Length == 0 && !(BulkDataThreshold < 0 && element.VR.HasBinaryValue());
 }

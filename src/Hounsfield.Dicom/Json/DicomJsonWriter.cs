@@ -106,7 +106,7 @@ public static class DicomJsonWriter
     private static void WriteValue(Utf8JsonWriter writer, DicomDataset dataset, DicomValueElement element, DicomJsonOptions options, List<(DicomTag, int)> path)
     {
         var vr = element.VR;
-        if (element.Length == 0 && !(options.BulkDataThreshold < 0 && vr.HasBinaryValue()))
+        if (options.WritesAsEmpty(element))
         {
             return;
         }

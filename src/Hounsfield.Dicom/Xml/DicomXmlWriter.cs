@@ -106,7 +106,7 @@ public static class DicomXmlWriter
     private static void WriteValue(XmlWriter writer, DicomDataset dataset, DicomValueElement element, DicomJsonOptions options, List<(DicomTag, int)> path)
     {
         var vr = element.VR;
-        if (element.Length == 0 && !(options.BulkDataThreshold < 0 && vr.HasBinaryValue()))
+        if (options.WritesAsEmpty(element))
         {
             return;
         }
