@@ -1,6 +1,5 @@
 // WADO-RS bulk data, PS3.18 §10.4.1.1.5: a value addressed by the BulkDataURI the metadata gave for it.
 using System.Globalization;
-using System.Text;
 using Hounsfield.Archive;
 using Hounsfield.Dicom;
 using Hounsfield.Dicom.IO;
@@ -81,20 +80,14 @@ internal static class BulkDataEndpoint
             contentRange = $"bytes {start.ToString(CultureInfo.InvariantCulture)}-{end.ToString(CultureInfo.InvariantCulture)}/{length.ToString(CultureInfo.InvariantCulture)}";
         }
 
-        var boundary = Guid.NewGuid().ToString("N");
+        var multipart = new MultipartRelated("application/octet-stream");
         context.Response.StatusCode = contentRange is null ? StatusCodes.Status200OK : StatusCodes.Status206PartialContent;
-        context.Response.ContentType = $"multipart/related; type=\"application/octet-stream\"; boundary={boundary}";
-        var partHeaders = new StringBuilder($"--{boundary}\r\nContent-Type: application/octet-stream\r\n");
-        if (contentRange is not null)
-        {
-            partHeaders.Append(CultureInfo.InvariantCulture, $"Content-Range: {contentRange}\r\n");
-        }
-
-        partHeaders.Append(CultureInfo.InvariantCulture, $"Content-Length: {count}\r\n\r\n");
-        await context.Response.Body.WriteAsync(Encoding.ASCII.GetBytes(partHeaders.ToString()), cancellationToken);
+        context.Response.ContentType = multipart.ContentType;
+        await context.Response.Body.WriteAsync(multipart.PartHeader(count, contentRange: contentRange), cancellationToken);
         content.Position = start;
         await CopyExactlyAsync(content, context.Response.Body, count, cancellationToken);
-        await context.Response.Body.WriteAsync(Encoding.ASCII.GetBytes($"\r\n--{boundary}--\r\n"), cancellationToken);
+        await context.Response.Body.WriteAsync(MultipartRelated.PartEnd.ToArray(), cancellationToken);
+        await context.Response.Body.WriteAsync(multipart.Closing, cancellationToken);
         return Results.Empty;
     }
 

@@ -69,25 +69,24 @@ internal static class MediaRanges
     /// </summary>
     internal sealed class MultipartXmlWriter(HttpResponse response)
     {
-        private readonly string boundary = Guid.NewGuid().ToString("N");
+        private readonly MultipartRelated multipart = new("application/dicom+xml");
 
         public void Start()
         {
             response.StatusCode = StatusCodes.Status200OK;
-            response.ContentType = $"multipart/related; type=\"application/dicom+xml\"; boundary={boundary}";
+            response.ContentType = multipart.ContentType;
         }
 
         public async Task WritePartAsync(DicomDataset dataset, DicomJsonOptions? options, CancellationToken cancellationToken)
         {
             using var part = new MemoryStream();
-            part.Write(System.Text.Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Type: application/dicom+xml\r\n\r\n"));
+            part.Write(multipart.PartHeader());
             DicomXmlWriter.Write(part, dataset, options);
-            part.Write("\r\n"u8);
+            part.Write(MultipartRelated.PartEnd);
             part.Position = 0;
             await part.CopyToAsync(response.Body, cancellationToken);
         }
 
-        public Task EndAsync(CancellationToken cancellationToken) =>
-            response.Body.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"--{boundary}--\r\n"), cancellationToken).AsTask();
+        public Task EndAsync(CancellationToken cancellationToken) => response.Body.WriteAsync(multipart.Closing, cancellationToken).AsTask();
     }
 }

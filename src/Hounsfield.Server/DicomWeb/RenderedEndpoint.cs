@@ -64,16 +64,16 @@ internal static class RenderedEndpoint
             return DicomWebEndpoints.Problem(StatusCodes.Status406NotAcceptable, $"The frames cannot be decoded here: {ex.Message}. Ask for transfer-syntax=* to get them as stored.");
         }
 
-        var boundary = Guid.NewGuid().ToString("N");
-        var syntax = asStored ? $"; transfer-syntax={reader.TransferSyntax.Uid}" : string.Empty;
-        string PartHeader(int length) => $"--{boundary}\r\nContent-Type: {mediaType}{syntax}\r\nContent-Length: {length}\r\n\r\n";
-        var closing = $"--{boundary}--\r\n";
-        context.Response.ContentType = $"multipart/related; type=\"{mediaType}\"; boundary={boundary}";
+        var multipart = new MultipartRelated(mediaType);
+        var syntax = asStored ? $"; transfer-syntax={reader.TransferSyntax.Uid}" : null;
+        byte[] PartHeader(int length) => multipart.PartHeader(length, syntax);
+        var closing = multipart.Closing;
+        context.Response.ContentType = multipart.ContentType;
         if (numbers.Count == 1 || !reader.IsEncapsulated)
         {
             // Every part's length is known (native frames are all one length): a Content-Length rather than chunks.
             var length = first.Bytes.Length;
-            context.Response.ContentLength = (PartHeader(length).Length + length + 2L) * numbers.Count + closing.Length;
+            context.Response.ContentLength = MultipartRelated.FramedLength(PartHeader(length), length) * numbers.Count + closing.Length;
         }
 
         var writer = context.Response.BodyWriter;
@@ -82,9 +82,9 @@ internal static class RenderedEndpoint
             var (bytes, owner) = i == 0 ? first : Read(numbers[i]);
             using (owner)
             {
-                writer.Write(Encoding.ASCII.GetBytes(PartHeader(bytes.Length)));
+                writer.Write(PartHeader(bytes.Length));
                 writer.Write(bytes.Span);
-                writer.Write("\r\n"u8);
+                writer.Write(MultipartRelated.PartEnd);
             }
 
             if (writer.UnflushedBytes >= 1024 * 1024)
@@ -93,7 +93,7 @@ internal static class RenderedEndpoint
             }
         }
 
-        writer.Write(Encoding.ASCII.GetBytes(closing));
+        writer.Write(closing);
         await writer.FlushAsync(cancellationToken);
         return Results.Empty;
     }

@@ -40,20 +40,20 @@ internal static class WadoEndpoint
             return ConversionTooLarge(tooLarge, target, archive.Options);
         }
 
-        var boundary = Guid.NewGuid().ToString("N");
-        context.Response.ContentType = $"multipart/related; type=\"application/dicom\"; boundary={boundary}";
+        var multipart = new MultipartRelated("application/dicom");
+        context.Response.ContentType = multipart.ContentType;
         var body = context.Response.Body;
         var writer = context.Response.BodyWriter;
         string SyntaxOf(StoredInstance stored) =>
             requested.AsStored ? stored.TransferSyntaxUid : target?.Uid ?? DefaultSyntaxFor(stored, archive.Options);
 
-        string PartHeader(string syntax) => $"--{boundary}\r\nContent-Type: application/dicom; transfer-syntax={syntax}\r\n\r\n";
-        var closing = $"--{boundary}--\r\n";
+        byte[] PartHeader(string syntax) => multipart.PartHeader(parameters: $"; transfer-syntax={syntax}");
+        var closing = multipart.Closing;
         if (instances.All(i => SyntaxOf(i) == i.TransferSyntaxUid))
         {
             // Every instance goes as stored: the length is known, so the response has a Content-Length (no chunking, and
             // clients see their progress).
-            context.Response.ContentLength = instances.Sum(i => PartHeader(i.TransferSyntaxUid).Length + i.Length + 2) + closing.Length;
+            context.Response.ContentLength = instances.Sum(i => MultipartRelated.FramedLength(PartHeader(i.TransferSyntaxUid), i.Length)) + closing.Length;
         }
 
         foreach (var stored in instances)
@@ -63,10 +63,10 @@ internal static class WadoEndpoint
             if (syntax != stored.TransferSyntaxUid && IsStreamedConversion(stored.TransferSyntaxUid, syntax))
             {
                 // No codec runs between little-endian native syntaxes: the writer streams the lazily read Pixel Data.
-                writer.Write(Encoding.ASCII.GetBytes(PartHeader(syntax)));
+                writer.Write(PartHeader(syntax));
                 await writer.FlushAsync(cancellationToken);
                 WriteStreamedConversion(context, archive, stored, syntax, body);
-                writer.Write("\r\n"u8);
+                writer.Write(MultipartRelated.PartEnd);
                 continue;
             }
 
@@ -92,7 +92,7 @@ internal static class WadoEndpoint
                 }
             }
 
-            writer.Write(Encoding.ASCII.GetBytes(PartHeader(syntax)));
+            writer.Write(PartHeader(syntax));
             if (!context.Response.HasStarted)
             {
                 // The response is committed with its first part: a later failure can no longer become a 406 body.
@@ -112,10 +112,10 @@ internal static class WadoEndpoint
                 }
             }
 
-            writer.Write("\r\n"u8);
+            writer.Write(MultipartRelated.PartEnd);
         }
 
-        writer.Write(Encoding.ASCII.GetBytes(closing));
+        writer.Write(closing);
         await writer.FlushAsync(cancellationToken);
         return Results.Empty;
     }
