@@ -29,7 +29,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     private const long RecoveryBatchMetadataLength = 8 * 1024 * 1024;
 
     private readonly InstanceCommitGate commitGate = new();
-    private readonly PendingIndexing pendingIndexing = new(index, logger ?? NullLogger<ArchiveService>.Instance);
+    private readonly PendingIndexing pendingIndexing = new(index, options.IndexWriteDelay, logger ?? NullLogger<ArchiveService>.Instance);
 
     public ArchiveOptions Options => options;
 
@@ -172,10 +172,16 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     }
 
     /// <summary>
-    /// Writes the index rows of the instances acknowledged before them (<see cref="IngestCompletion.Durable"/>): what an
-    /// ingest's caller does once it has answered. Failures are logged; those instances are indexed at the next start.
+    /// Writes the index rows of the instances acknowledged before them (<see cref="IngestCompletion.Durable"/>) now, rather
+    /// than when their scheduled write comes. Failures are logged; those instances are indexed at the next start.
     /// </summary>
     public ValueTask IndexPendingAsync() => pendingIndexing.WriteAsync();
+
+    /// <summary>
+    /// What an ingest's caller does once it has answered (<see cref="IngestCompletion.Durable"/>): the pending rows are
+    /// written together a moment later, unless so many wait that this caller writes them (and its sender waits).
+    /// </summary>
+    public ValueTask AfterAcknowledgedAsync() => pendingIndexing.WriteIfBackloggedAsync();
 
     /// <summary>
     /// Writes the rows still pending, so that a clean stop leaves the next start nothing to re-index. The host disposes the
@@ -417,12 +423,17 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
     }
 
     /// <summary>
-    /// Takes the instance's commit turn, once the pending rows are written: a pending copy holds its turn until its row is,
-    /// and a copy waiting for that turn would otherwise wait for whoever acknowledged the pending one to write it.
+    /// Takes the instance's commit turn. A pending copy holds its turn until its row is written, so that row is written
+    /// first; one acknowledged meanwhile is written by the write scheduled when it was added
+    /// (<see cref="ArchiveOptions.IndexWriteDelay"/>), whoever acknowledged it.
     /// </summary>
     private async ValueTask<InstanceCommitGate.Turn> EnterTurnAsync(string sopInstanceUid)
     {
-        await pendingIndexing.WriteAsync();
+        if (pendingIndexing.Holds(sopInstanceUid))
+        {
+            await pendingIndexing.WriteAsync();
+        }
+
         return await commitGate.EnterAsync(sopInstanceUid);
     }
 

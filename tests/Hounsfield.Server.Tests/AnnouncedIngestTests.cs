@@ -36,7 +36,7 @@ public sealed class AnnouncedIngestTests : IDisposable
     public async Task A_new_instance_is_durable_before_its_row_and_a_restart_without_the_row_recovers_it()
     {
         var bytes = SecondaryCapture.Bytes(Study, Series, Sop);
-        var archive = await StartAsync();
+        var archive = await StartAsync(new ArchiveOptions { IndexWriteDelay = TimeSpan.FromHours(1) }); // the row stays pending
 
         var result = await archive.IngestAnnouncedAsync(Sop, Writing(bytes), CancellationToken.None);
 

@@ -343,7 +343,7 @@ public sealed class ArchiveIndexTests : IDisposable
         using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
         using var store = new FolderBlobStore(Path.Combine(data.FullName, "blobs"));
         var recording = new AddRecordingIndex(index);
-        var archive = new ArchiveService(recording, store, new ArchiveOptions());
+        var archive = new ArchiveService(recording, store, RowsWrittenWhenAsked);
         await archive.InitializeAsync(CancellationToken.None);
         const string study = "1.2.826.0.1.3680043.10.9";
         var instances = Enumerable.Range(1, 4).Select(i => SecondaryCapture.Bytes(study, $"{study}.2", $"{study}.{i}")).ToList();
@@ -393,7 +393,7 @@ public sealed class ArchiveIndexTests : IDisposable
         using (var store = new FolderBlobStore(blobs))
         {
             var failing = new AddRecordingIndex(index) { FailAdds = true };
-            var archive = new ArchiveService(failing, store, new ArchiveOptions(), logger);
+            var archive = new ArchiveService(failing, store, RowsWrittenWhenAsked, logger);
             await archive.InitializeAsync(CancellationToken.None);
             Assert.True((await archive.IngestAsync(Writing(bytes), null, IngestCompletion.Durable, CancellationToken.None)).Stored);
 
@@ -421,7 +421,7 @@ public sealed class ArchiveIndexTests : IDisposable
         var bytes = Instance("PENDING AT STOP");
         using (var store = new FolderBlobStore(blobs))
         {
-            await using var archive = new ArchiveService(index, store, new ArchiveOptions());
+            await using var archive = new ArchiveService(index, store, RowsWrittenWhenAsked);
             await archive.InitializeAsync(CancellationToken.None);
             var result = await archive.IngestAsync(Writing(bytes), null, IngestCompletion.Durable, CancellationToken.None);
             Assert.True(result.Stored, result.Message);
@@ -429,6 +429,57 @@ public sealed class ArchiveIndexTests : IDisposable
         }
 
         await AssertRestartHoldsAsync(index, blobs, recovered: 0, bytes);
+    }
+
+    [Fact]
+    public async Task Acknowledged_rows_are_written_together_a_moment_later_without_anyone_asking()
+    {
+        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        using var store = new FolderBlobStore(Path.Combine(data.FullName, "blobs"));
+        var recording = new AddRecordingIndex(index);
+        var archive = new ArchiveService(recording, store, new ArchiveOptions { IndexWriteDelay = TimeSpan.FromSeconds(2) });
+        await archive.InitializeAsync(CancellationToken.None);
+        const string study = "1.2.826.0.1.3680043.10.9";
+        var sopInstanceUids = new List<string>();
+        foreach (var i in Enumerable.Range(1, 3))
+        {
+            var result = await archive.IngestAsync(Writing(SecondaryCapture.Bytes(study, $"{study}.2", $"{study}.{i}")), null, IngestCompletion.Durable, CancellationToken.None);
+            Assert.True(result.Stored, result.Message);
+            await archive.AfterAcknowledgedAsync(); // what C-STORE and STOW-RS do once answered: nothing yet, with few pending
+            sopInstanceUids.Add(result.SopInstanceUid!);
+        }
+
+        Assert.Empty(recording.Adds);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (recording.Commits == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        // No read and no call wrote them: the write the first one scheduled did, all three in one commit.
+        Assert.Equal(sopInstanceUids, recording.Adds.Select(add => add.SopInstanceUid));
+        Assert.Equal(1, recording.Commits);
+        foreach (var sopInstanceUid in sopInstanceUids)
+        {
+            Assert.NotNull(await index.FindInstanceAsync(sopInstanceUid, CancellationToken.None));
+        }
+    }
+
+    [Fact]
+    public async Task A_copy_of_an_instance_whose_row_is_pending_writes_that_row_rather_than_wait_for_it()
+    {
+        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        using var store = new FolderBlobStore(Path.Combine(data.FullName, "blobs"));
+        var archive = new ArchiveService(index, store, RowsWrittenWhenAsked);
+        await archive.InitializeAsync(CancellationToken.None);
+        var bytes = Instance("SENT TWICE");
+        // The first sender is answered and never comes back (as an association that stalls after its response).
+        Assert.True((await archive.IngestAnnouncedAsync("1.2.826.0.1.3680043.10.9.1", Writing(bytes), CancellationToken.None)).Stored);
+
+        var copy = await archive.IngestAnnouncedAsync("1.2.826.0.1.3680043.10.9.1", Writing(bytes), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(IngestResult.DuplicateSopInstance, copy.FailureReason);
+        Assert.NotNull(await index.FindInstanceAsync("1.2.826.0.1.3680043.10.9.1", CancellationToken.None));
     }
 
     [Fact]
@@ -461,6 +512,9 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Contains("by blob key", entry.Message);
         Assert.Equal(["s/00000001/0/10"], await upgraded.BlobKeysAsync("s/00000001/", CancellationToken.None));
     }
+
+    /// <summary>Rows of acknowledged instances stay pending until a read or a call writes them (their scheduled write is hours away).</summary>
+    private static ArchiveOptions RowsWrittenWhenAsked => new() { IndexWriteDelay = TimeSpan.FromHours(1) };
 
     /// <summary>
     /// Starts an archive again over <paramref name="index"/> and the blob folder <paramref name="blobs"/>: its start-up
@@ -514,7 +568,12 @@ public sealed class ArchiveIndexTests : IDisposable
         public Task AddInstanceAsync(InstanceRecord record, bool durable, CancellationToken cancellationToken) =>
             AddInstancesAsync([record], durable, cancellationToken);
 
-        public Task AddInstancesAsync(IReadOnlyCollection<InstanceRecord> records, bool durable, CancellationToken cancellationToken)
+        /// <summary>Calls of <see cref="AddInstancesAsync"/> that have returned: index commits done.</summary>
+        public int Commits => Volatile.Read(ref commits);
+
+        private int commits;
+
+        public async Task AddInstancesAsync(IReadOnlyCollection<InstanceRecord> records, bool durable, CancellationToken cancellationToken)
         {
             if (FailAdds)
             {
@@ -526,7 +585,8 @@ public sealed class ArchiveIndexTests : IDisposable
                 Adds.AddRange(records.Select(record => (record.SopInstanceUid, durable)));
             }
 
-            return inner.AddInstancesAsync(records, durable, cancellationToken);
+            await inner.AddInstancesAsync(records, durable, cancellationToken);
+            Interlocked.Increment(ref commits);
         }
 
         public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);

@@ -6,7 +6,7 @@ namespace Hounsfield.Archive.Ingest;
 /// At most a bounded number of commits are in flight, holding at most a bounded number of received bytes in memory
 /// (plus the instance being received). Instances with the same SOP Instance UID commit one after the
 /// other, so the duplicate policy sees the earlier one. Nothing is acknowledged before <see cref="CompleteAsync"/>; with
-/// <see cref="IngestCompletion.Durable"/> the rows may still be pending then (see <see cref="ArchiveService.IndexPendingAsync"/>).
+/// <see cref="IngestCompletion.Durable"/> the rows may still be pending then (see <see cref="ArchiveService.AfterAcknowledgedAsync"/>).
 /// </summary>
 public sealed class IngestBatch : IAsyncDisposable
 {

@@ -29,7 +29,8 @@ public enum IngestCompletion
 
     /// <summary>
     /// Once the instance is durable, so that the caller can answer before the index is written (C-STORE); the caller then
-    /// calls <see cref="ArchiveService.IndexPendingAsync"/>. Reads of the archive meanwhile write the pending rows first.
+    /// calls <see cref="ArchiveService.AfterAcknowledgedAsync"/>. The row is written a moment later, with others; reads of
+    /// the archive meanwhile write the pending rows first.
     /// </summary>
     Durable,
 }

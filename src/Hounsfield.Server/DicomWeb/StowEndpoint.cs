@@ -55,10 +55,10 @@ internal static class StowEndpoint
         };
 
         // Parts are received one after the other while earlier ones are made durable (IngestBatch); the response, which
-        // acknowledges them, waits for every commit. Their index rows are written once the response is sent, before the
-        // connection's next request is read (every read of the archive before that writes them first).
+        // acknowledges them, waits for every commit. Their index rows are written a moment after, together with other
+        // ingests' (every read of the archive before that writes them first).
         await using var batch = archive.BeginBatch(IngestCompletion.Durable);
-        context.Response.OnCompleted(() => archive.IndexPendingAsync().AsTask());
+        context.Response.OnCompleted(() => archive.AfterAcknowledgedAsync().AsTask());
         var unreadableParts = 0;
         var parts = 0;
         IResult? problem = null;

@@ -20,7 +20,7 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
     {
         try
         {
-            // Answered once durable; the index row follows in AfterResponseAsync, before this association's next request.
+            // Answered once durable; the index row is written a moment later, with others (ArchiveService.AfterAcknowledgedAsync).
             Func<Stream, CancellationToken, Task> content = (destination, ct) => request.WritePart10Async(destination, ct);
             var result = request.SopInstanceUid.Length > 0
                 ? await archive.IngestAnnouncedAsync(request.SopInstanceUid, content, cancellationToken)
@@ -33,7 +33,7 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
         }
     }
 
-    public ValueTask AfterResponseAsync() => archive.IndexPendingAsync();
+    public ValueTask AfterResponseAsync() => archive.AfterAcknowledgedAsync();
 
     public async IAsyncEnumerable<DicomDataset> FindAsync(DicomFindRequest request, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
