@@ -639,6 +639,7 @@ public sealed class ArchiveIndexTests : IDisposable
             drop.CommandText = """
                 ALTER TABLE instances DROP COLUMN bits_allocated; ALTER TABLE studies DROP COLUMN timezone_offset;
                 ALTER TABLE series DROP COLUMN pps_start_date; ALTER TABLE series DROP COLUMN pps_start_time;
+                ALTER TABLE series DROP COLUMN request_attributes;
                 """;
             drop.ExecuteNonQuery();
         }
@@ -649,12 +650,15 @@ public sealed class ArchiveIndexTests : IDisposable
         {
             SopInstanceUid = "1.2.3.5.1", SeriesInstanceUid = "1.2.3.5", TimezoneOffsetFromUtc = "+0100",
             PerformedProcedureStepStartDate = "20250102", PerformedProcedureStepStartTime = "1030", BitsAllocated = 16,
+            RequestAttributes = """{"00400275":{"vr":"SQ","Value":[{"00400009":{"vr":"SH","Value":["SPS1"]}}]}}""",
         }, durable: true, CancellationToken.None);
 
         var series = (await upgraded.QueryAsync(new() { Level = QueryLevel.Series }, CancellationToken.None)).Matches;
         Assert.Equal(2, series.Count);
         Assert.Equal([null, "20250102"], series.Select(s => s.GetString(DicomTag.PerformedProcedureStepStartDate) is { Length: > 0 } date ? date : null).Order());
         Assert.Equal([null, "1030"], series.Select(s => s.GetString(DicomTag.PerformedProcedureStepStartTime) is { Length: > 0 } time ? time : null).Order());
+        Assert.Equal([0, 1], series.Select(s => Assert.IsType<DicomSequence>(s.Find(DicomTag.RequestAttributesSequence)).Items.Count).Order());
+        Assert.Contains(series, s => ((DicomSequence)s.Find(DicomTag.RequestAttributesSequence)!).Items.FirstOrDefault()?.GetString(DicomTag.ScheduledProcedureStepID) == "SPS1");
         var instance = Assert.Single((await upgraded.QueryAsync(new() { Level = QueryLevel.Instance, Matches = [(DicomTag.SOPInstanceUID, "1.2.3.5.1")] }, CancellationToken.None)).Matches);
         Assert.Equal(16, instance.GetValues<ushort>(DicomTag.BitsAllocated)[0]);
         Assert.Equal("1.2.3.4.1", (await upgraded.FindInstanceAsync("1.2.3.4.1", CancellationToken.None))?.SopInstanceUid);

@@ -377,6 +377,32 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     }
 
     [CorpusFact]
+    public async Task Qido_returns_the_request_attributes_sequence_of_series_with_the_ids_ps3_18_names()
+    {
+        // PS3.18 Table 10.6.3-5: each item's Scheduled Procedure Step ID and Requested Procedure ID, from the series' first
+        // instance; a series without the sequence returns it empty.
+        static IEnumerable<JsonElement> Items(JsonElement result) =>
+            result.TryGetProperty("00400275", out var sequence) && sequence.TryGetProperty("Value", out var items) ? items.EnumerateArray() : [];
+
+        var withItems = 0;
+        foreach (var first in Oracles.GroupBy(o => CorpusServerFixture.Text(o, "0020000E")).Select(g => g.First()))
+        {
+            var result = Assert.Single((await Client.GetFromJsonAsync<JsonElement>($"/dicomweb/series?SeriesInstanceUID={CorpusServerFixture.Text(first, "0020000E")}")).EnumerateArray());
+            Assert.True(result.TryGetProperty("00400275", out var returned), $"00400275 missing from {result}");
+            Assert.Equal("SQ", returned.GetProperty("vr").GetString());
+            var expected = Items(first).Select(item => (CorpusServerFixture.Text(item, "00400009"), CorpusServerFixture.Text(item, "00401001"))).ToList();
+            Assert.Equal(expected, Items(result).Select(item => (CorpusServerFixture.Text(item, "00400009"), CorpusServerFixture.Text(item, "00401001"))));
+            Assert.All(Items(result), item => Assert.DoesNotContain("00400007", item.EnumerateObject().Select(p => p.Name)));
+            withItems += expected.Count(ids => ids != (null, null));
+        }
+
+        Assert.True(withItems >= 1, "no Request Attributes Sequence with IDs in the corpus to compare");
+        var matched = await Client.GetAsync("/dicomweb/series?RequestAttributesSequence=x");
+        Assert.Equal(HttpStatusCode.BadRequest, matched.StatusCode);
+        Assert.Contains("cannot be matched", await matched.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [CorpusFact]
     public async Task Qido_answers_in_xml_when_asked()
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/dicomweb/studies?limit=3");

@@ -23,6 +23,12 @@ public sealed record InstanceRecord
     public string? SeriesDescription { get; init; }
     public string? PerformedProcedureStepStartDate { get; init; }
     public string? PerformedProcedureStepStartTime { get; init; }
+
+    /// <summary>
+    /// The series' Request Attributes Sequence as PS3.18 returns it (Table 10.6.3-5): DICOM JSON of a data set holding the
+    /// sequence alone, each item with its Scheduled Procedure Step ID and Requested Procedure ID; null without one.
+    /// </summary>
+    public string? RequestAttributes { get; init; }
     public required string SopInstanceUid { get; init; }
     public required string SopClassUid { get; init; }
     public int? InstanceNumber { get; init; }
@@ -84,6 +90,7 @@ public sealed record InstanceRecord
             SeriesDescription = Text(DicomTag.SeriesDescription),
             PerformedProcedureStepStartDate = Text(DicomTag.PerformedProcedureStepStartDate),
             PerformedProcedureStepStartTime = Text(DicomTag.PerformedProcedureStepStartTime),
+            RequestAttributes = RequestAttributesJson(dataset),
             SopInstanceUid = Text(DicomTag.SOPInstanceUID)!,
             SopClassUid = Text(DicomTag.SOPClassUID)!,
             InstanceNumber = Integer(DicomTag.InstanceNumber),
@@ -96,6 +103,45 @@ public sealed record InstanceRecord
             BitsAllocated = Integer(DicomTag.BitsAllocated),
             Metadata = metadata,
         };
+    }
+
+    /// <summary>The attributes of each item of the Request Attributes Sequence that PS3.18 returns with a series.</summary>
+    private static readonly DicomTag[] ReturnedRequestAttributes = [DicomTag.ScheduledProcedureStepID, DicomTag.RequestedProcedureID];
+
+    private static string? RequestAttributesJson(DicomDataset dataset)
+    {
+        if (dataset.Find(DicomTag.RequestAttributesSequence) is not DicomSequence { Items.Count: > 0 } sequence)
+        {
+            return null;
+        }
+
+        var items = new List<DicomDataset>(sequence.Items.Count);
+        foreach (var item in sequence.Items)
+        {
+            var returned = new DicomDataset();
+            foreach (var tag in ReturnedRequestAttributes)
+            {
+                try
+                {
+                    if (item.GetString(tag) is { Length: > 0 } value)
+                    {
+                        returned.AddOrUpdate(tag, DicomVR.SH, value.Trim());
+                    }
+                }
+                catch (InvalidOperationException)
+                {
+                    // A value that cannot be read as text is left out, as the other indexed attributes are.
+                }
+            }
+
+            items.Add(returned);
+        }
+
+        var holder = new DicomDataset();
+        holder.Add(new DicomSequence(DicomTag.RequestAttributesSequence, items));
+        using var json = new MemoryStream();
+        Hounsfield.Dicom.Json.DicomJsonWriter.Write(json, holder);
+        return System.Text.Encoding.UTF8.GetString(json.ToArray());
     }
 }
 

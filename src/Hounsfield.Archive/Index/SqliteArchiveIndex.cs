@@ -43,6 +43,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             series_description TEXT,
             pps_start_date TEXT,
             pps_start_time TEXT,
+            request_attributes TEXT,
             instance_count INTEGER NOT NULL DEFAULT 0);
         CREATE TABLE IF NOT EXISTS instances (
             pk INTEGER PRIMARY KEY,
@@ -76,6 +77,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         ("studies", "timezone_offset", "TEXT"),
         ("series", "pps_start_date", "TEXT"),
         ("series", "pps_start_time", "TEXT"),
+        ("series", "request_attributes", "TEXT"),
     ];
 
     private readonly SqliteDatabase database;
@@ -270,14 +272,15 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         var seriesLeftBy = sameSeries ? null : await writer.OptionalScalarAsync("SELECT study_pk FROM series WHERE series_uid = $uid", cancellationToken,
             ("$uid", record.SeriesInstanceUid));
         var seriesPk = sameSeries ? parents!.SeriesPk : await writer.UpsertAsync("""
-            INSERT INTO series (study_pk, series_uid, modality, series_number, series_description, pps_start_date, pps_start_time)
-            VALUES ($study, $uid, $modality, $number, $description, $pps_date, $pps_time)
+            INSERT INTO series (study_pk, series_uid, modality, series_number, series_description, pps_start_date, pps_start_time, request_attributes)
+            VALUES ($study, $uid, $modality, $number, $description, $pps_date, $pps_time, $request_attributes)
             ON CONFLICT(series_uid) DO UPDATE SET study_pk = excluded.study_pk WHERE study_pk <> excluded.study_pk
             RETURNING pk
             """, "SELECT pk FROM series WHERE series_uid = $uid", cancellationToken,
             ("$study", studyPk), ("$uid", record.SeriesInstanceUid), ("$modality", record.Modality),
             ("$number", record.SeriesNumber), ("$description", record.SeriesDescription),
-            ("$pps_date", record.PerformedProcedureStepStartDate), ("$pps_time", record.PerformedProcedureStepStartTime));
+            ("$pps_date", record.PerformedProcedureStepStartDate), ("$pps_time", record.PerformedProcedureStepStartTime),
+            ("$request_attributes", record.RequestAttributes));
         await writer.ScalarAsync("""
             INSERT INTO instances (series_pk, sop_uid, sop_class_uid, instance_number, transfer_syntax_uid, blob_key, length, number_of_frames, rows, columns, bits_allocated, metadata)
             VALUES ($series, $uid, $class, $number, $syntax, $key, $length, $frames, $rows, $columns, $bits, $metadata)
@@ -556,6 +559,18 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     {
         switch (value)
         {
+            case null when attribute.VR == DicomVR.SQ:
+                dataset.Add(new DicomSequence(attribute.Tag));
+                break;
+            case string json when attribute.VR == DicomVR.SQ:
+                // Stored as DICOM JSON of a data set holding the sequence alone (InstanceRecord.RequestAttributes).
+                if (json.Any(c => c > 0x7F) && !dataset.Contains(DicomTag.SpecificCharacterSet))
+                {
+                    dataset.AddOrUpdate(DicomTag.SpecificCharacterSet, DicomVR.CS, "ISO_IR 192");
+                }
+
+                dataset.Add(Hounsfield.Dicom.Json.DicomJsonReader.Read(json).Find(attribute.Tag) ?? new DicomSequence(attribute.Tag));
+                break;
             case null:
                 dataset.Add(new DicomValueElement(attribute.Tag, attribute.VR, ReadOnlyMemory<byte>.Empty));
                 break;

@@ -32,6 +32,8 @@ internal static class QueryAttributes
         new(DicomTag.SeriesDescription, DicomVR.LO, QueryLevel.Series, "se.series_description"),
         new(DicomTag.PerformedProcedureStepStartDate, DicomVR.DA, QueryLevel.Series, "se.pps_start_date"),
         new(DicomTag.PerformedProcedureStepStartTime, DicomVR.TM, QueryLevel.Series, "se.pps_start_time"),
+        // Returned (its items' Scheduled Procedure Step ID and Requested Procedure ID), not matched: the index keeps no item values apart.
+        new(DicomTag.RequestAttributesSequence, DicomVR.SQ, QueryLevel.Series, "se.request_attributes", Computed: true),
         new(DicomTag.NumberOfSeriesRelatedInstances, DicomVR.IS, QueryLevel.Series, "se.instance_count", Computed: true),
         new(DicomTag.SOPClassUID, DicomVR.UI, QueryLevel.Instance, "i.sop_class_uid"),
         new(DicomTag.SOPInstanceUID, DicomVR.UI, QueryLevel.Instance, "i.sop_uid"),
