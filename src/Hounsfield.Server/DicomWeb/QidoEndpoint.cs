@@ -162,7 +162,7 @@ internal static class QidoEndpoint
         // PS3.18 names an attribute inside a sequence by a dotted path (00400275.00400009); the index holds top-level ones.
         if (text.Contains('.') && text.Split('.').All(part => DicomTag.TryParse(part, out _)))
         {
-            throw new QueryException($"The {what} '{text}' is inside a sequence; this server matches and returns top-level attributes only.");
+            throw new QueryException($"The {what} '{text}' is inside a sequence; this server matches top-level attributes only, and returns the sequences it holds (RequestAttributesSequence of series) whole.");
         }
 
         throw new QueryException($"Unknown {what} '{text}': use a keyword such as PatientName or a tag such as 00100010.");
