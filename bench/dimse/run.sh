@@ -54,8 +54,8 @@ window_rep() { # rep label ctl pid-file storage port aet results
 # repetition, right after the publish, was our slowest of four by 15-30% (574 and 463 inst/s against 626-755): what
 # follows a build is kept out of the figures, for both servers alike.
 warmup=$(mktemp)
-storescu_rep 0 "${HOUNSFIELD[@]:0:7}" "$warmup"
-storescu_rep 0 "${ORTHANC[@]:0:7}" "$warmup"
+storescu_rep 0 "${HOUNSFIELD[@]:0:6}" "$warmup"
+storescu_rep 0 "${ORTHANC[@]:0:6}" "$warmup"
 rm -f "$warmup"
 
 # The two servers take turns, one repetition each, so that a change in the machine's speed during the run (the host's
