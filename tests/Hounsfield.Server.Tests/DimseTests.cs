@@ -150,6 +150,35 @@ public sealed class DimseTests
         }
     }
 
+    [CorpusFact]
+    public async Task Findscu_gets_a_series_request_attributes_sequence_with_the_item_attributes_it_asks_for()
+    {
+        var dicomPort = FreePort();
+        var found = Directory.CreateTempSubdirectory("hounsfield-findscu-");
+        await using var server = await ServerProcess.StartAsync(null, "--dicom-port", $"{dicomPort}", "--Dimse:Nodes:0:AETitle", "TESTSCU");
+        try
+        {
+            var port = dicomPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var mr = DicomFile.Open(Corpus.Get("overlay_mr").Path).Dataset;
+            var expected = Assert.Single(Assert.IsType<DicomSequence>(mr.Find(DicomTag.RequestAttributesSequence)).Items);
+            var store = Run("storescu", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "127.0.0.1", port, Corpus.Get("overlay_mr").Path);
+            Assert.True(store.ExitCode == 0, store.Output);
+
+            var find = Run("findscu", "-S", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-X", "-od", found.FullName, "-k", "QueryRetrieveLevel=SERIES",
+                "-k", $"SeriesInstanceUID={mr.GetString(DicomTag.SeriesInstanceUID)}", "-k", "RequestAttributesSequence[0].ScheduledProcedureStepID", "127.0.0.1", port);
+            Assert.True(find.ExitCode == 0, find.Output);
+            var response = DicomFile.Open(Assert.Single(Directory.GetFiles(found.FullName))).Dataset;
+            var item = Assert.Single(Assert.IsType<DicomSequence>(response.Find(DicomTag.RequestAttributesSequence)).Items);
+            Assert.Equal(expected.GetString(DicomTag.ScheduledProcedureStepID), item.GetString(DicomTag.ScheduledProcedureStepID));
+            Assert.Equal([DicomTag.ScheduledProcedureStepID], item.Select(element => element.Tag)); // not asked: RequestedProcedureID
+        }
+        finally
+        {
+            found.Delete(recursive: true);
+            server.Data.Delete(recursive: true);
+        }
+    }
+
     /// <summary>Runs a tool (DCMTK, dicom3tools, libjpeg's cjpeg) to its end (at most 60 s): exit code and output (stdout, then stderr).</summary>
     internal static (int ExitCode, string Output) Run(params string[] command)
     {

@@ -170,13 +170,35 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
                 continue;
             }
 
-            response.Add(match.Find(requested.Tag) ?? new DicomValueElement(requested.Tag, requested.VR, ReadOnlyMemory<byte>.Empty));
+            response.Add((requested, match.Find(requested.Tag)) switch
+            {
+                (DicomSequence { Items.Count: > 0 } asked, DicomSequence found) => ItemsAsAsked(found, asked.Items[0]),
+                (_, { } found) => found,
+                (DicomSequence, null) => new DicomSequence(requested.Tag),
+                _ => new DicomValueElement(requested.Tag, requested.VR, ReadOnlyMemory<byte>.Empty),
+            });
         }
 
         response.AddOrUpdate(DicomTag.QueryRetrieveLevel, DicomVR.CS, level.ToCode());
         response.AddOrUpdate(DicomTag.RetrieveAETitle, DicomVR.AE, options.AETitle);
         return response;
     }
+
+    /// <summary>
+    /// A sequence's items holding the attributes the identifier's item asks for, and no others (PS3.4 C.2.2.1.3: the item of a
+    /// sequence return key lists the attributes returned in each item); one the stored item lacks comes back empty.
+    /// </summary>
+    private static DicomSequence ItemsAsAsked(DicomSequence found, DicomDataset asked) =>
+        new(found.Tag, found.Items.Select(item =>
+        {
+            var returned = new DicomDataset();
+            foreach (var key in asked.Where(key => key.Tag != DicomTag.SpecificCharacterSet))
+            {
+                returned.Add(item.Find(key.Tag) ?? new DicomValueElement(key.Tag, key.VR, ReadOnlyMemory<byte>.Empty));
+            }
+
+            return returned;
+        }).ToList());
 
     private static List<string> Uids(DicomDataset identifier, DicomTag tag) =>
         identifier.GetStrings(tag).Where(u => u.Length > 0).ToList();
