@@ -47,14 +47,22 @@ internal sealed class PendingIndexing(IArchiveIndex index, TimeSpan writeDelay, 
         try
         {
             // Never on the caller's thread: it is an ingest about to answer its sender.
-            await (writeDelay > TimeSpan.Zero ? Task.Delay(writeDelay) : Task.Run(static () => { })).ConfigureAwait(false);
+            if (writeDelay > TimeSpan.Zero)
+            {
+                await Task.Delay(writeDelay).ConfigureAwait(false);
+            }
+            else
+            {
+                await Task.Yield();
+            }
+
             // Cleared before the rows are taken: a row added from now on schedules the next write, or is taken by this one.
             Volatile.Write(ref writeScheduled, 0);
             await WriteAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            logger.LogError(ex, "The scheduled write of pending index rows failed; they are written by the next read or ingest, or at the next start.");
+            logger.LogError(ex, "The scheduled write of pending index rows failed; they are written by the next read of the archive, or indexed at the next start.");
         }
     }
 
