@@ -26,8 +26,8 @@ internal sealed class MultipartRelated(string type)
     public byte[] Closing => Encoding.ASCII.GetBytes($"--{boundary}--\r\n");
 
     /// <summary>
-    /// The delimiter and headers that open a part: its Content-Type (<see cref="Type"/> unless given, with
-    /// <paramref name="parameters"/> appended, e.g. "; transfer-syntax=..."), then Content-Range and Content-Length when given.
+    /// The delimiter and headers that open a part: its Content-Type (<see cref="Type"/>, with <paramref name="parameters"/>
+    /// appended, e.g. "; transfer-syntax=..."), then Content-Range and Content-Length when given.
     /// </summary>
     public byte[] PartHeader(long? contentLength = null, string? parameters = null, string? contentRange = null)
     {
