@@ -466,6 +466,29 @@ public sealed class ArchiveIndexTests : IDisposable
     }
 
     [Fact]
+    public async Task Too_many_pending_rows_are_written_by_the_ingest_that_answers_the_last_of_them()
+    {
+        // A sender faster than the scheduled writes (here an hour away) meets a bound: the rows pending, and the memory
+        // they hold, stop growing at 256, written by whoever acknowledges the 256th.
+        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        using var store = new FolderBlobStore(Path.Combine(data.FullName, "blobs"));
+        var recording = new AddRecordingIndex(index);
+        var archive = new ArchiveService(recording, store, RowsWrittenWhenAsked);
+        await archive.InitializeAsync(CancellationToken.None);
+        const string study = "1.2.826.0.1.3680043.10.9";
+        for (var i = 1; i <= 256; i++)
+        {
+            Assert.Empty(recording.Adds); // fewer than 256 pending: left to the scheduled write
+            var result = await archive.IngestAsync(Writing(SecondaryCapture.Bytes(study, $"{study}.2", $"{study}.{i}")), null, IngestCompletion.Durable, CancellationToken.None);
+            Assert.True(result.Stored, result.Message);
+            await archive.AfterAcknowledgedAsync();
+        }
+
+        Assert.Equal(256, recording.Adds.Count);
+        Assert.Equal(1, recording.Commits);
+    }
+
+    [Fact]
     public async Task A_copy_of_an_instance_whose_row_is_pending_writes_that_row_rather_than_wait_for_it()
     {
         using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
