@@ -340,11 +340,8 @@ public sealed class ArchiveIndexTests : IDisposable
     [Fact]
     public async Task An_instance_acknowledged_before_its_row_is_written_is_seen_by_every_read_that_follows()
     {
-        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
-        using var store = new FolderBlobStore(Path.Combine(data.FullName, "blobs"));
-        var recording = new AddRecordingIndex(index);
-        var archive = new ArchiveService(recording, store, RowsWrittenWhenAsked);
-        await archive.InitializeAsync(CancellationToken.None);
+        using var started = await RecordedArchive.StartAsync(data, RowsWrittenWhenAsked);
+        var (archive, recording, index) = (started.Archive, started.Recording, started.Index);
         const string study = "1.2.826.0.1.3680043.10.9";
         var instances = Enumerable.Range(1, 4).Select(i => SecondaryCapture.Bytes(study, $"{study}.2", $"{study}.{i}")).ToList();
 
@@ -434,11 +431,8 @@ public sealed class ArchiveIndexTests : IDisposable
     [Fact]
     public async Task Acknowledged_rows_are_written_together_a_moment_later_without_anyone_asking()
     {
-        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
-        using var store = new FolderBlobStore(Path.Combine(data.FullName, "blobs"));
-        var recording = new AddRecordingIndex(index);
-        var archive = new ArchiveService(recording, store, new ArchiveOptions { IndexWriteDelay = TimeSpan.FromSeconds(2) });
-        await archive.InitializeAsync(CancellationToken.None);
+        using var started = await RecordedArchive.StartAsync(data, new ArchiveOptions { IndexWriteDelay = TimeSpan.FromSeconds(2) });
+        var (archive, recording, index) = (started.Archive, started.Recording, started.Index);
         const string study = "1.2.826.0.1.3680043.10.9";
         var sopInstanceUids = new List<string>();
         foreach (var i in Enumerable.Range(1, 3))
@@ -470,11 +464,8 @@ public sealed class ArchiveIndexTests : IDisposable
     {
         // A sender faster than the scheduled writes (here an hour away) meets a bound: the rows pending, and the memory
         // they hold, stop growing at 256, written by whoever acknowledges the 256th.
-        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
-        using var store = new FolderBlobStore(Path.Combine(data.FullName, "blobs"));
-        var recording = new AddRecordingIndex(index);
-        var archive = new ArchiveService(recording, store, RowsWrittenWhenAsked);
-        await archive.InitializeAsync(CancellationToken.None);
+        using var started = await RecordedArchive.StartAsync(data, RowsWrittenWhenAsked);
+        var (archive, recording) = (started.Archive, started.Recording);
         const string study = "1.2.826.0.1.3680043.10.9";
         for (var i = 1; i <= 256; i++)
         {
@@ -534,6 +525,39 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Information, entry.Level);
         Assert.Contains("by blob key", entry.Message);
         Assert.Equal(["s/00000001/0/10"], await upgraded.BlobKeysAsync("s/00000001/", CancellationToken.None));
+    }
+
+    /// <summary>An archive over a new index, whose adds it records, and a blob folder in <paramref name="data"/>; started.</summary>
+    private sealed class RecordedArchive : IDisposable
+    {
+        private readonly FolderBlobStore store;
+
+        private RecordedArchive(DirectoryInfo data, ArchiveOptions options)
+        {
+            Index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+            store = new FolderBlobStore(Path.Combine(data.FullName, "blobs"));
+            Recording = new AddRecordingIndex(Index);
+            Archive = new ArchiveService(Recording, store, options);
+        }
+
+        public SqliteArchiveIndex Index { get; }
+
+        public AddRecordingIndex Recording { get; }
+
+        public ArchiveService Archive { get; }
+
+        public static async Task<RecordedArchive> StartAsync(DirectoryInfo data, ArchiveOptions options)
+        {
+            var started = new RecordedArchive(data, options);
+            await started.Archive.InitializeAsync(CancellationToken.None);
+            return started;
+        }
+
+        public void Dispose()
+        {
+            store.Dispose();
+            Index.Dispose();
+        }
     }
 
     /// <summary>Rows of acknowledged instances stay pending until a read or a call writes them (their scheduled write is hours away).</summary>
