@@ -37,6 +37,7 @@ public sealed class ServerProcess : IAsyncDisposable
 
     private readonly Process process;
     private readonly ConcurrentQueue<string> output = new();
+    private readonly ConcurrentQueue<string> errors = new();
 
     private ServerProcess(Process process, int port, DirectoryInfo data)
     {
@@ -105,7 +106,13 @@ public sealed class ServerProcess : IAsyncDisposable
                 server.output.Enqueue(e.Data);
             }
         };
-        process.ErrorDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                server.errors.Enqueue(e.Data);
+            }
+        };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -118,13 +125,16 @@ public sealed class ServerProcess : IAsyncDisposable
                     break;
                 }
             }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline && !process.HasExited)
+            catch (HttpRequestException)
             {
+                // Not listening yet, or no longer: the check below tells which.
             }
 
             if (process.HasExited || DateTime.UtcNow > deadline)
             {
-                throw new InvalidOperationException($"hounsfield serve did not become ready (exit code {(process.HasExited ? process.ExitCode : -1)}).");
+                // What the process said last (stdout and stderr): a port another process took meanwhile, a bad argument.
+                var said = string.Join(Environment.NewLine, server.output.Concat(server.errors).TakeLast(20));
+                throw new InvalidOperationException($"hounsfield serve did not become ready (exit code {(process.HasExited ? process.ExitCode : -1)}):{Environment.NewLine}{said}");
             }
 
             await Task.Delay(100);
