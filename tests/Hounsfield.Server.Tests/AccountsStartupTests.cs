@@ -92,6 +92,9 @@ public sealed class AccountsStartupTests
     [Theory]
     [InlineData("--Auth:SigningKey", "too short", "Auth:SigningKey must be at least 32 bytes")]
     [InlineData("--Auth:RegistrationRole", "admin", "Auth:RegistrationRole must be one of")]
+    [InlineData("--Archive:IndexWriteDelay", "soon", "'soon' at 'Archive:IndexWriteDelay'")]
+    [InlineData("--Archive:MaxPartsPerRequest", "many", "'many' at 'Archive:MaxPartsPerRequest'")]
+    [InlineData("--Dimse:MaxAssociations", "-x", "'-x' at 'Dimse:MaxAssociations'")]
     public void Settings_that_cannot_work_stop_serve_with_a_message(string setting, string value, string message)
     {
         var data = Directory.CreateTempSubdirectory("hounsfield-bad-");
@@ -101,6 +104,7 @@ public sealed class AccountsStartupTests
 
             Assert.Equal(1, exitCode);
             Assert.Contains(message, stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", stderr, StringComparison.Ordinal);
         }
         finally
         {

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Hounsfield.Server.Cli;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
@@ -15,13 +16,13 @@ internal static class AccountsSetup
 
     public static void AddAccounts(this WebApplicationBuilder builder, string dataDirectory)
     {
-        var options = builder.Configuration.GetSection("Auth").Get<AccountOptions>() ?? new AccountOptions();
+        var options = builder.Configuration.Read<AccountOptions>("Auth");
         if (!Roles.All.Contains(options.RegistrationRole, StringComparer.Ordinal) || options.RegistrationRole == Roles.Admin)
         {
             throw new AccountSettingsException($"Auth:RegistrationRole must be one of none, readonly, user (not '{options.RegistrationRole}').");
         }
 
-        var quota = builder.Configuration.GetSection("Developer").Get<QuotaOptions>() ?? new QuotaOptions();
+        var quota = builder.Configuration.Read<QuotaOptions>("Developer");
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(quota);

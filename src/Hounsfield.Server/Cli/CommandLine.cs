@@ -61,6 +61,10 @@ internal static class CommandLine
         {
             return Fail(ex.Message, 1);
         }
+        catch (SettingsException ex)
+        {
+            return Fail(ex.Message, 1);
+        }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
         {
             return Fail(ex.Message, 1);

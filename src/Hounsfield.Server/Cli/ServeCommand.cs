@@ -33,13 +33,13 @@ internal static class ServeCommand
         var dataDirectory = Path.GetFullPath(builder.Configuration["Data"] ?? "data");
         Directory.CreateDirectory(dataDirectory);
         using var dataLock = LockDataFolder(dataDirectory);
-        var archiveOptions = builder.Configuration.GetSection("Archive").Get<ArchiveOptions>() ?? new ArchiveOptions();
+        var archiveOptions = builder.Configuration.Read<ArchiveOptions>("Archive");
         archiveOptions.DataDirectory = dataDirectory;
         builder.Services.AddSingleton(archiveOptions);
         builder.Services.AddSingleton<IArchiveIndex>(services => new SqliteArchiveIndex(Path.Combine(dataDirectory, "index.db"), services.GetRequiredService<ILogger<SqliteArchiveIndex>>()));
         builder.Services.AddSingleton<IBlobStore>(_ => new FolderBlobStore(Path.Combine(dataDirectory, "blobs"), archiveOptions.MaxInMemoryInstanceLength));
         builder.Services.AddSingleton<ArchiveService>();
-        var dimseOptions = builder.Configuration.GetSection("Dimse").Get<DimseOptions>() ?? new DimseOptions();
+        var dimseOptions = builder.Configuration.Read<DimseOptions>("Dimse");
         builder.Services.AddSingleton(dimseOptions);
         builder.Services.AddSingleton(DimseTls.Load(dimseOptions.Tls));
         builder.Services.AddSingleton(new ImagingTranscoder(dimseOptions.MaxDecompressedLength));

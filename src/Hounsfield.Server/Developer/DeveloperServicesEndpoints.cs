@@ -1,6 +1,7 @@
 // The DICOMaestro developer DICOM services (DESIGN §3): thin adapters over DicomReadService and DicomGenerateService.
 using System.Text.Json;
 using Hounsfield.Server.Accounts;
+using Hounsfield.Server.Cli;
 
 namespace Hounsfield.Server.Developer;
 
@@ -12,7 +13,7 @@ internal static class DeveloperServicesEndpoints
 
     public static IServiceCollection AddDeveloperServices(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddSingleton(configuration.GetSection(DicomServicesOptions.SectionName).Get<DicomServicesOptions>() ?? new DicomServicesOptions());
+        services.AddSingleton(configuration.Read<DicomServicesOptions>(DicomServicesOptions.SectionName));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<DicomReadService>();
         services.AddSingleton<DicomGenerateService>();

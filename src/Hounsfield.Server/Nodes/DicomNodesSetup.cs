@@ -1,4 +1,5 @@
 using Hounsfield.Network.Association;
+using Hounsfield.Server.Cli;
 using Hounsfield.Server.Dimse;
 
 namespace Hounsfield.Server.Nodes;
@@ -8,7 +9,7 @@ internal static class DicomNodesSetup
 {
     public static void AddDicomNodes(this WebApplicationBuilder builder, string dataDirectory)
     {
-        var options = builder.Configuration.GetSection("Nodes").Get<DicomNodeOptions>() ?? new DicomNodeOptions();
+        var options = builder.Configuration.Read<DicomNodeOptions>("Nodes");
         options.Validate();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(_ => new SqliteDicomNodeStore(Path.Combine(dataDirectory, "index.db")));
