@@ -45,18 +45,7 @@ public sealed record InstanceRecord
 
     public static InstanceRecord FromDataset(DicomDataset dataset, string transferSyntaxUid, string blobKey, long length, byte[] metadata)
     {
-        string? Text(DicomTag tag)
-        {
-            try
-            {
-                var value = dataset.GetString(tag);
-                return string.IsNullOrEmpty(value) ? null : value;
-            }
-            catch (InvalidOperationException)
-            {
-                return null;
-            }
-        }
+        string? Text(DicomTag tag) => TextOf(dataset, tag);
 
         int? Integer(DicomTag tag)
         {
@@ -105,6 +94,20 @@ public sealed record InstanceRecord
         };
     }
 
+    /// <summary>An attribute's value as text; null when absent, empty, or not readable as text (such values are not indexed).</summary>
+    private static string? TextOf(DicomDataset dataset, DicomTag tag)
+    {
+        try
+        {
+            var value = dataset.GetString(tag);
+            return string.IsNullOrEmpty(value) ? null : value;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The attributes of each item of the Request Attributes Sequence that PS3.18 returns with a series.</summary>
     private static readonly DicomTag[] ReturnedRequestAttributes = [DicomTag.ScheduledProcedureStepID, DicomTag.RequestedProcedureID];
 
@@ -121,16 +124,9 @@ public sealed record InstanceRecord
             var returned = new DicomDataset();
             foreach (var tag in ReturnedRequestAttributes)
             {
-                try
+                if (TextOf(item, tag) is { } value)
                 {
-                    if (item.GetString(tag) is { Length: > 0 } value)
-                    {
-                        returned.AddOrUpdate(tag, DicomVR.SH, value.Trim());
-                    }
-                }
-                catch (InvalidOperationException)
-                {
-                    // A value that cannot be read as text is left out, as the other indexed attributes are.
+                    returned.AddOrUpdate(tag, DicomVR.SH, value);
                 }
             }
 

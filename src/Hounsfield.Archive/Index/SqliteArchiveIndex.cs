@@ -564,11 +564,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                 break;
             case string json when attribute.VR == DicomVR.SQ:
                 // Stored as DICOM JSON of a data set holding the sequence alone (InstanceRecord.RequestAttributes).
-                if (json.Any(c => c > 0x7F) && !dataset.Contains(DicomTag.SpecificCharacterSet))
-                {
-                    dataset.AddOrUpdate(DicomTag.SpecificCharacterSet, DicomVR.CS, "ISO_IR 192");
-                }
-
+                DeclareUtf8IfNeeded(dataset, json);
                 dataset.Add(Hounsfield.Dicom.Json.DicomJsonReader.Read(json).Find(attribute.Tag) ?? new DicomSequence(attribute.Tag));
                 break;
             case null:
@@ -584,14 +580,18 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                 dataset.AddOrUpdate(attribute.Tag, attribute.VR, text.Split(','));
                 break;
             case string text:
-                // Stored text is what the file held; UTF-8 makes every character representable.
-                if (!dataset.Contains(DicomTag.SpecificCharacterSet) && text.Any(c => c > 0x7F))
-                {
-                    dataset.AddOrUpdate(DicomTag.SpecificCharacterSet, DicomVR.CS, "ISO_IR 192");
-                }
-
+                DeclareUtf8IfNeeded(dataset, text);
                 dataset.AddOrUpdate(attribute.Tag, attribute.VR, text);
                 break;
+        }
+    }
+
+    /// <summary>Stored text is what the file held; UTF-8 (ISO_IR 192) makes every character of it representable.</summary>
+    private static void DeclareUtf8IfNeeded(DicomDataset dataset, string text)
+    {
+        if (!dataset.Contains(DicomTag.SpecificCharacterSet) && text.Any(c => c > 0x7F))
+        {
+            dataset.AddOrUpdate(DicomTag.SpecificCharacterSet, DicomVR.CS, "ISO_IR 192");
         }
     }
 

@@ -170,13 +170,7 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
                 continue;
             }
 
-            response.Add((requested, match.Find(requested.Tag)) switch
-            {
-                (DicomSequence { Items.Count: > 0 } asked, DicomSequence found) => ItemsAsAsked(found, asked.Items[0]),
-                (_, { } found) => found,
-                (DicomSequence, null) => new DicomSequence(requested.Tag),
-                _ => new DicomValueElement(requested.Tag, requested.VR, ReadOnlyMemory<byte>.Empty),
-            });
+            response.Add(Returned(requested, match.Find(requested.Tag)));
         }
 
         response.AddOrUpdate(DicomTag.QueryRetrieveLevel, DicomVR.CS, level.ToCode());
@@ -185,20 +179,25 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
     }
 
     /// <summary>
-    /// A sequence's items holding the attributes the identifier's item asks for, and no others (PS3.4 C.2.2.1.3: the item of a
-    /// sequence return key lists the attributes returned in each item); one the stored item lacks comes back empty.
+    /// What a return key gets: the value found, or an empty one. A sequence key with an item gets, in each item found, the
+    /// attributes that item asks for and no others, each returned the same way (PS3.4 C.2.2.1.3).
     /// </summary>
-    private static DicomSequence ItemsAsAsked(DicomSequence found, DicomDataset asked) =>
-        new(found.Tag, found.Items.Select(item =>
+    private static DicomElement Returned(DicomElement requested, DicomElement? found) => (requested, found) switch
+    {
+        (DicomSequence { Items.Count: > 0 } asked, DicomSequence items) => new DicomSequence(items.Tag, items.Items.Select(item =>
         {
             var returned = new DicomDataset();
-            foreach (var key in asked.Where(key => key.Tag != DicomTag.SpecificCharacterSet))
+            foreach (var key in asked.Items[0].Where(key => key.Tag != DicomTag.SpecificCharacterSet))
             {
-                returned.Add(item.Find(key.Tag) ?? new DicomValueElement(key.Tag, key.VR, ReadOnlyMemory<byte>.Empty));
+                returned.Add(Returned(key, item.Find(key.Tag)));
             }
 
             return returned;
-        }).ToList());
+        }).ToList()),
+        (_, { } value) => value,
+        (DicomSequence, null) => new DicomSequence(requested.Tag),
+        _ => new DicomValueElement(requested.Tag, requested.VR, ReadOnlyMemory<byte>.Empty),
+    };
 
     private static List<string> Uids(DicomDataset identifier, DicomTag tag) =>
         identifier.GetStrings(tag).Where(u => u.Length > 0).ToList();
