@@ -333,13 +333,13 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
 
     /// <summary>
     /// Stores one instance whose SOP Instance UID its sender names before its bytes (a C-STORE request's Affected SOP Instance
-    /// UID), and returns once it is durable (<see cref="IngestCompletion.Durable"/>). The instance's commit turn and
-    /// duplicate check come first, so that the bytes of a new instance held in memory are written and flushed while a
-    /// pool thread parses them: the flush, the longest step of an ingest, no longer waits for the parse, the metadata and
-    /// the checks. A blob so made durable before its instance is accepted is removed, durably, when the instance is not
-    /// stored; a copy of a stored instance is parsed first, as in <see cref="IngestAsync(Func{Stream, CancellationToken, Task}, string?, IngestCompletion, CancellationToken)"/>,
-    /// so that the duplicate policy costs it no write. A data set that names another instance than its sender did is
-    /// committed in that instance's turn.
+    /// UID), and returns once it is durable (<see cref="IngestCompletion.Durable"/>). The instance's commit turn comes
+    /// first, so that the bytes of an instance held in memory are written and flushed while a pool thread parses them and
+    /// looks for a stored copy: the flush, the longest step of an ingest, no longer waits for the parse, the metadata and
+    /// the checks, and they no longer wait in the sender's path. A blob so made durable before its instance is accepted is
+    /// removed, durably, when the instance is not stored: a copy the duplicate policy refuses costs a write and its removal
+    /// (a sender's repeat is the rare case, a new instance the common one). A data set that names another instance than
+    /// its sender did is committed in that instance's turn.
     /// </summary>
     public async Task<IngestResult> IngestAnnouncedAsync(string sopInstanceUid, Func<Stream, CancellationToken, Task> writeContent, CancellationToken cancellationToken)
     {
@@ -348,15 +348,14 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         InstanceRecord? unindexed = null;
         try
         {
-            var copy = await index.FindInstanceAsync(sopInstanceUid, cancellationToken) is not null;
             if (await WriteAsync(temporary, writeContent, cancellationToken) is { } unwritten)
             {
                 return unwritten;
             }
 
-            var (record, failure, durableKey) = !copy && temporary.ChoosesKey
-                ? await ParseWhileCommittingAsync(temporary, cancellationToken)
-                : WithoutKey(Parse(temporary, requiredStudyUid: null));
+            var (record, failure, durableKey, copy) = temporary.ChoosesKey
+                ? await ParseWhileCommittingAsync(temporary, sopInstanceUid, cancellationToken)
+                : await ParseAndFindCopyAsync(temporary, sopInstanceUid, cancellationToken);
             if (record is null)
             {
                 Discard(durableKey);
@@ -388,16 +387,24 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
             }
         }
 
-        static (InstanceRecord?, IngestResult?, string?) WithoutKey((InstanceRecord? Record, IngestResult? Failure) parsed) => (parsed.Record, parsed.Failure, null);
+    }
+
+    /// <summary>Parses the bytes in <paramref name="temporary"/> and looks for a stored copy of <paramref name="sopInstanceUid"/>.</summary>
+    private async Task<(InstanceRecord? Record, IngestResult? Failure, string? DurableKey, bool Copy)> ParseAndFindCopyAsync(ITemporaryBlob temporary, string sopInstanceUid, CancellationToken cancellationToken)
+    {
+        var (record, failure) = Parse(temporary, requiredStudyUid: null);
+        var copy = record is not null && await index.FindInstanceAsync(sopInstanceUid, cancellationToken) is not null;
+        return (record, failure, null, copy);
     }
 
     /// <summary>
     /// Makes the bytes in <paramref name="temporary"/> durable under a key the store chooses, while a pool thread parses
-    /// them; the flush outlasts the parse, so this thread finds it done and does not switch threads to go on.
+    /// them and looks for a stored copy; the flush outlasts both, so this thread finds them done and does not switch
+    /// threads to go on.
     /// </summary>
-    private async Task<(InstanceRecord? Record, IngestResult? Failure, string? DurableKey)> ParseWhileCommittingAsync(ITemporaryBlob temporary, CancellationToken cancellationToken)
+    private async Task<(InstanceRecord? Record, IngestResult? Failure, string? DurableKey, bool Copy)> ParseWhileCommittingAsync(ITemporaryBlob temporary, string sopInstanceUid, CancellationToken cancellationToken)
     {
-        var parsing = Task.Run(() => Parse(temporary, requiredStudyUid: null), CancellationToken.None);
+        var parsing = Task.Run(() => ParseAndFindCopyAsync(temporary, sopInstanceUid, cancellationToken), CancellationToken.None);
         string key;
         try
         {
@@ -412,8 +419,8 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
 
         try
         {
-            var (record, failure) = await parsing;
-            return (record, failure, key);
+            var (record, failure, _, copy) = await parsing;
+            return (record, failure, key, copy);
         }
         catch
         {

@@ -6,8 +6,8 @@ using Hounsfield.Archive.Ingest;
 namespace Hounsfield.Server.Tests;
 
 /// <summary>
-/// Ingest of an instance whose SOP Instance UID is named before its bytes (C-STORE): a new instance is made durable while
-/// it is parsed, and every outcome but "stored" removes that blob again.
+/// Ingest of an instance whose SOP Instance UID is named before its bytes (C-STORE): its bytes are made durable while it
+/// is parsed and its stored copy looked for, and every outcome but "stored" removes that blob again.
 /// </summary>
 public sealed class AnnouncedIngestTests : IDisposable
 {
@@ -72,16 +72,18 @@ public sealed class AnnouncedIngestTests : IDisposable
     }
 
     [Fact]
-    public async Task A_copy_of_a_stored_instance_is_refused_without_writing_it()
+    public async Task A_copy_of_a_stored_instance_is_refused_and_the_blob_written_while_it_was_looked_for_is_gone_for_good()
     {
         var archive = await StartAsync();
         Assert.True((await archive.IngestAnnouncedAsync(Sop, Writing(SecondaryCapture.Bytes(Study, Series, Sop)), CancellationToken.None)).Stored);
+        var key = Assert.Single(store.EnumerateKeys());
 
         var copy = await archive.IngestAnnouncedAsync(Sop, Writing(SecondaryCapture.Bytes(Study, Series, Sop)), CancellationToken.None);
 
         Assert.Equal(IngestResult.DuplicateSopInstance, copy.FailureReason);
-        Assert.Equal(1, store.Commits);
-        Assert.Single(store.EnumerateKeys());
+        Assert.Equal(2, store.Commits); // the copy was flushed while it was parsed and looked for
+        Assert.Equal([store.LastCommittedKey!], store.DeletedDurably);
+        Assert.Equal([key], store.EnumerateKeys());
     }
 
     [Fact]
