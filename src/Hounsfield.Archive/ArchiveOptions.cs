@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Hounsfield.Archive;
 
 /// <summary>What to do when an instance arrives whose SOP Instance UID is already stored.</summary>
@@ -22,9 +24,11 @@ public sealed class ArchiveOptions
     public DuplicatePolicy DuplicatePolicy { get; set; } = DuplicatePolicy.Reject;
 
     /// <summary>Largest instance accepted, in bytes. Default 4 GiB.</summary>
+    [Range(typeof(long), "1", "9223372036854775807")]
     public long MaxInstanceLength { get; set; } = 4L * 1024 * 1024 * 1024;
 
     /// <summary>Largest HTTP request body (a STOW-RS request of several instances), in bytes; a larger Content-Length is refused with 413 before any byte is read. Default 8 GiB.</summary>
+    [Range(typeof(long), "1", "9223372036854775807")]
     public long MaxRequestLength { get; set; } = 8L * 1024 * 1024 * 1024;
 
     /// <summary>
@@ -32,6 +36,7 @@ public sealed class ArchiveOptions
     /// (about a kilobyte); a request over this is refused with 413 at the first part too many, which is not read (the
     /// parts before it are stored and reported as usual). Default 20,000.
     /// </summary>
+    [Range(1, int.MaxValue)]
     public int MaxPartsPerRequest { get; set; } = 20_000;
 
     /// <summary>
@@ -39,12 +44,14 @@ public sealed class ArchiveOptions
     /// next part is received. Overlapping the disk flushes is what makes batches fast; each still completes before the
     /// response acknowledges it. Default 32; 1 commits each part before reading the next.
     /// </summary>
+    [Range(1, int.MaxValue)]
     public int MaxConcurrentCommits { get; set; } = 32;
 
     /// <summary>
     /// Bytes of received instances that the commits in flight of one STOW-RS request may hold in memory: the next part is
     /// read only once earlier commits have released enough (so large instances overlap fewer at a time). Default 64 MiB.
     /// </summary>
+    [Range(typeof(long), "1", "9223372036854775807")]
     public long MaxConcurrentCommitMemory { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>
@@ -52,6 +59,7 @@ public sealed class ArchiveOptions
     /// with other instances, with one write and a flush shared with the commits running at the same time; longer ones are
     /// streamed to a temporary file as they arrive and become files of their own. Default 8 MiB.
     /// </summary>
+    [Range(0, 0x7FFFFFC7)]
     public int MaxInMemoryInstanceLength { get; set; } = 8 * 1024 * 1024;
 
     /// <summary>
@@ -61,9 +69,11 @@ public sealed class ArchiveOptions
     /// pending rows first, so they see every acknowledged instance; a crash loses no row, as start-up indexes the stored
     /// instances it finds unindexed. Default 10 ms; zero writes them at once, on another thread.
     /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan IndexWriteDelay { get; set; } = TimeSpan.FromMilliseconds(10);
 
     /// <summary>Binary values longer than this are left out of stored metadata as BulkDataURIs. Default 1 KiB.</summary>
+    [Range(0, int.MaxValue)]
     public int BulkDataThreshold { get; set; } = 1024;
 
     /// <summary>
@@ -71,5 +81,6 @@ public sealed class ArchiveOptions
     /// larger compressed one goes as stored, as PS3.18 §8.7.3.4 permits for lossless data too long to convert; naming a
     /// syntax that needs a codec, a larger one is a 406. Default 256 MiB.
     /// </summary>
+    [Range(typeof(long), "0", "9223372036854775807")]
     public long MaxDefaultConversionLength { get; set; } = 256L * 1024 * 1024;
 }

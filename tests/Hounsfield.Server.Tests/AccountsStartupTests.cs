@@ -95,6 +95,17 @@ public sealed class AccountsStartupTests
     [InlineData("--Archive:IndexWriteDelay", "soon", "'soon' at 'Archive:IndexWriteDelay'")]
     [InlineData("--Archive:MaxPartsPerRequest", "many", "'many' at 'Archive:MaxPartsPerRequest'")]
     [InlineData("--Dimse:MaxAssociations", "-x", "'-x' at 'Dimse:MaxAssociations'")]
+    [InlineData("--Archive:MaxConcurrentCommits", "0", "Archive:MaxConcurrentCommits is 0; it must be at least 1.")]
+    [InlineData("--Archive:IndexWriteDelay", "-00:00:01", "Archive:IndexWriteDelay is -00:00:01; it must be between 00:00:00 and 01:00:00.")]
+    [InlineData("--Archive:MaxInstanceLength", "-5", "Archive:MaxInstanceLength is -5; it must be at least 1.")]
+    [InlineData("--Dimse:MaxAsyncOperations", "0", "Dimse:MaxAsyncOperations is 0; it must be between 1 and 65535.")]
+    [InlineData("--Dimse:MaxAssociations", "0", "Dimse:MaxAssociations is 0; it must be between 1 and 100000.")]
+    [InlineData("--Auth:PasswordIterations", "1", "Auth:PasswordIterations is 1; it must be at least 1000.")]
+    [InlineData("--Auth:AccessTokenLifetime", "00:00:00", "Auth:AccessTokenLifetime is 00:00:00; it must be between 00:00:01 and 3650.00:00:00.")]
+    [InlineData("--Developer:MaxZipCompressionRatio", "0.5", "Developer:MaxZipCompressionRatio is 0.5; it must be at least 1.")]
+    [InlineData("--Developer:MonthlyQuota", "-1", "Developer:MonthlyQuota is -1; it must be at least 0.")]
+    [InlineData("--Nodes:MaxConcurrentJobs", "0", "Nodes:MaxConcurrentJobs is 0; it must be between 1 and 1024.")]
+    [InlineData("--Nodes:JobStaleAfter", "00:00:06", "Nodes:JobStaleAfter is 00:00:06; it must be at least twice Nodes:JobHeartbeatInterval (00:00:05).")]
     public void Settings_that_cannot_work_stop_serve_with_a_message(string setting, string value, string message)
     {
         var data = Directory.CreateTempSubdirectory("hounsfield-bad-");

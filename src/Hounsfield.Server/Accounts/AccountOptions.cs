@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Hounsfield.Server.Accounts;
 
 /// <summary>Accounts and authentication: section "Auth" of the configuration (e.g. `HOUNSFIELD__Auth__AccessTokenLifetime=00:30:00`).</summary>
@@ -15,21 +17,27 @@ internal sealed class AccountOptions
     public string Audience { get; set; } = "hounsfield";
 
     /// <summary>Lifetime of access tokens. Default 15 minutes.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "3650.00:00:00")]
     public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>Lifetime of refresh tokens (and of their cookie). Default 30 days.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "3650.00:00:00")]
     public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(30);
 
     /// <summary>Tolerated clock difference between nodes when checking `exp` and `nbf`. Default 30 seconds.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>PBKDF2-HMAC-SHA256 iterations for new password hashes (stored hashes keep their own count). Default 600 000 (OWASP 2023).</summary>
+    [Range(1000, int.MaxValue)]
     public int PasswordIterations { get; set; } = 600_000;
 
     /// <summary>Failed logins allowed per account and client address within <see cref="LoginThrottleWindow"/> before 429. Default 5.</summary>
+    [Range(1, int.MaxValue)]
     public int MaxFailedLogins { get; set; } = 5;
 
     /// <summary>Window of the login throttle. Default 15 minutes.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "3650.00:00:00")]
     public TimeSpan LoginThrottleWindow { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>Whether `POST /api/auth/register/` is open. Default true.</summary>
@@ -42,6 +50,7 @@ internal sealed class AccountOptions
     public string RegistrationRole { get; set; } = Roles.None;
 
     /// <summary>Largest JSON or form body the account endpoints read. Default 64 KiB.</summary>
+    [Range(1024, int.MaxValue)]
     public int MaxRequestBodyLength { get; set; } = 64 * 1024;
 }
 
@@ -49,6 +58,7 @@ internal sealed class AccountOptions
 internal sealed class QuotaOptions
 {
     /// <summary>Calls per developer, per metered endpoint, per calendar month (UTC); a profile may override it. Default 1000.</summary>
+    [Range(0, int.MaxValue)]
     public int MonthlyQuota { get; set; } = 1000;
 }
 

@@ -69,11 +69,6 @@ internal sealed class DimseService(
 
     private async Task<DicomServer> StartServerAsync(int port, DicomTlsServerOptions? tlsOptions, CancellationToken cancellationToken)
     {
-        if (options.MaxAsyncOperations is < 1 or > ushort.MaxValue)
-        {
-            throw new DimseSettingsException($"Dimse:MaxAsyncOperations {options.MaxAsyncOperations} must be between 1 and 65535");
-        }
-
         var server = new DicomServer(new DicomServerOptions
         {
             Port = port,
