@@ -85,6 +85,7 @@ public sealed class ArchiveService(IArchiveIndex index, IBlobStore blobs, Archiv
         }
 
         await index.ForgetFreedBlobsAsync([.. freed], cancellationToken);
+        blobs.PrepareSpace();
         return new ArchiveStartup(recovered, removed);
     }
 

@@ -319,7 +319,9 @@ public sealed class ArchiveDurabilityTests : IDisposable
         Assert.Contains("4096", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal("[]", (await server.Client.GetStringAsync("/dicomweb/instances")).Trim());
         var blobs = Path.Combine(data.FullName, "blobs");
-        Assert.Empty(Directory.EnumerateFiles(blobs, "*", SearchOption.AllDirectories));
+        var spare = Assert.Single(Directory.EnumerateFiles(blobs, "*", SearchOption.AllDirectories)); // made at start-up
+        Assert.Equal("next.spare", Path.GetFileName(spare));
+        Assert.DoesNotContain(File.ReadAllBytes(spare), b => b != 0);
     }
 
     private static async Task StoreEachAsync(ServerProcess server, IEnumerable<byte[]> instances)

@@ -9,6 +9,7 @@ namespace Hounsfield.Server.Tests;
 public sealed class BlobStoreTests : IDisposable
 {
     private const int InMemoryLimit = 256 * 1024;
+    private const int SpareLength = 64 * 4096;
     private readonly DirectoryInfo root = Directory.CreateTempSubdirectory("hounsfield-blobs-");
 
     private string SegmentFolder => Path.Combine(root.FullName, "segments");
@@ -169,6 +170,108 @@ public sealed class BlobStoreTests : IDisposable
         Assert.All(abandoned, key => Assert.ThrowsAny<IOException>(() => restarted.OpenRead(key)));
         Assert.Equal(["00000002.seg", "00000003.seg"], Directory.GetFiles(SegmentFolder).Select(Path.GetFileName).Order());
     }
+
+    [Fact]
+    public async Task The_spare_made_at_start_up_is_written_zeros_and_the_first_segment_takes_it_without_growing()
+    {
+        using var store = new FolderBlobStore(root.FullName, InMemoryLimit, spareSegmentLength: SpareLength, idleBeforeSpare: TimeSpan.FromHours(1));
+        store.PrepareSpace();
+
+        var spare = Path.Combine(SegmentFolder, "next.spare");
+        Assert.Equal(new byte[SpareLength], File.ReadAllBytes(spare));
+        Assert.Equal(SpareLength, AllocatedBytes(spare)); // written, not a sparse file: a record in it allocates nothing
+
+        var blobs = new[] { 10_000, 50_000, 1 }.Select(RandomNumberGenerator.GetBytes).ToList();
+        var keys = new List<string>();
+        foreach (var bytes in blobs)
+        {
+            keys.Add(await CommitAsync(store, bytes));
+        }
+
+        Assert.All(keys, key => Assert.StartsWith("s/00000001/", key, StringComparison.Ordinal));
+        Assert.False(File.Exists(spare));
+        Assert.Equal(SpareLength, new FileInfo(Path.Combine(SegmentFolder, "00000001.seg")).Length);
+        for (var i = 0; i < blobs.Count; i++)
+        {
+            Assert.Equal(blobs[i], ReadAll(store.OpenRead(keys[i])));
+        }
+
+        Assert.Equal(keys, store.EnumerateKeys()); // the zeros after the records hold none
+    }
+
+    [Fact]
+    public async Task A_full_spare_segment_takes_no_more_records_and_the_next_grows_while_appends_go_on()
+    {
+        using var store = new FolderBlobStore(root.FullName, InMemoryLimit, spareSegmentLength: SpareLength, idleBeforeSpare: TimeSpan.FromHours(1));
+        store.PrepareSpace();
+        var fitting = SpareLength / RecordLength(20_000);
+
+        var keys = new List<string>();
+        for (var i = 0; i <= fitting; i++)
+        {
+            keys.Add(await CommitAsync(store, RandomNumberGenerator.GetBytes(20_000)));
+        }
+
+        Assert.All(keys[..^1], key => Assert.StartsWith("s/00000001/", key, StringComparison.Ordinal));
+        Assert.StartsWith("s/00000002/0/", keys[^1], StringComparison.Ordinal);
+        Assert.Equal(16 + 20_000, new FileInfo(Path.Combine(SegmentFolder, "00000002.seg")).Length); // no spare: it grows
+        Assert.False(File.Exists(Path.Combine(SegmentFolder, "next.spare")));
+    }
+
+    [Fact]
+    public async Task Once_appends_pause_the_next_spare_is_made_and_the_next_segment_takes_it()
+    {
+        using var store = new FolderBlobStore(root.FullName, InMemoryLimit, spareSegmentLength: SpareLength, idleBeforeSpare: TimeSpan.FromMilliseconds(200));
+        store.PrepareSpace();
+        var spare = Path.Combine(SegmentFolder, "next.spare");
+        await CommitAsync(store, RandomNumberGenerator.GetBytes(1000));
+        Assert.False(File.Exists(spare)); // taken by the first segment
+
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!File.Exists(spare) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(SpareLength, new FileInfo(spare).Length);
+        string key;
+        do
+        {
+            key = await CommitAsync(store, RandomNumberGenerator.GetBytes(20_000));
+        }
+        while (key.StartsWith("s/00000001/", StringComparison.Ordinal));
+
+        Assert.StartsWith("s/00000002/0/", key, StringComparison.Ordinal);
+        Assert.Equal(SpareLength, new FileInfo(Path.Combine(SegmentFolder, "00000002.seg")).Length);
+    }
+
+    [Fact]
+    public async Task Start_up_frees_the_zeros_after_the_last_record_and_replaces_a_spare_cut_short_or_of_another_length()
+    {
+        string key;
+        using (var firstRun = new FolderBlobStore(root.FullName, InMemoryLimit, spareSegmentLength: SpareLength, idleBeforeSpare: TimeSpan.FromHours(1)))
+        {
+            firstRun.PrepareSpace();
+            key = await CommitAsync(firstRun, RandomNumberGenerator.GetBytes(1000));
+            firstRun.PrepareSpace(); // as a later start-up would: a new spare
+        }
+
+        File.WriteAllBytes(Path.Combine(SegmentFolder, "next.spare.part"), [1, 2, 3]); // as a crash while filling leaves it
+        using var restarted = new FolderBlobStore(root.FullName, InMemoryLimit, spareSegmentLength: 2 * SpareLength, idleBeforeSpare: TimeSpan.FromHours(1));
+
+        Assert.False(File.Exists(Path.Combine(SegmentFolder, "next.spare.part")));
+        Assert.Empty(Unreferenced(restarted, new HashSet<string> { key }));
+        Assert.Equal(0, RemoveUnreferenced(restarted, new HashSet<string> { key }));
+        Assert.Equal(RecordLength(1000), new FileInfo(Path.Combine(SegmentFolder, "00000001.seg")).Length);
+
+        restarted.PrepareSpace();
+        Assert.Equal(2 * SpareLength, new FileInfo(Path.Combine(SegmentFolder, "next.spare")).Length);
+        Assert.StartsWith("s/00000002/", await CommitAsync(restarted, RandomNumberGenerator.GetBytes(10)), StringComparison.Ordinal);
+        Assert.Equal(2 * SpareLength, new FileInfo(Path.Combine(SegmentFolder, "00000002.seg")).Length);
+    }
+
+    /// <summary>The bytes a record of <paramref name="length"/> takes: a 16-byte header and the bytes, up to the next 4 KiB.</summary>
+    private static int RecordLength(int length) => (16 + length + 4095) / 4096 * 4096;
 
     /// <summary>The start-up sweep's unreferenced keys, part by part.</summary>
     private static List<string> Unreferenced(FolderBlobStore store, IReadOnlySet<string> known) =>

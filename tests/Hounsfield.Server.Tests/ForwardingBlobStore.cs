@@ -26,6 +26,8 @@ internal abstract class ForwardingBlobStore(IBlobStore inner) : IBlobStore
     public int RemoveUnreferenced(string prefix, IReadOnlySet<string> known) => inner.RemoveUnreferenced(prefix, known);
 
     public void DeleteTemporaries() => inner.DeleteTemporaries();
+
+    public void PrepareSpace() => inner.PrepareSpace();
 }
 
 /// <summary>A temporary blob that passes every call to another; tests override its commit.</summary>

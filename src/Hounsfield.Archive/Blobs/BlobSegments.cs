@@ -14,8 +14,12 @@ namespace Hounsfield.Archive.Blobs;
 /// <c>s/{segment}/{offset}/{length}</c> in hex. Each process appends to segments it created itself, so at start-up no
 /// segment is being written and the space no index row refers to (records of interrupted ingests) can be freed.
 /// </para>
+/// <para>
+/// A new segment takes the spare (<see cref="SpareSegment"/>) when one is ready: a file already as long as the segment
+/// will be, zero-filled, whose records cost a flush without file-system metadata. Otherwise it starts empty and grows.
+/// </para>
 /// </summary>
-internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisposable
+internal sealed class BlobSegments(string folder, long maxSegmentLength, SpareSegment spare) : IDisposable
 {
     public const string KeyPrefix = "s/";
     private const int Alignment = 4096;
@@ -46,7 +50,8 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
         long offset;
         lock (gate)
         {
-            if (current is null || current.Failure is not null || (current.End > 0 && current.End + recordLength > maxSegmentLength))
+            spare.NoteAppend();
+            if (current is null || current.Failure is not null || (current.End > 0 && current.End + recordLength > current.Capacity))
             {
                 current = CreateSegment();
             }
@@ -444,8 +449,12 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
         yield return (cursor, long.MaxValue);
     }
 
+    /// <summary>Makes the spare segment now when none is ready (at start-up, before any append).</summary>
+    public void PrepareSpare() => spare.Prepare();
+
     public void Dispose()
     {
+        spare.Dispose();
         lock (gate)
         {
             foreach (var segment in written)
@@ -588,7 +597,10 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
         }
     }
 
-    /// <summary>A new, empty segment whose folder entry is durable, so records flushed into it survive a power loss.</summary>
+    /// <summary>
+    /// A new segment whose folder entry is durable, so records flushed into it survive a power loss: the spare, as long as
+    /// it will be, or else an empty file that grows up to <c>maxSegmentLength</c>.
+    /// </summary>
     private Segment CreateSegment()
     {
         Directory.CreateDirectory(folder);
@@ -598,10 +610,22 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
             var path = PathOf(id);
             try
             {
-                var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-                RandomAccess.FlushToDisk(handle);
+                SafeFileHandle handle;
+                long capacity;
+                if (!File.Exists(path) && spare.TryTake(path))
+                {
+                    handle = OpenSegment(path, FileAccess.ReadWrite);
+                    capacity = spare.Length;
+                }
+                else
+                {
+                    handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+                    RandomAccess.FlushToDisk(handle);
+                    capacity = maxSegmentLength;
+                }
+
                 NativeFile.FlushFolder(folder);
-                var segment = new Segment(id, path, handle);
+                var segment = new Segment(id, path, handle, capacity);
                 written.Add(segment);
                 return segment;
             }
@@ -682,8 +706,11 @@ internal sealed class BlobSegments(string folder, long maxSegmentLength) : IDisp
         public bool Closing { get; set; }
     }
 
-    private sealed class Segment(long id, string path, SafeFileHandle handle)
+    private sealed class Segment(long id, string path, SafeFileHandle handle, long capacity)
     {
+        /// <summary>The length past which it takes no more records: the spare's length, or <c>maxSegmentLength</c> for one that grows.</summary>
+        public long Capacity => capacity;
+
         public long Id => id;
 
         public string Path => path;

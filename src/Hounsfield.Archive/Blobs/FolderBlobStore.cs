@@ -32,13 +32,16 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
 
     /// <param name="root">The folder.</param>
     /// <param name="inMemoryLimit">The longest blob held in memory and stored as a segment record; longer ones become files.</param>
-    /// <param name="maxSegmentLength">The length past which a segment takes no more records (the next one starts a new segment).</param>
-    public FolderBlobStore(string root, int inMemoryLimit = 8 * 1024 * 1024, long maxSegmentLength = 1L << 30)
+    /// <param name="maxSegmentLength">The length past which a segment that grows takes no more records (the next one starts a new segment).</param>
+    /// <param name="spareSegmentLength">The length of the spare segment made ahead (<see cref="SpareSegment"/>); 0 for none.</param>
+    /// <param name="idleBeforeSpare">How long appends must have paused before the next spare segment is made. Default 1 s.</param>
+    public FolderBlobStore(string root, int inMemoryLimit = 8 * 1024 * 1024, long maxSegmentLength = 1L << 30, long spareSegmentLength = 0, TimeSpan? idleBeforeSpare = null)
     {
         this.root = Path.GetFullPath(root);
         this.inMemoryLimit = inMemoryLimit;
         receiveBuffers = new ReceiveBufferPool(inMemoryLimit, retainedBytes: 2L * Math.Max(inMemoryLimit, ReceiveBufferPool.MinLength));
-        segments = new BlobSegments(Path.Combine(this.root, SegmentsFolder), maxSegmentLength);
+        var segmentsFolder = Path.Combine(this.root, SegmentsFolder);
+        segments = new BlobSegments(segmentsFolder, maxSegmentLength, new SpareSegment(segmentsFolder, spareSegmentLength, idleBeforeSpare ?? TimeSpan.FromSeconds(1)));
         Directory.CreateDirectory(Path.Combine(this.root, TemporaryFolder));
     }
 
@@ -93,6 +96,8 @@ public sealed class FolderBlobStore : IBlobStore, IDisposable
         DeleteFilesDurably(removed);
         return removed.Count;
     }
+
+    public void PrepareSpace() => segments.PrepareSpare();
 
     public void DeleteTemporaries()
     {

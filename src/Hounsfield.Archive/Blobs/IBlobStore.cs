@@ -55,6 +55,9 @@ public interface IBlobStore
 
     /// <summary>Removes temporary blobs left by a crash.</summary>
     void DeleteTemporaries();
+
+    /// <summary>Prepares, at start-up, the space the next blobs are written to, when the store prepares space ahead.</summary>
+    void PrepareSpace();
 }
 
 public interface ITemporaryBlob : IAsyncDisposable

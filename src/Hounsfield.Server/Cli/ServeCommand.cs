@@ -37,7 +37,7 @@ internal static class ServeCommand
         archiveOptions.DataDirectory = dataDirectory;
         builder.Services.AddSingleton(archiveOptions);
         builder.Services.AddSingleton<IArchiveIndex>(services => new SqliteArchiveIndex(Path.Combine(dataDirectory, "index.db"), services.GetRequiredService<ILogger<SqliteArchiveIndex>>()));
-        builder.Services.AddSingleton<IBlobStore>(_ => new FolderBlobStore(Path.Combine(dataDirectory, "blobs"), archiveOptions.MaxInMemoryInstanceLength));
+        builder.Services.AddSingleton<IBlobStore>(_ => new FolderBlobStore(Path.Combine(dataDirectory, "blobs"), archiveOptions.MaxInMemoryInstanceLength, spareSegmentLength: archiveOptions.SpareSegmentLength));
         builder.Services.AddSingleton<ArchiveService>();
         var dimseOptions = builder.Configuration.Read<DimseOptions>("Dimse");
         builder.Services.AddSingleton(dimseOptions);

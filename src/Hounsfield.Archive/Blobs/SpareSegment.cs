@@ -1,0 +1,188 @@
+namespace Hounsfield.Archive.Blobs;
+
+/// <summary>
+/// The next segment, made before it is needed: a file of its full length, zero-filled and flushed, then renamed
+/// <c>next.spare</c>; a new segment takes it by renaming it. A record written into it changes no file-system metadata (its
+/// blocks are allocated and written, the file's length set), so its flush is the device write and a cache flush, without a
+/// journal commit as well: on ext4 here, 300 µs instead of 460 µs for a 130 KB record. The zeros are written while the
+/// store is idle (at start-up, and once appends have paused for a while), because zeros written during appends take the
+/// device time that the appends' flushes wait for: the flushes then cost more than they save.
+/// </summary>
+internal sealed class SpareSegment : IDisposable
+{
+    private const string FileName = "next.spare";
+    private const string PartialFileName = "next.spare.part";
+    private const int ChunkLength = 1024 * 1024;
+
+    private static readonly byte[] Zeros = new byte[ChunkLength];
+
+    private readonly string folder;
+    private readonly TimeSpan idleBeforeFilling;
+    private readonly CancellationTokenSource stopping = new();
+    private readonly Lock gate = new();
+    private Task? filling; // under gate
+    private long lastAppend = Environment.TickCount64;
+    private volatile bool urgent; // Prepare waits: the fill does not wait for appends to pause
+
+    /// <param name="folder">The segments' folder.</param>
+    /// <param name="length">The spare's length; 0 makes none, and every segment grows as records are appended.</param>
+    /// <param name="idleBeforeFilling">How long appends must have paused before the zeros of the next spare are written.</param>
+    public SpareSegment(string folder, long length, TimeSpan idleBeforeFilling)
+    {
+        this.folder = folder;
+        Length = length;
+        this.idleBeforeFilling = idleBeforeFilling;
+        if (File.Exists(PartialPath))
+        {
+            File.Delete(PartialPath); // a fill cut short by a crash
+        }
+    }
+
+    public long Length { get; }
+
+    private string SparePath => Path.Combine(folder, FileName);
+
+    private string PartialPath => Path.Combine(folder, PartialFileName);
+
+    /// <summary>Notes an append: the spare's zeros wait until appends have paused for <c>idleBeforeFilling</c>.</summary>
+    public void NoteAppend() => Volatile.Write(ref lastAppend, Environment.TickCount64);
+
+    /// <summary>
+    /// Makes the spare now, unless one is ready, and returns once it is: at start-up, when nothing else is written. A fill
+    /// already waiting for appends to pause goes on at once. A spare that cannot be made (a full disk, say) is left out.
+    /// </summary>
+    public void Prepare()
+    {
+        if (Length == 0 || IsReady())
+        {
+            return;
+        }
+
+        urgent = true;
+        try
+        {
+            StartFilling().GetAwaiter().GetResult();
+        }
+        finally
+        {
+            urgent = false;
+        }
+    }
+
+    /// <summary>
+    /// Renames the spare to <paramref name="path"/> and returns true, or returns false when no spare is ready (or another
+    /// process took it); throws when <paramref name="path"/> exists. Either way the next spare is made once appends pause.
+    /// </summary>
+    public bool TryTake(string path)
+    {
+        if (Length == 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            return IsReady() && NativeFile.RenameWithoutReplacing(SparePath, path);
+        }
+        finally
+        {
+            StartFilling();
+        }
+    }
+
+    /// <summary>Whether a spare of the configured length is there.</summary>
+    private bool IsReady()
+    {
+        var spare = new FileInfo(SparePath);
+        return spare.Exists && spare.Length == Length;
+    }
+
+    /// <summary>The fill in progress, or a new one: one at a time, so that two never write the partial file.</summary>
+    private Task StartFilling()
+    {
+        lock (gate)
+        {
+            if (filling is { IsCompleted: false } || stopping.IsCancellationRequested)
+            {
+                return filling ?? Task.CompletedTask;
+            }
+
+            return filling = Task.Run(FillOrGiveUpAsync);
+        }
+    }
+
+    private async Task FillOrGiveUpAsync()
+    {
+        try
+        {
+            await FillAsync(stopping.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException)
+        {
+            // Stopped, or no room (a full disk, say): no spare then, and segments grow as records are appended, as without
+            // one. The partial file goes now, so that it holds no space the records may need.
+            try
+            {
+                File.Delete(PartialPath);
+            }
+            catch (IOException)
+            {
+                // Removed at the next start.
+            }
+        }
+    }
+
+    /// <summary>Writes the zeros into the partial file (each chunk sent to the device at once), flushes it, and renames it the spare.</summary>
+    private async Task FillAsync(CancellationToken cancellationToken)
+    {
+        if (IsReady())
+        {
+            return;
+        }
+
+        await UntilAppendsPauseAsync(cancellationToken);
+        Directory.CreateDirectory(folder);
+        using (var handle = File.OpenHandle(PartialPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None))
+        {
+            for (long position = 0; position < Length; position += ChunkLength)
+            {
+                await UntilAppendsPauseAsync(cancellationToken);
+                var length = (int)Math.Min(ChunkLength, Length - position);
+                RandomAccess.Write(handle, Zeros.AsSpan(0, length), position);
+                NativeFile.StartWriteBack(handle, position, length);
+            }
+
+            NativeFile.FlushData(handle);
+        }
+
+        File.Move(PartialPath, SparePath, overwrite: true);
+        NativeFile.FlushFolder(folder);
+    }
+
+    /// <summary>Returns once no record has been appended for <c>idleBeforeFilling</c>, or at once for <see cref="Prepare"/>.</summary>
+    private async Task UntilAppendsPauseAsync(CancellationToken cancellationToken)
+    {
+        while (!urgent && TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref lastAppend)) is var idle && idle < idleBeforeFilling)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Min((idleBeforeFilling - idle).TotalMilliseconds, 100)), cancellationToken);
+        }
+    }
+
+    /// <summary>Stops a fill in progress and waits for it (a chunk at most), which removes its partial file.</summary>
+    public void Dispose()
+    {
+        Task? running;
+        lock (gate)
+        {
+            if (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+
+            stopping.Cancel();
+            running = filling;
+        }
+
+        running?.Wait(TimeSpan.FromSeconds(10));
+    }
+}
