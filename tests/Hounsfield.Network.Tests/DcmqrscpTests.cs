@@ -1,4 +1,5 @@
 using Hounsfield.Dicom;
+using Hounsfield.Testing;
 
 namespace Hounsfield.Network.Tests;
 
@@ -12,8 +13,8 @@ public sealed class DcmqrscpTests : IDisposable
     [DcmtkFact]
     public async Task Our_scu_stores_finds_moves_and_gets_with_dcmqrscp()
     {
-        var qrPort = TestEnvironment.FreePort();
-        var storePort = TestEnvironment.FreePort();
+        var qrPort = FreePorts.Next();
+        var storePort = FreePorts.Next();
         var moved = Directory.CreateDirectory(Path.Combine(folder, "moved")).FullName;
         var fetched = Directory.CreateDirectory(Path.Combine(folder, "fetched")).FullName;
         var config = await DcmqrscpConfiguration.WriteAsync(folder, qrPort, "QRSCP", ("storescp", "STORESCP", storePort));
@@ -57,7 +58,7 @@ public sealed class DcmqrscpTests : IDisposable
     [DcmtkFact]
     public async Task Our_get_understands_one_role_selection_per_context_from_dcmqrscp()
     {
-        var qrPort = TestEnvironment.FreePort();
+        var qrPort = FreePorts.Next();
         var fetched = Directory.CreateDirectory(Path.Combine(folder, "fetched")).FullName;
         var config = await DcmqrscpConfiguration.WriteAsync(folder, qrPort, "QRSCP", ("nobody", "NOBODY", 1));
         await using var qrscp = await Dcmtk.StartAsync("dcmqrscp", ["+xs", "-c", config, qrPort.ToString()], qrPort);

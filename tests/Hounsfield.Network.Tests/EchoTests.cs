@@ -1,3 +1,5 @@
+using Hounsfield.Testing;
+
 namespace Hounsfield.Network.Tests;
 
 public sealed class EchoTests
@@ -21,7 +23,7 @@ public sealed class EchoTests
     [DcmtkFact]
     public async Task Our_scu_echoes_dcmtk_storescp()
     {
-        var port = TestEnvironment.FreePort();
+        var port = FreePorts.Next();
         var folder = TestEnvironment.CreateTempDirectory("echo");
         try
         {

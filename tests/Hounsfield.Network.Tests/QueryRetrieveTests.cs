@@ -1,4 +1,5 @@
 using Hounsfield.Dicom;
+using Hounsfield.Testing;
 
 namespace Hounsfield.Network.Tests;
 
@@ -99,7 +100,7 @@ public sealed class QueryRetrieveTests : IDisposable
     public async Task Movescu_moves_a_study_from_our_scp_to_dcmtk_storescp()
     {
         var (paths, studyUid) = WriteInstances(3);
-        var port = TestEnvironment.FreePort();
+        var port = FreePorts.Next();
         var received = Directory.CreateDirectory(Path.Combine(folder, "received")).FullName;
         await using var storescp = await Dcmtk.StartAsync("storescp", ["-aet", "STORESCP", "-od", received, port.ToString()], port);
         var provider = new FileRetrieveProvider(paths, new Dictionary<string, DicomRemoteNode> { ["STORESCP"] = new("127.0.0.1", port, "STORESCP") });
@@ -122,7 +123,7 @@ public sealed class QueryRetrieveTests : IDisposable
     public async Task Our_move_makes_our_scp_send_to_dcmtk_storescp()
     {
         var (paths, studyUid) = WriteInstances(4);
-        var port = TestEnvironment.FreePort();
+        var port = FreePorts.Next();
         var received = Directory.CreateDirectory(Path.Combine(folder, "received")).FullName;
         await using var storescp = await Dcmtk.StartAsync("storescp", ["-aet", "STORESCP", "-od", received, port.ToString()], port);
         var provider = new FileRetrieveProvider(paths, new Dictionary<string, DicomRemoteNode> { ["STORESCP"] = new("127.0.0.1", port, "STORESCP") });

@@ -1,4 +1,5 @@
 using Hounsfield.Dicom;
+using Hounsfield.Testing;
 
 namespace Hounsfield.Network.Tests;
 
@@ -19,7 +20,7 @@ public sealed class StoreScuTests
     [CorpusDcmtkFact]
     public async Task Our_scu_stores_the_corpus_to_storescp_on_one_association_in_the_stored_syntaxes()
     {
-        var port = TestEnvironment.FreePort();
+        var port = FreePorts.Next();
         var folder = TestEnvironment.CreateTempDirectory("storescu");
         try
         {
@@ -91,7 +92,7 @@ public sealed class StoreScuTests
     [DcmtkFact]
     public async Task A_native_instance_is_converted_when_the_peer_accepts_only_implicit_little_endian()
     {
-        var port = TestEnvironment.FreePort();
+        var port = FreePorts.Next();
         var folder = TestEnvironment.CreateTempDirectory("storescu-ivr");
         try
         {

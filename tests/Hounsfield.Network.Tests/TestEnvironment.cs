@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Hounsfield.Testing;
 
 namespace Hounsfield.Network.Tests;
 
@@ -18,13 +19,6 @@ public static class TestEnvironment
 
     public static string CorpusSkipReason => Corpus.SkipReason.Length > 0 ? Corpus.SkipReason : DcmtkSkipReason;
 
-    /// <summary>A TCP port free on loopback now (bind to 0, read it back).</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public static string CreateTempDirectory(string prefix)
     {

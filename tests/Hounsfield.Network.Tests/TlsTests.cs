@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Hounsfield.Dicom;
+using Hounsfield.Testing;
 
 namespace Hounsfield.Network.Tests;
 
@@ -220,7 +221,7 @@ public sealed class TlsTests : IDisposable
     [DcmtkFact]
     public async Task Our_scu_stores_to_dcmtk_storescp_over_tls_with_a_client_certificate()
     {
-        var port = TestEnvironment.FreePort();
+        var port = FreePorts.Next();
         var folder = TestEnvironment.CreateTempDirectory("tls-storescp");
         try
         {

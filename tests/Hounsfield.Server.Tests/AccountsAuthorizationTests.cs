@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using Hounsfield.Server.Accounts;
 using static Hounsfield.Server.Tests.AccountsTestClient;
+using Hounsfield.Testing;
 
 namespace Hounsfield.Server.Tests;
 
@@ -141,7 +142,7 @@ public sealed class AccountsAuthorizationTests
         ServerProcess server, HttpClient readOnly, HttpClient user, HttpClient developer, HttpClient apiKey, HttpClient keyOwner)
     {
         using var node = await server.Client.PostAsJsonAsync("/api/dicom_nodes",
-            new { name = "closed", peer_aet_title = "CLOSED", peer_host = "127.0.0.1", peer_port = DimseTests.FreePort() });
+            new { name = "closed", peer_aet_title = "CLOSED", peer_host = "127.0.0.1", peer_port = FreePorts.Next() });
         Assert.Equal(HttpStatusCode.Created, node.StatusCode);
         var nodeId = (await JsonAsync(node)).GetProperty("id").GetInt64();
 

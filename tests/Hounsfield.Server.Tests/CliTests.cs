@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Xml.Linq;
+using Hounsfield.Testing;
 
 namespace Hounsfield.Server.Tests;
 
@@ -171,7 +172,7 @@ public sealed class CliTests
     [Fact]
     public async Task Serve_answers_health_probes()
     {
-        var port = FreePort();
+        var port = FreePorts.Next();
         var data = Directory.CreateTempSubdirectory("hounsfield-serve-");
         using var server = CliRunner.Start("serve", "--urls", $"http://127.0.0.1:{port}", "--data", data.FullName, "--dicom-port", "0");
         try
@@ -197,7 +198,7 @@ public sealed class CliTests
         {
             await using var first = await ServerProcess.StartAsync(data);
 
-            var (exitCode, _, stderr) = CliRunner.Run("serve", "--urls", $"http://127.0.0.1:{FreePort()}", "--data", data.FullName, "--dicom-port", "0");
+            var (exitCode, _, stderr) = CliRunner.Run("serve", "--urls", $"http://127.0.0.1:{FreePorts.Next()}", "--data", data.FullName, "--dicom-port", "0");
 
             Assert.Equal(1, exitCode);
             Assert.Contains("is in use by another hounsfield serve", stderr, StringComparison.Ordinal);
@@ -223,12 +224,5 @@ public sealed class CliTests
                 await Task.Delay(100);
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

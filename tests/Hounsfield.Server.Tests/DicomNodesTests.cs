@@ -8,6 +8,7 @@ using Hounsfield.Dicom;
 using Hounsfield.Server.Accounts;
 using Hounsfield.Server.Nodes;
 using static Hounsfield.Server.Tests.AccountsTestClient;
+using Hounsfield.Testing;
 
 namespace Hounsfield.Server.Tests;
 
@@ -123,7 +124,7 @@ public sealed class DicomNodesTests
     [CorpusFact]
     public async Task Echo_succeeds_against_storescp_and_a_closed_port_fails_fast_with_502()
     {
-        var storescpPort = DimseTests.FreePort();
+        var storescpPort = FreePorts.Next();
         var received = Directory.CreateTempSubdirectory("hounsfield-nodes-echo-");
         using var storescp = await DimseTests.StartPeerAsync(storescpPort, "storescp", "-aet", "STORESCP", "-od", received.FullName, Text(storescpPort));
         await using var server = await ServerProcess.StartAsync();
@@ -137,7 +138,7 @@ public sealed class DicomNodesTests
             Assert.Equal("0x0000", body.GetProperty("status").GetString());
             Assert.True(body.GetProperty("elapsed_ms").GetInt64() >= 0);
 
-            var closed = await CreateNodeAsync(server, "NOBODY", DimseTests.FreePort());
+            var closed = await CreateNodeAsync(server, "NOBODY", FreePorts.Next());
             var watch = Stopwatch.StartNew();
             using var failed = await server.Client.PostAsync($"/api/dicom_nodes/{closed}/echo", null);
             Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
@@ -160,8 +161,8 @@ public sealed class DicomNodesTests
     [CorpusFact]
     public async Task Store_sends_a_study_of_the_archive_to_storescp_as_a_job_and_api_nodes_are_move_destinations_of_our_scp()
     {
-        var storescpPort = DimseTests.FreePort();
-        var dicomPort = DimseTests.FreePort();
+        var storescpPort = FreePorts.Next();
+        var dicomPort = FreePorts.Next();
         var received = Directory.CreateTempSubdirectory("hounsfield-nodes-store-");
         using var storescp = await DimseTests.StartPeerAsync(storescpPort, "storescp", "-aet", "STORESCP", "-od", received.FullName, Text(storescpPort));
         await using var server = await ServerProcess.StartAsync(null, "--dicom-port", Text(dicomPort),
@@ -212,8 +213,8 @@ public sealed class DicomNodesTests
     [CorpusFact]
     public async Task Find_move_and_get_against_dcmqrscp_bring_studies_into_the_archive()
     {
-        var dicomPort = DimseTests.FreePort();
-        var qrPort = DimseTests.FreePort();
+        var dicomPort = FreePorts.Next();
+        var qrPort = FreePorts.Next();
         var folder = Directory.CreateTempSubdirectory("hounsfield-nodes-qr-");
         // dcmqrscp delivers C-MOVEs only to the AE titles of its host table: ours, at our DICOM port.
         var config = await DcmqrscpConfiguration.WriteAsync(folder.FullName, qrPort, "QRSCP", ("hounsfield", "HOUNSFIELD", dicomPort));

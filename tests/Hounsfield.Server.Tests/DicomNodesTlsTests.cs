@@ -18,9 +18,9 @@ public sealed class DicomNodesTlsTests
     {
         using var pki = TestCertificates.Create();
         using var stranger = TestCertificates.Create("Some Other CA");
-        var storescpPort = DimseTests.FreePort();
-        var untrustedPort = DimseTests.FreePort();
-        var dicomPort = DimseTests.FreePort();
+        var storescpPort = FreePorts.Next();
+        var untrustedPort = FreePorts.Next();
+        var dicomPort = FreePorts.Next();
         var received = Directory.CreateTempSubdirectory("hounsfield-nodes-tls-");
         var strangerReceived = Directory.CreateTempSubdirectory("hounsfield-nodes-tls-stranger-");
         // storescp requires and verifies our client certificate (DCMTK's default, -rc) against the CA.
@@ -29,7 +29,7 @@ public sealed class DicomNodesTlsTests
         using var untrusted = await DimseTests.StartPeerAsync(untrustedPort, "storescp", "+tls", stranger.ServerKeyPath, stranger.ServerCertificatePath, "+cf", pki.CaPath,
             "-aet", "STRANGER", "-od", strangerReceived.FullName, Text(untrustedPort));
         await using var server = await ServerProcess.StartAsync(null, "--dicom-port", Text(dicomPort),
-            "--Dimse:Tls:CertificatePath", pki.ServerCertificatePath, "--Dimse:Tls:KeyPath", pki.ServerKeyPath, "--Dimse:Tls:Port", Text(DimseTests.FreePort()),
+            "--Dimse:Tls:CertificatePath", pki.ServerCertificatePath, "--Dimse:Tls:KeyPath", pki.ServerKeyPath, "--Dimse:Tls:Port", Text(FreePorts.Next()),
             "--Dimse:Tls:PeerCaPath", pki.CaPath, "--Dimse:Nodes:0:AETitle", "MOVESCU");
         try
         {
@@ -118,9 +118,9 @@ public sealed class DicomNodesTlsTests
     public async Task Find_get_and_move_through_the_api_reach_a_tls_only_peer_and_the_peer_moves_back_over_tls()
     {
         using var pki = TestCertificates.Create();
-        var ourDicomPort = DimseTests.FreePort();
-        var ourTlsPort = DimseTests.FreePort();
-        var peerTlsPort = DimseTests.FreePort();
+        var ourDicomPort = FreePorts.Next();
+        var ourTlsPort = FreePorts.Next();
+        var peerTlsPort = FreePorts.Next();
         string[] tls = ["--Dimse:Tls:CertificatePath", pki.ServerCertificatePath, "--Dimse:Tls:KeyPath", pki.ServerKeyPath, "--Dimse:Tls:PeerCaPath", pki.CaPath];
         // The peer: another Hounsfield that speaks only DICOM TLS and sends C-MOVEs to us over TLS (a configured TLS node).
         await using var peer = await ServerProcess.StartAsync(null, [

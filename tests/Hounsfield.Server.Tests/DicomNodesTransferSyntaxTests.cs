@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using Hounsfield.Dicom;
 using static Hounsfield.Server.Tests.AccountsTestClient;
+using Hounsfield.Testing;
 
 namespace Hounsfield.Server.Tests;
 
@@ -22,9 +23,9 @@ public sealed class DicomNodesTransferSyntaxTests
     [CorpusFact]
     public async Task Store_move_and_get_decompress_for_a_peer_that_accepts_only_uncompressed_syntaxes()
     {
-        var uncompressedPort = DimseTests.FreePort();
-        var acceptAllPort = DimseTests.FreePort();
-        var dicomPort = DimseTests.FreePort();
+        var uncompressedPort = FreePorts.Next();
+        var acceptAllPort = FreePorts.Next();
+        var dicomPort = FreePorts.Next();
         var uncompressed = Directory.CreateTempSubdirectory("hounsfield-uncompressed-peer-");
         var acceptAll = Directory.CreateTempSubdirectory("hounsfield-accept-all-peer-");
         var got = Directory.CreateTempSubdirectory("hounsfield-getscu-");
@@ -98,8 +99,8 @@ public sealed class DicomNodesTransferSyntaxTests
     [CorpusFact]
     public async Task Decompression_beyond_the_memory_bound_fails_that_instance_only_and_says_why()
     {
-        var storescpPort = DimseTests.FreePort();
-        var dicomPort = DimseTests.FreePort();
+        var storescpPort = FreePorts.Next();
+        var dicomPort = FreePorts.Next();
         var received = Directory.CreateTempSubdirectory("hounsfield-decompress-bound-");
         using var storescp = await DimseTests.StartPeerAsync(storescpPort, "storescp", "-aet", "PLAINONLY", "-od", received.FullName, Text(storescpPort));
         // rle_mr_small_s16 decodes to 64 × 64 × 2 = 8192 bytes: over the bound. evrle_ct_small is native, sent as ever.
@@ -139,7 +140,7 @@ public sealed class DicomNodesTransferSyntaxTests
     [CorpusFact]
     public async Task Get_from_a_node_keeps_the_compressed_syntax_the_peer_accepted_and_gets_the_others_decompressed()
     {
-        var peerPort = DimseTests.FreePort();
+        var peerPort = FreePorts.Next();
         await using var peer = await ServerProcess.StartAsync(null, "--dicom-port", Text(peerPort), "--Dimse:AETitle", "PEER", "--dicom-open", "true");
         await using var server = await ServerProcess.StartAsync();
         try

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Hounsfield.Dicom;
+using Hounsfield.Testing;
 
 namespace Hounsfield.Server.Tests;
 
@@ -39,7 +40,7 @@ public sealed class DimseTests
     [CorpusFact]
     public async Task An_scu_with_an_asynchronous_operations_window_stores_the_corpus_and_every_study_counts_exactly_its_instances()
     {
-        var dicomPort = FreePort();
+        var dicomPort = FreePorts.Next();
         await using var server = await ServerProcess.StartAsync(null, "--dicom-port", $"{dicomPort}", "--Dimse:Nodes:0:AETitle", "TESTSCU", "--Dimse:MaxAsyncOperations", "8");
         var files = Corpus.Files.Where(f => !f.IsMalformed)
             .Select(f => (f.Path, Dataset: DicomFile.Open(f.Path).Dataset))
@@ -72,7 +73,7 @@ public sealed class DimseTests
     [Fact]
     public async Task A_c_find_at_a_level_that_does_not_exist_fails_with_a900_and_a_comment()
     {
-        var dicomPort = FreePort();
+        var dicomPort = FreePorts.Next();
         await using var server = await ServerProcess.StartAsync(null, "--dicom-port", $"{dicomPort}", "--Dimse:Nodes:0:AETitle", "TESTSCU");
         var port = dicomPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
@@ -88,8 +89,8 @@ public sealed class DimseTests
     [CorpusFact]
     public async Task Dcmtk_stores_finds_moves_and_gets_through_the_same_archive_as_dicomweb()
     {
-        var dicomPort = FreePort();
-        var storescpPort = FreePort();
+        var dicomPort = FreePorts.Next();
+        var storescpPort = FreePorts.Next();
         var received = Directory.CreateTempSubdirectory("hounsfield-storescp-");
         var got = Directory.CreateTempSubdirectory("hounsfield-getscu-");
         var found = Directory.CreateTempSubdirectory("hounsfield-findscu-");
@@ -153,7 +154,7 @@ public sealed class DimseTests
     [CorpusFact]
     public async Task Findscu_gets_a_series_request_attributes_sequence_with_the_item_attributes_it_asks_for()
     {
-        var dicomPort = FreePort();
+        var dicomPort = FreePorts.Next();
         var found = Directory.CreateTempSubdirectory("hounsfield-findscu-");
         await using var server = await ServerProcess.StartAsync(null, "--dicom-port", $"{dicomPort}", "--Dimse:Nodes:0:AETitle", "TESTSCU");
         try
@@ -228,12 +229,5 @@ public sealed class DimseTests
         }
 
         return Process.Start(info)!;
-    }
-
-    internal static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

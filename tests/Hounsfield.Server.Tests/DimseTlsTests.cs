@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Hounsfield.Dicom;
+using Hounsfield.Testing;
 
 namespace Hounsfield.Server.Tests;
 
@@ -11,8 +12,8 @@ public sealed class DimseTlsTests
     public async Task Dcmtk_and_our_cli_store_over_tls_into_the_archive_and_the_plain_port_keeps_serving()
     {
         using var pki = TestCertificates.Create();
-        var dicomPort = Port(DimseTests.FreePort());
-        var tlsPort = Port(DimseTests.FreePort());
+        var dicomPort = Port(FreePorts.Next());
+        var tlsPort = Port(FreePorts.Next());
         var server = await ServerProcess.StartAsync(null, "--dicom-port", dicomPort, "--Dimse:Nodes:0:AETitle", "TESTSCU",
             "--Dimse:Tls:Port", tlsPort, "--Dimse:Tls:CertificatePath", pki.ServerCertificatePath, "--Dimse:Tls:KeyPath", pki.ServerKeyPath);
         try
@@ -55,7 +56,7 @@ public sealed class DimseTlsTests
     public async Task A_required_client_certificate_admits_only_clients_with_a_certificate_from_the_configured_ca()
     {
         using var pki = TestCertificates.Create();
-        var tlsPort = Port(DimseTests.FreePort());
+        var tlsPort = Port(FreePorts.Next());
         var server = await ServerProcess.StartAsync(null, "--dicom-port", "0", "--dicom-open", "true",
             "--Dimse:Tls:Port", tlsPort, "--Dimse:Tls:CertificatePath", pki.ServerCertificatePath, "--Dimse:Tls:KeyPath", pki.ServerKeyPath,
             "--Dimse:Tls:RequireClientCertificate", "true", "--Dimse:Tls:ClientCaPath", pki.CaPath);

@@ -5,6 +5,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
+using Hounsfield.Testing;
 
 namespace Hounsfield.Server.Tests;
 
@@ -83,7 +84,7 @@ public sealed class ServerProcess : IAsyncDisposable
     public static async Task<ServerProcess> StartAsync(ServerStart start)
     {
         var data = start.Data ?? Directory.CreateTempSubdirectory("hounsfield-test-");
-        var port = FreePort();
+        var port = FreePorts.Next();
         // The DICOM port is off unless a test asks for one, so that parallel servers do not fight over 11112.
         string[] dicom = start.Arguments.Contains("--dicom-port") ? [] : ["--dicom-port", "0"];
         var environment = new Dictionary<string, string?>
@@ -194,11 +195,4 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>Without a cookie jar: the refresh cookie of one sign-in must not ride along on another test's requests.</summary>
     private static HttpClient NewClient(Uri baseAddress) =>
         new(new HttpClientHandler { UseCookies = false }) { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
