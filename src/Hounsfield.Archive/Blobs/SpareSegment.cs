@@ -13,6 +13,7 @@ internal sealed class SpareSegment : IDisposable
     private const string FileName = "next.spare";
     private const string PartialFileName = "next.spare.part";
     private const int ChunkLength = 1024 * 1024;
+    private const int ChunksPerFlush = 4;
 
     private static readonly byte[] Zeros = new byte[ChunkLength];
 
@@ -132,7 +133,11 @@ internal sealed class SpareSegment : IDisposable
         }
     }
 
-    /// <summary>Writes the zeros into the partial file (each chunk sent to the device at once), flushes it, and renames it the spare.</summary>
+    /// <summary>
+    /// Writes the zeros into the partial file, flushes it, and renames it the spare. Each chunk is sent to the device at
+    /// once; a fill that waits for pauses also flushes every few chunks, so that an append arriving during the fill waits
+    /// behind a few MiB of zeros at most, not behind all that the fill wrote faster than the device took them.
+    /// </summary>
     private async Task FillAsync(CancellationToken cancellationToken)
     {
         if (IsReady())
@@ -150,6 +155,12 @@ internal sealed class SpareSegment : IDisposable
                 var length = (int)Math.Min(ChunkLength, Length - position);
                 RandomAccess.Write(handle, Zeros.AsSpan(0, length), position);
                 NativeFile.StartWriteBack(handle, position, length);
+                if (!urgent && (position / ChunkLength + 1) % ChunksPerFlush == 0)
+                {
+                    // On disk before the next pause check: the zeros written ahead of it are all an append arriving now
+                    // can find its flush waiting behind.
+                    NativeFile.FlushData(handle);
+                }
             }
 
             NativeFile.FlushData(handle);
