@@ -151,6 +151,7 @@ internal sealed class SpareSegment : IDisposable
         {
             for (long position = 0; position < Length; position += ChunkLength)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 await UntilAppendsPauseAsync(cancellationToken);
                 var length = (int)Math.Min(ChunkLength, Length - position);
                 RandomAccess.Write(handle, Zeros.AsSpan(0, length), position);
