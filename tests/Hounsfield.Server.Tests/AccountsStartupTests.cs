@@ -104,6 +104,8 @@ public sealed class AccountsStartupTests
     [InlineData("--Auth:AccessTokenLifetime", "00:00:00", "Auth:AccessTokenLifetime is 00:00:00; it must be between 00:00:01 and 3650.00:00:00.")]
     [InlineData("--Developer:MaxZipCompressionRatio", "0.5", "Developer:MaxZipCompressionRatio is 0.5; it must be at least 1.")]
     [InlineData("--Developer:MonthlyQuota", "-1", "Developer:MonthlyQuota is -1; it must be at least 0.")]
+    [InlineData("--Dimse:Tls:Port", "70000", "Dimse:Tls:Port is 70000; it must be between 0 and 65535.")]
+    [InlineData("--Dimse:Tls:HandshakeTimeoutSeconds", "0", "Dimse:Tls:HandshakeTimeoutSeconds is 0; it must be more than 0 and at most 3600.")]
     [InlineData("--Nodes:MaxConcurrentJobs", "0", "Nodes:MaxConcurrentJobs is 0; it must be between 1 and 1024.")]
     [InlineData("--Nodes:JobStaleAfter", "00:00:06", "Nodes:JobStaleAfter is 00:00:06; it must be at least twice Nodes:JobHeartbeatInterval (00:00:05).")]
     public void Settings_that_cannot_work_stop_serve_with_a_message(string setting, string value, string message)

@@ -26,21 +26,33 @@ internal static class SettingsSections
             throw new SettingsException(ex.Message);
         }
 
-        foreach (var property in typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance))
-        {
-            if (property.GetCustomAttribute<RangeAttribute>() is { } range && !range.IsValid(property.GetValue(options)))
-            {
-                throw new SettingsException($"{section}:{property.Name} is {Format(property.GetValue(options))}; it must be {Describe(range)}.");
-            }
-        }
-
+        CheckRanges(options, section);
         return options;
     }
 
-    /// <summary>"between a and b", or "at least a" when the upper bound is only the type's.</summary>
+    /// <summary>Checks each property's <see cref="RangeAttribute"/>, and those of a nested section (Dimse:Tls) under its own name.</summary>
+    private static void CheckRanges(object options, string section)
+    {
+        foreach (var property in options.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            var value = property.GetValue(options);
+            if (property.GetCustomAttribute<RangeAttribute>() is { } range && !range.IsValid(value))
+            {
+                throw new SettingsException($"{section}:{property.Name} is {Format(value)}; it must be {Describe(range)}.");
+            }
+
+            if (value is not null && property.PropertyType.IsClass && property.PropertyType.Name.EndsWith("Options", StringComparison.Ordinal))
+            {
+                CheckRanges(value, $"{section}:{property.Name}");
+            }
+        }
+    }
+
+    /// <summary>"between a and b", "more than a and at most b", or "at least a" when the upper bound is only the type's.</summary>
     private static string Describe(RangeAttribute range) => range.Maximum switch
     {
         int.MaxValue or long.MaxValue or double.MaxValue => $"at least {Format(range.Minimum)}",
+        _ when range.MinimumIsExclusive => $"more than {Format(range.Minimum)} and at most {Format(range.Maximum)}",
         _ => $"between {Format(range.Minimum)} and {Format(range.Maximum)}",
     };
 

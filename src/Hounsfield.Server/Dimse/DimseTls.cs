@@ -1,5 +1,6 @@
 // DICOM TLS for the server's SCP, its SCU towards DICOM nodes reached over TLS, and the CLI's SCU (PS3.15 Annex B.1):
 // certificates and trust anchors from files.
+using System.ComponentModel.DataAnnotations;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Hounsfield.Network;
@@ -22,6 +23,7 @@ public sealed class DimseTlsOptions
     public string? Password { get; set; }
 
     /// <summary>TCP port of the TLS listener; 0 turns it off. Default 2762, registered for DICOM over TLS. The plain port stays as configured.</summary>
+    [Range(0, 65535)]
     public int Port { get; set; } = 2762;
 
     /// <summary>Require a client certificate issued by a CA of <see cref="ClientCaPath"/> (or the system trust store). Default false.</summary>
@@ -37,6 +39,7 @@ public sealed class DimseTlsOptions
     public string? PeerCaPath { get; set; }
 
     /// <summary>Seconds a connection, accepted or opened, has to complete the TLS handshake. Default 10.</summary>
+    [Range(0.0, 3600.0, MinimumIsExclusive = true)]
     public double HandshakeTimeoutSeconds { get; set; } = 10;
 
     public bool Enabled => !string.IsNullOrWhiteSpace(CertificatePath) && Port != 0;
@@ -56,17 +59,7 @@ internal static class DimseTls
     /// <summary>Loads the certificate, client CAs and peer CAs of <paramref name="options"/>; a bad setting throws <see cref="DimseSettingsException"/>.</summary>
     public static DimseTlsSettings Load(DimseTlsOptions? options)
     {
-        options ??= new DimseTlsOptions();
-        if (options.Port is < 0 or > 65535)
-        {
-            throw new DimseSettingsException($"Dimse:Tls:Port {options.Port} is not a TCP port (1-65535, or 0 for no TLS listener)");
-        }
-
-        if (!(options.HandshakeTimeoutSeconds > 0 && options.HandshakeTimeoutSeconds <= 3600))
-        {
-            throw new DimseSettingsException($"Dimse:Tls:HandshakeTimeoutSeconds {options.HandshakeTimeoutSeconds} must be between 0 and 3600");
-        }
-
+        options ??= new DimseTlsOptions(); // its ranges are checked where the section is read (SettingsSections)
         var handshakeTimeout = TimeSpan.FromSeconds(options.HandshakeTimeoutSeconds);
         var (certificate, intermediates) = string.IsNullOrWhiteSpace(options.CertificatePath)
             ? (null, null)
