@@ -64,13 +64,15 @@ public sealed class ArchiveOptions
 
     /// <summary>
     /// How long the index row of an instance acknowledged before it is written (C-STORE, STOW-RS) waits for others to share
-    /// its commit. A commit costs about a quarter of a millisecond of CPU whatever it holds, so a sender of one instance
-    /// after another gets about ten rows per commit at a thousand instances a second. Reads of the archive write the
+    /// its commit. A commit costs CPU and disk traffic (its WAL pages, the checkpoints they bring) that rows sharing it
+    /// share: at a thousand instances a second a storescu sender gets about a hundred rows per commit, and against ten
+    /// (a 10 ms delay) it was stored 13% faster with 15% less server CPU per instance. Reads of the archive write the
     /// pending rows first, so they see every acknowledged instance; a crash loses no row, as start-up indexes the stored
-    /// instances it finds unindexed. Default 10 ms; zero writes them at once, on another thread.
+    /// instances it finds unindexed. Another process sharing the index sees an instance once its row is written, up to this
+    /// long after its acknowledgement. Default 100 ms; zero writes them at once, on another thread.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
-    public TimeSpan IndexWriteDelay { get; set; } = TimeSpan.FromMilliseconds(10);
+    public TimeSpan IndexWriteDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
     /// Length of the segment file made ahead of need, zero-filled, for the records of in-memory instances: a record written
