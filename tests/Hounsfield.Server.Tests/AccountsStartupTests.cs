@@ -106,14 +106,17 @@ public sealed class AccountsStartupTests
     [InlineData("--Developer:MonthlyQuota", "-1", "Developer:MonthlyQuota is -1; it must be at least 0.")]
     [InlineData("--Dimse:Tls:Port", "70000", "Dimse:Tls:Port is 70000; it must be between 0 and 65535.")]
     [InlineData("--Dimse:Tls:HandshakeTimeoutSeconds", "0", "Dimse:Tls:HandshakeTimeoutSeconds is 0; it must be more than 0 and at most 3600.")]
+    [InlineData("--Dimse:Nodes:0:Port", "70000", "Dimse:Nodes:0:Port is 70000; it must be between 0 and 65535.", "--Dimse:Nodes:0:AETitle", "PEER")]
+    [InlineData("--Dimse:Nodes:0:AETitle", "BAD\\AE", "Dimse:Nodes:0:AETitle is 'BAD\\AE'; it must be an AE title: 1 to 16 characters of the default repertoire, without backslash.")]
+    [InlineData("--Dimse:AETitle", "SEVENTEEN_CHARSXX", "Dimse:AETitle is 'SEVENTEEN_CHARSXX'; it must be an AE title")]
     [InlineData("--Nodes:MaxConcurrentJobs", "0", "Nodes:MaxConcurrentJobs is 0; it must be between 1 and 1024.")]
     [InlineData("--Nodes:JobStaleAfter", "00:00:06", "Nodes:JobStaleAfter is 00:00:06; it must be at least twice Nodes:JobHeartbeatInterval (00:00:05).")]
-    public void Settings_that_cannot_work_stop_serve_with_a_message(string setting, string value, string message)
+    public void Settings_that_cannot_work_stop_serve_with_a_message(string setting, string value, string message, params string[] otherSettings)
     {
         var data = Directory.CreateTempSubdirectory("hounsfield-bad-");
         try
         {
-            var (exitCode, _, stderr) = CliRunner.Run("serve", "--urls", "http://127.0.0.1:0", "--data", data.FullName, "--dicom-port", "0", setting, value);
+            var (exitCode, _, stderr) = CliRunner.Run(["serve", "--urls", "http://127.0.0.1:0", "--data", data.FullName, "--dicom-port", "0", setting, value, .. otherSettings]);
 
             Assert.Equal(1, exitCode);
             Assert.Contains(message, stderr, StringComparison.Ordinal);

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Hounsfield.Server.Cli;
 
 namespace Hounsfield.Server.Dimse;
 
@@ -9,6 +10,7 @@ public sealed class DimseOptions
     [Range(0, 65535)]
     public int Port { get; set; } = 11112;
 
+    [AETitle]
     public string AETitle { get; set; } = "HOUNSFIELD";
 
     /// <summary>Accept associations from any calling AE title. Default false: only the AE titles of <see cref="Nodes"/>.</summary>
@@ -42,10 +44,13 @@ public sealed class DimseOptions
 
 public sealed class DimseNode
 {
+    [AETitle]
     public string AETitle { get; set; } = string.Empty;
 
     public string Host { get; set; } = "127.0.0.1";
 
+    /// <summary>Where C-MOVE reaches the peer; 0 for a calling AE title only (allowed to connect, not a destination). Default 104.</summary>
+    [Range(0, 65535)]
     public int Port { get; set; } = 104;
 
     /// <summary>Reached over DICOM TLS (see <see cref="DimseTlsOptions.PeerCaPath"/>). Default false.</summary>

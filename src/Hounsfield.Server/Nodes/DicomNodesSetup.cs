@@ -1,4 +1,3 @@
-using Hounsfield.Network.Association;
 using Hounsfield.Server.Cli;
 using Hounsfield.Server.Dimse;
 
@@ -31,18 +30,9 @@ internal static class DicomNodesSetup
         var now = app.Services.GetRequiredService<TimeProvider>().GetUtcNow();
         foreach (var configured in dimse.Nodes)
         {
-            string peer;
-            try
-            {
-                peer = DicomAssociationOptions.ValidateAETitle(configured.AETitle, "Dimse:Nodes:AETitle");
-            }
-            catch (ArgumentException ex)
-            {
-                app.Logger.LogWarning("Configured DICOM node {PeerAETitle} is not added to the node list: {Reason}", configured.AETitle, ex.Message);
-                continue;
-            }
-
-            if (configured.Port is < 1 or > 65535 || string.IsNullOrWhiteSpace(configured.Host))
+            // Its AE title and port were checked with the settings (SettingsSections).
+            var peer = configured.AETitle.Trim();
+            if (configured.Port == 0 || string.IsNullOrWhiteSpace(configured.Host))
             {
                 continue; // a calling AE title only: known for association, but not reachable
             }
