@@ -246,6 +246,38 @@ public sealed class BlobStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_stop_during_a_fill_ends_it_and_removes_its_partial_file()
+    {
+        // The fill starts once appends have paused for 100 ms and waits again, between two chunks, when they resume: appends
+        // resumed just after the pause hold it part-way (its partial file open) while the store stops.
+        const long longSpare = 256L * 1024 * 1024;
+        var store = new FolderBlobStore(root.FullName, InMemoryLimit, spareSegmentLength: longSpare, idleBeforeSpare: TimeSpan.FromMilliseconds(100));
+        var partial = Path.Combine(SegmentFolder, "next.spare.part");
+        try
+        {
+            store.PrepareSpace();
+            await CommitAsync(store, RandomNumberGenerator.GetBytes(1000)); // takes the spare: the next fill waits for a pause
+            await Task.Delay(120);
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            do
+            {
+                await CommitAsync(store, RandomNumberGenerator.GetBytes(1000));
+            }
+            while (!File.Exists(partial) && DateTime.UtcNow < deadline);
+
+            Assert.True(File.Exists(partial), "no fill in progress: " + string.Join(", ", Directory.GetFiles(SegmentFolder).Select(Path.GetFileName)));
+        }
+        finally
+        {
+            store.Dispose();
+        }
+
+        Assert.False(File.Exists(partial));
+        Assert.False(File.Exists(Path.Combine(SegmentFolder, "next.spare")));
+        Assert.Equal(["00000001.seg"], Directory.GetFiles(SegmentFolder).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public async Task Start_up_frees_the_zeros_after_the_last_record_and_replaces_a_spare_cut_short_or_of_another_length()
     {
         string key;
