@@ -76,7 +76,7 @@ public sealed class ArchiveOptions
 
     /// <summary>
     /// Length of the segment file made ahead of need, zero-filled, for the records of in-memory instances: a record written
-    /// into such a file costs a flush without a file-system journal commit (about a third less on ext4). It is made at
+    /// into such a file costs a flush without a write of the file's metadata (about a third less on ext4). It is made at
     /// start-up when none is ready and, once taken, again after appends have paused for a second, because zeros written
     /// during appends slow their flushes more than they save. It costs its length in disk space, and each byte of it is
     /// written twice (zeros, then a record). When it is used up during a long transfer, the segments that follow grow as
