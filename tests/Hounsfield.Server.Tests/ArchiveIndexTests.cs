@@ -711,6 +711,63 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Equal("1.2.3.4.1", (await upgraded.FindInstanceAsync("1.2.3.4.1", CancellationToken.None))?.SopInstanceUid);
     }
 
+    [Fact]
+    public async Task A_sequence_match_matches_the_series_with_one_item_that_matches_every_key()
+    {
+        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        await index.InitializeAsync(CancellationToken.None);
+        // Series "1": two items; "2": one item whose Scheduled Procedure Step ID has two values; "3": no sequence.
+        string?[][][] seriesItems = [[["SPS1", "RP1"], ["SPS2", "RP2"]], [["SPS3\\SPS1", "RPX"]], []];
+        for (var i = 0; i < seriesItems.Length; i++)
+        {
+            var dataset = new DicomDataset();
+            dataset.AddOrUpdate(DicomTag.PatientID, DicomVR.LO, "P");
+            dataset.AddOrUpdate(DicomTag.StudyInstanceUID, DicomVR.UI, "1.2.3");
+            dataset.AddOrUpdate(DicomTag.SeriesInstanceUID, DicomVR.UI, $"1.2.3.{i + 1}");
+            dataset.AddOrUpdate(DicomTag.SOPInstanceUID, DicomVR.UI, $"1.2.3.{i + 1}.1");
+            dataset.AddOrUpdate(DicomTag.SOPClassUID, DicomVR.UI, SecondaryCapture.SopClassUid);
+            if (seriesItems[i].Length > 0)
+            {
+                dataset.Add(new DicomSequence(DicomTag.RequestAttributesSequence, seriesItems[i].Select(ids =>
+                {
+                    var item = new DicomDataset();
+                    item.AddOrUpdate(DicomTag.ScheduledProcedureStepID, DicomVR.SH, ids[0]!);
+                    item.AddOrUpdate(DicomTag.RequestedProcedureID, DicomVR.SH, ids[1]!);
+                    item.AddOrUpdate(DicomTag.ScheduledProcedureStepDescription, DicomVR.LO, "not returned, not matched");
+                    return item;
+                })));
+            }
+
+            await index.AddInstanceAsync(InstanceRecord.FromDataset(dataset, "1.2.840.10008.1.2.1", $"s/00000001/{i}/10", 10, "{}"u8.ToArray()), durable: false, CancellationToken.None);
+        }
+
+        async Task<string[]> SeriesMatching(params (DicomTag Tag, string Value)[] itemKeys)
+        {
+            var result = await index.QueryAsync(new() { Level = QueryLevel.Series, SequenceMatches = [(DicomTag.RequestAttributesSequence, itemKeys)] }, CancellationToken.None);
+            return [.. result.Matches.Select(m => m.GetString(DicomTag.SeriesInstanceUID)!).Order()];
+        }
+
+        Assert.Equal(["1.2.3.1", "1.2.3.2"], await SeriesMatching((DicomTag.ScheduledProcedureStepID, "SPS1"))); // any value of an item
+        Assert.Equal(["1.2.3.1"], await SeriesMatching((DicomTag.ScheduledProcedureStepID, "SPS2")));
+        Assert.Equal(["1.2.3.1"], await SeriesMatching((DicomTag.ScheduledProcedureStepID, "SPS1"), (DicomTag.RequestedProcedureID, "RP1")));
+        Assert.Empty(await SeriesMatching((DicomTag.ScheduledProcedureStepID, "SPS1"), (DicomTag.RequestedProcedureID, "RP2"))); // keys of two items
+        Assert.Equal(["1.2.3.1", "1.2.3.2"], await SeriesMatching((DicomTag.RequestedProcedureID, "RP*")));
+        Assert.Equal(["1.2.3.2"], await SeriesMatching((DicomTag.RequestedProcedureID, "RPX")));
+        Assert.Empty(await SeriesMatching((DicomTag.RequestedProcedureID, "rpx"))); // SH matches case-sensitively
+        Assert.Equal(["1.2.3.1", "1.2.3.2", "1.2.3.3"], await SeriesMatching((DicomTag.ScheduledProcedureStepID, ""))); // universal: returned only
+
+        var returned = Assert.Single((await index.QueryAsync(new() { Level = QueryLevel.Instance, SequenceMatches = [(DicomTag.RequestAttributesSequence, [(DicomTag.RequestedProcedureID, "RPX")])] }, CancellationToken.None)).Matches);
+        var item = Assert.Single(Assert.IsType<DicomSequence>(returned.Find(DicomTag.RequestAttributesSequence)).Items);
+        Assert.Equal(["SPS3", "SPS1"], item.GetStrings(DicomTag.ScheduledProcedureStepID));
+
+        var notMatched = await Assert.ThrowsAsync<QueryException>(() => SeriesMatching((DicomTag.ScheduledProcedureStepDescription, "x")));
+        Assert.Contains("(0040,0007) inside (0040,0275) is not a matching key", notMatched.Message, StringComparison.Ordinal);
+        var studyLevel = await Assert.ThrowsAsync<QueryException>(() => index.QueryAsync(new() { Level = QueryLevel.Study, SequenceMatches = [(DicomTag.RequestAttributesSequence, [(DicomTag.RequestedProcedureID, "RPX")])] }, CancellationToken.None));
+        Assert.Contains("cannot be matched in a study query", studyLevel.Message, StringComparison.Ordinal);
+        var notASequence = await Assert.ThrowsAsync<QueryException>(() => index.QueryAsync(new() { Level = QueryLevel.Series, SequenceMatches = [(DicomTag.ReferencedStudySequence, [(DicomTag.ReferencedSOPInstanceUID, "1.2")])] }, CancellationToken.None));
+        Assert.Contains("is not a sequence this server matches in", notASequence.Message, StringComparison.Ordinal);
+    }
+
     private static InstanceRecord Record(string blobKey) => new()
     {
         PatientId = "P",

@@ -311,11 +311,18 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         Assert.Contains("00080060", twoSpellings.Body, StringComparison.Ordinal);
         var repeatable = await Get("/dicomweb/studies?includefield=PatientAge&includefield=PatientSex&StudyInstanceUID=1.2.3,1.2.4");
         Assert.True(repeatable.Status == HttpStatusCode.OK, repeatable.Body);
-        foreach (var path in new[] { "00400275.00400009=x", "RequestAttributesSequence.ScheduledProcedureStepID=x", "includefield=00400275.00400009" })
+        foreach (var (path, message) in new[]
+        {
+            ("00400275.00400009.00400009=x", "is inside a sequence inside a sequence"),
+            ("RequestAttributesSequence.ScheduledProcedureStepDescription=x", "(0040,0007) inside (0040,0275) is not a matching key"),
+            ("00081110.00081150=1.2", "(0008,1110) is not a sequence this server matches in"),
+            ("00400275.00400009=a&RequestAttributesSequence.ScheduledProcedureStepID=b", "is given more than once"),
+            ("includefield=00400275.00400009.00400009", "is inside a sequence inside a sequence"),
+        })
         {
             var sequence = await Get($"/dicomweb/series?{path}");
             Assert.Equal(HttpStatusCode.BadRequest, sequence.Status);
-            Assert.Contains("is inside a sequence", sequence.Body, StringComparison.Ordinal);
+            Assert.Contains(message, sequence.Body, StringComparison.Ordinal);
         }
 
         var badList = await Get("/dicomweb/studies?StudyInstanceUID=1.2.3,x.4");
@@ -400,6 +407,46 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         var matched = await Client.GetAsync("/dicomweb/series?RequestAttributesSequence=x");
         Assert.Equal(HttpStatusCode.BadRequest, matched.StatusCode);
         Assert.Contains("cannot be matched", await matched.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [CorpusFact]
+    public async Task Qido_matches_series_by_the_ids_in_their_request_attributes_sequence()
+    {
+        // PS3.18 Table 10.6.1-5 requires these keys; the keys given inside the sequence match one item (PS3.4 C.2.2.2.6).
+        static IEnumerable<JsonElement> Items(JsonElement dataset) =>
+            dataset.TryGetProperty("00400275", out var sequence) && sequence.TryGetProperty("Value", out var items) ? items.EnumerateArray() : [];
+
+        var series = Oracles.GroupBy(o => CorpusServerFixture.Text(o, "0020000E")!).ToDictionary(g => g.Key, g => Items(g.First()).ToList());
+
+        // The corpus's series among the matches (other tests of this fixture add series of their own).
+        async Task<string[]> Series(string keys) =>
+            [.. (await Client.GetFromJsonAsync<JsonElement>($"/dicomweb/series?{keys}&limit=1000")).EnumerateArray().Select(s => CorpusServerFixture.Text(s, "0020000E")!).Where(series.ContainsKey).Order()];
+
+        var compared = 0;
+        foreach (var (uid, items) in series)
+        {
+            foreach (var item in items.Where(item => CorpusServerFixture.Text(item, "00400009") is not null))
+            {
+                var (stepId, procedureId) = (CorpusServerFixture.Text(item, "00400009")!, CorpusServerFixture.Text(item, "00401001"));
+                string[] Expected(Func<JsonElement, bool> matches) => [.. series.Where(s => s.Value.Any(matches)).Select(s => s.Key).Order()];
+                var withStepId = Expected(i => CorpusServerFixture.Text(i, "00400009") == stepId);
+                Assert.Contains(uid, withStepId);
+                Assert.Equal(withStepId, await Series($"00400275.00400009={stepId}"));
+                Assert.Equal(withStepId, await Series($"RequestAttributesSequence.ScheduledProcedureStepID={stepId}"));
+                Assert.Equal(Expected(i => CorpusServerFixture.Text(i, "00400009")?.StartsWith(stepId[..^2], StringComparison.Ordinal) == true),
+                    await Series($"00400275.00400009={stepId[..^2]}*"));
+                Assert.Equal(Expected(i => CorpusServerFixture.Text(i, "00400009") == stepId && CorpusServerFixture.Text(i, "00401001") == procedureId),
+                    await Series($"00400275.00400009={stepId}&00400275.00401001={procedureId}"));
+                Assert.Empty(await Series($"00400275.00400009={stepId}&00400275.00401001={procedureId}x"));
+                compared++;
+            }
+        }
+
+        Assert.True(compared >= 1, "no Request Attributes Sequence with a Scheduled Procedure Step ID in the corpus to match");
+        Assert.Empty(await Series("00400275.00400009=no-such-step"));
+        Assert.Equal(series.Keys.Order(), await Series("00400275.00400009=")); // universal matching: returned, not filtered
+        var included = await Client.GetAsync("/dicomweb/series?includefield=00400275.00400009&limit=1"); // the sequence, returned whole
+        Assert.True(included.StatusCode == HttpStatusCode.OK, await included.Content.ReadAsStringAsync());
     }
 
     [CorpusFact]

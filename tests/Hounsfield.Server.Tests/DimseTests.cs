@@ -162,7 +162,7 @@ public sealed class DimseTests
             var port = dicomPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
             var mr = DicomFile.Open(Corpus.Get("overlay_mr").Path).Dataset;
             var expected = Assert.Single(Assert.IsType<DicomSequence>(mr.Find(DicomTag.RequestAttributesSequence)).Items);
-            var store = Run("storescu", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "127.0.0.1", port, Corpus.Get("overlay_mr").Path);
+            var store = Run("storescu", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "127.0.0.1", port, Corpus.Get("overlay_mr").Path, Corpus.Get("evrle_ct_small").Path);
             Assert.True(store.ExitCode == 0, store.Output);
 
             var find = Run("findscu", "-S", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-X", "-od", found.FullName, "-k", "QueryRetrieveLevel=SERIES",
@@ -172,6 +172,26 @@ public sealed class DimseTests
             var item = Assert.Single(Assert.IsType<DicomSequence>(response.Find(DicomTag.RequestAttributesSequence)).Items);
             Assert.Equal(expected.GetString(DicomTag.ScheduledProcedureStepID), item.GetString(DicomTag.ScheduledProcedureStepID));
             Assert.Equal([DicomTag.ScheduledProcedureStepID], item.Select(element => element.Tag)); // not asked: RequestedProcedureID
+
+            // Sequence matching (PS3.4 C.2.2.2.6): of the two series, the one with an item holding the ID; the other has none.
+            string[] SeriesFound(string stepId, string procedureId)
+            {
+                foreach (var file in Directory.GetFiles(found.FullName))
+                {
+                    File.Delete(file);
+                }
+
+                var matching = Run("findscu", "-S", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-X", "-od", found.FullName, "-k", "QueryRetrieveLevel=SERIES", "-k", "SeriesInstanceUID",
+                    "-k", $"RequestAttributesSequence[0].ScheduledProcedureStepID={stepId}", "-k", $"RequestAttributesSequence[0].RequestedProcedureID={procedureId}", "127.0.0.1", port);
+                Assert.True(matching.ExitCode == 0, matching.Output);
+                return [.. Directory.GetFiles(found.FullName).Select(f => DicomFile.Open(f).Dataset.GetString(DicomTag.SeriesInstanceUID)!)];
+            }
+
+            var (stepId, procedureId) = (expected.GetString(DicomTag.ScheduledProcedureStepID)!, expected.GetString(DicomTag.RequestedProcedureID)!);
+            Assert.Equal([mr.GetString(DicomTag.SeriesInstanceUID)!], SeriesFound(stepId, procedureId));
+            Assert.Equal([mr.GetString(DicomTag.SeriesInstanceUID)!], SeriesFound(stepId[..^2] + "*", ""));
+            Assert.Empty(SeriesFound(stepId, procedureId + "0"));
+            Assert.Equal(2, SeriesFound("", "").Length);
         }
         finally
         {

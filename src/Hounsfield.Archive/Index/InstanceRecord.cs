@@ -108,9 +108,6 @@ public sealed record InstanceRecord
         }
     }
 
-    /// <summary>The attributes of each item of the Request Attributes Sequence that PS3.18 returns with a series.</summary>
-    private static readonly DicomTag[] ReturnedRequestAttributes = [DicomTag.ScheduledProcedureStepID, DicomTag.RequestedProcedureID];
-
     private static string? RequestAttributesJson(DicomDataset dataset)
     {
         if (dataset.Find(DicomTag.RequestAttributesSequence) is not DicomSequence { Items.Count: > 0 } sequence)
@@ -122,7 +119,7 @@ public sealed record InstanceRecord
         foreach (var item in sequence.Items)
         {
             var returned = new DicomDataset();
-            foreach (var tag in ReturnedRequestAttributes)
+            foreach (var tag in Query.QueryAttributes.RequestAttributeItemKeys)
             {
                 if (TextOf(item, tag) is { } value)
                 {

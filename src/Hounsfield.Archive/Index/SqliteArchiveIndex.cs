@@ -370,6 +370,22 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             conditions.Add(MatchCondition.Build(attribute, value, query.FuzzyMatching, command));
         }
 
+        foreach (var (sequenceTag, itemKeys) in query.SequenceMatches)
+        {
+            var sequence = QueryAttributes.Find(sequenceTag) is { ItemKeys: not null } found
+                ? found
+                : throw new QueryException($"{sequenceTag} is not a sequence this server matches in.");
+            if (sequence.Level > query.Level)
+            {
+                throw new QueryException($"{sequenceTag} is an attribute of the {sequence.Level.ToString().ToLowerInvariant()} level and cannot be matched in a {query.Level.ToString().ToLowerInvariant()} query.");
+            }
+
+            if (MatchCondition.BuildSequence(sequence, itemKeys, command) is { } condition)
+            {
+                conditions.Add(condition);
+            }
+        }
+
         if (conditions.Count > 0)
         {
             sql.Append(" WHERE ").AppendJoin(" AND ", conditions);
@@ -544,7 +560,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             return selected;
         }
 
-        foreach (var tag in query.IncludeFields.Concat(query.Matches.Select(m => m.Tag)))
+        foreach (var tag in query.IncludeFields.Concat(query.Matches.Select(m => m.Tag)).Concat(query.SequenceMatches.Select(m => m.Sequence)))
         {
             if (QueryAttributes.Find(tag) is { } attribute && attribute.Level <= query.Level && !selected.Contains(attribute))
             {

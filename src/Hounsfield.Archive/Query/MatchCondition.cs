@@ -1,4 +1,4 @@
-// Attribute matching, PS3.4 C.2.2.2: single value, list of UIDs, wildcard, range, universal; fuzzy person names.
+// Attribute matching, PS3.4 C.2.2.2: single value, list of UIDs, wildcard, range, universal, sequence; fuzzy person names.
 using System.Globalization;
 using System.Text;
 using Hounsfield.Archive.Index;
@@ -94,6 +94,35 @@ internal static class MatchCondition
 
         Validate(attribute, value, value);
         return $"{column} = {Parameter(command, value)}";
+    }
+
+    /// <summary>
+    /// Sequence matching (PS3.4 C.2.2.2.6): one item of the stored sequence (DICOM JSON in the attribute's column) matches
+    /// every key with a value, each key by the rules above against any of the item's values. Null when every key is universal.
+    /// </summary>
+    public static string? BuildSequence(QueryAttribute sequence, IReadOnlyList<(DicomTag Tag, string Value)> itemKeys, SqliteCommand command)
+    {
+        var conditions = new List<string>();
+        foreach (var (tag, value) in itemKeys)
+        {
+            if (sequence.ItemKeys is not { } matchable || !matchable.Contains(tag))
+            {
+                var supported = sequence.ItemKeys is { } keys ? string.Join(" and ", keys.Select(k => k.ToString())) : "none of its attributes";
+                throw new QueryException($"{tag} inside {sequence.Tag} is not a matching key of this server; it matches {supported} there.");
+            }
+
+            if (value.Length == 0)
+            {
+                continue;
+            }
+
+            var key = new QueryAttribute(tag, DicomDictionary.GetDefaultVR(tag), sequence.Level, "v.value");
+            conditions.Add($"EXISTS (SELECT 1 FROM json_each(item.value, '$.\"{tag.ToHexString()}\".Value') AS v WHERE {Build(key, value, fuzzy: false, command)})");
+        }
+
+        return conditions.Count == 0
+            ? null
+            : $"EXISTS (SELECT 1 FROM json_each({sequence.Column}, '$.\"{sequence.Tag.ToHexString()}\".Value') AS item WHERE {string.Join(" AND ", conditions)})";
     }
 
     private static void Validate(QueryAttribute attribute, string? part, string value)

@@ -22,6 +22,12 @@ public sealed record QidoQuery
     /// <summary>Match keys: an empty value is universal matching (the attribute is returned, not filtered).</summary>
     public IReadOnlyList<(DicomTag Tag, string Value)> Matches { get; init; } = [];
 
+    /// <summary>
+    /// Sequence match keys (PS3.4 C.2.2.2.6): the keys of one item of <c>Sequence</c>; an entity matches when one item of
+    /// its sequence matches every key. The sequence is returned.
+    /// </summary>
+    public IReadOnlyList<(DicomTag Sequence, IReadOnlyList<(DicomTag Tag, string Value)> ItemKeys)> SequenceMatches { get; init; } = [];
+
     public IReadOnlySet<DicomTag> IncludeFields { get; init; } = new HashSet<DicomTag>();
 
     public bool IncludeAll { get; init; }

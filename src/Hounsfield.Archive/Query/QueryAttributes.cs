@@ -2,11 +2,17 @@ using Hounsfield.Dicom;
 
 namespace Hounsfield.Archive.Query;
 
-/// <summary>How an indexed attribute is matched and where it lives (PS3.18 Tables 10.6.1-5/6/7 of required keys).</summary>
-internal sealed record QueryAttribute(DicomTag Tag, DicomVR VR, QueryLevel Level, string Column, bool Computed = false);
+/// <summary>
+/// How an indexed attribute is matched and where it lives (PS3.18 Tables 10.6.1-5/6/7 of required keys). A sequence's
+/// column holds its items as DICOM JSON; <paramref name="ItemKeys"/> are the attributes of its items that can be matched.
+/// </summary>
+internal sealed record QueryAttribute(DicomTag Tag, DicomVR VR, QueryLevel Level, string Column, bool Computed = false, DicomTag[]? ItemKeys = null);
 
 internal static class QueryAttributes
 {
+    /// <summary>The attributes of each Request Attributes Sequence item that PS3.18 returns with a series, and matches.</summary>
+    public static readonly DicomTag[] RequestAttributeItemKeys = [DicomTag.ScheduledProcedureStepID, DicomTag.RequestedProcedureID];
+
     public static readonly QueryAttribute[] All =
     [
         new(DicomTag.StudyDate, DicomVR.DA, QueryLevel.Study, "st.study_date"),
@@ -32,8 +38,8 @@ internal static class QueryAttributes
         new(DicomTag.SeriesDescription, DicomVR.LO, QueryLevel.Series, "se.series_description"),
         new(DicomTag.PerformedProcedureStepStartDate, DicomVR.DA, QueryLevel.Series, "se.pps_start_date"),
         new(DicomTag.PerformedProcedureStepStartTime, DicomVR.TM, QueryLevel.Series, "se.pps_start_time"),
-        // Returned (its items' Scheduled Procedure Step ID and Requested Procedure ID), not matched: the index keeps no item values apart.
-        new(DicomTag.RequestAttributesSequence, DicomVR.SQ, QueryLevel.Series, "se.request_attributes", Computed: true),
+        new(DicomTag.RequestAttributesSequence, DicomVR.SQ, QueryLevel.Series, "se.request_attributes", Computed: true,
+            ItemKeys: RequestAttributeItemKeys),
         new(DicomTag.NumberOfSeriesRelatedInstances, DicomVR.IS, QueryLevel.Series, "se.instance_count", Computed: true),
         new(DicomTag.SOPClassUID, DicomVR.UI, QueryLevel.Instance, "i.sop_class_uid"),
         new(DicomTag.SOPInstanceUID, DicomVR.UI, QueryLevel.Instance, "i.sop_uid"),

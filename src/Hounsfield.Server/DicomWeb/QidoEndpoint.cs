@@ -91,6 +91,7 @@ internal static class QidoEndpoint
     internal static QidoQuery Parse(IQueryCollection parameters, QueryLevel level, string? study, string? series)
     {
         var matches = new List<(DicomTag, string)>();
+        var sequenceKeys = new Dictionary<DicomTag, List<(DicomTag, string)>>();
         var include = new HashSet<DicomTag>();
         var includeAll = false;
         var fuzzy = false;
@@ -109,7 +110,9 @@ internal static class QidoEndpoint
                         }
                         else
                         {
-                            include.Add(ParseTag(field, "includefield"));
+                            // A path into a sequence returns the sequence, as this server returns sequences whole.
+                            var (includedSequence, includedTag) = ParsePath(field, "includefield");
+                            include.Add(includedSequence ?? includedTag);
                         }
                     }
 
@@ -127,13 +130,15 @@ internal static class QidoEndpoint
                     offset = int.TryParse(values.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var o) ? o : throw new QueryException($"offset must be a non-negative integer, not '{values}'.");
                     break;
                 default:
-                    var tag = ParseTag(name, "match key");
-                    if (values.Count > 1 || matches.Exists(match => match.Item1 == tag))
+                    var (sequence, tag) = ParsePath(name, "match key");
+                    // The keys given inside one sequence are the keys of one item (PS3.4 C.2.2.2.6).
+                    var keys = sequence is { } parent ? (sequenceKeys.TryGetValue(parent, out var item) ? item : sequenceKeys[parent] = []) : matches;
+                    if (values.Count > 1 || keys.Exists(key => key.Item1 == tag))
                     {
                         throw new QueryException($"The match key '{name}' is given more than once; give it once (a list of UIDs is one value, separated by commas).");
                     }
 
-                    matches.Add((tag, values.ToString()));
+                    keys.Add((tag, values.ToString()));
                     break;
             }
         }
@@ -144,6 +149,7 @@ internal static class QidoEndpoint
             StudyInstanceUid = study,
             SeriesInstanceUid = series,
             Matches = matches,
+            SequenceMatches = [.. sequenceKeys.Select(pair => (pair.Key, (IReadOnlyList<(DicomTag, string)>)pair.Value))],
             IncludeFields = include,
             IncludeAll = includeAll,
             FuzzyMatching = fuzzy,
@@ -152,17 +158,36 @@ internal static class QidoEndpoint
         };
     }
 
+    /// <summary>
+    /// An attribute, or one inside a sequence named by a dotted path (PS3.18 §8.3.4.1: 00400275.00400009, or by keywords);
+    /// the index holds items of one level of sequence.
+    /// </summary>
+    private static (DicomTag? Sequence, DicomTag Tag) ParsePath(string text, string what)
+    {
+        var parts = text.Split('.');
+        if (parts.Length == 1)
+        {
+            return (null, ParseTag(text, what));
+        }
+
+        if (parts.Length == 2 && DicomTag.TryParse(parts[0], out var sequence) && DicomTag.TryParse(parts[1], out var tag))
+        {
+            return (sequence, tag);
+        }
+
+        if (parts.All(part => DicomTag.TryParse(part, out _)))
+        {
+            throw new QueryException($"The {what} '{text}' is inside a sequence inside a sequence; this server matches attributes of the items of one sequence (RequestAttributesSequence of series).");
+        }
+
+        return (null, ParseTag(text, what));
+    }
+
     private static DicomTag ParseTag(string text, string what)
     {
         if (DicomTag.TryParse(text, out var tag))
         {
             return tag;
-        }
-
-        // PS3.18 names an attribute inside a sequence by a dotted path (00400275.00400009); the index holds top-level ones.
-        if (text.Contains('.') && text.Split('.').All(part => DicomTag.TryParse(part, out _)))
-        {
-            throw new QueryException($"The {what} '{text}' is inside a sequence; this server matches top-level attributes only, and returns the sequences it holds (RequestAttributesSequence of series) whole.");
         }
 
         throw new QueryException($"Unknown {what} '{text}': use a keyword such as PatientName or a tag such as 00100010.");

@@ -121,17 +121,25 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
     private static QidoQuery ToQuery(DicomDataset identifier, DicomQueryRetrieveLevel level)
     {
         var matches = new List<(DicomTag, string)>();
+        var sequenceMatches = new List<(DicomTag, IReadOnlyList<(DicomTag, string)>)>();
         var include = new HashSet<DicomTag>();
         foreach (var element in identifier)
         {
+            if (element is DicomSequence { Items: [var item, ..] } sequence && QueryAttributes.Find(sequence.Tag) is { ItemKeys: { } matchable })
+            {
+                // Keys of the item this server cannot match are returned only, as at the top level.
+                sequenceMatches.Add((sequence.Tag, [.. item.Where(key => key is DicomValueElement && matchable.Contains(key.Tag)).Select(key => (key.Tag, KeyValue(item, key.Tag)))]));
+                continue;
+            }
+
             if (element is not DicomValueElement value || element.Tag == DicomTag.QueryRetrieveLevel || element.Tag == DicomTag.SpecificCharacterSet
                 || QueryAttributes.Find(element.Tag) is not { Computed: false })
             {
                 continue;
             }
 
-            var text = identifier.GetString(element.Tag) ?? string.Empty;
-            if (text.Length == 0 || text == "*")
+            var text = KeyValue(identifier, element.Tag);
+            if (text.Length == 0)
             {
                 include.Add(element.Tag);
             }
@@ -150,9 +158,13 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
                 _ => QueryLevel.Study,
             },
             Matches = matches,
+            SequenceMatches = sequenceMatches,
             IncludeFields = include,
         };
     }
+
+    /// <summary>A key's match value; empty for universal matching (no value, or a lone "*").</summary>
+    private static string KeyValue(DicomDataset keys, DicomTag tag) => keys.GetString(tag) is { Length: > 0 } text && text != "*" ? text : string.Empty;
 
     /// <summary>A C-FIND response: the requested keys with the values found, plus the level (PS3.4 C.4.1.3.1).</summary>
     private DicomDataset Response(DicomDataset match, DicomDataset identifier, DicomQueryRetrieveLevel level)
