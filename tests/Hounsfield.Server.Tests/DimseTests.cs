@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using Hounsfield.Dicom;
@@ -192,6 +193,43 @@ public sealed class DimseTests
             Assert.Equal([mr.GetString(DicomTag.SeriesInstanceUID)!], SeriesFound(stepId[..^2] + "*", ""));
             Assert.Empty(SeriesFound(stepId, procedureId + "0"));
             Assert.Equal(2, SeriesFound("", "").Length);
+
+            // Our SCU sends the same sequence keys, from the command line and from the nodes API (a node for this server).
+            var cli = CliRunner.Run("find", "127.0.0.1", port, "--aet", "TESTSCU", "--aec", "HOUNSFIELD", "--level", "series", "-k", "SeriesInstanceUID",
+                "-k", $"RequestAttributesSequence[0].ScheduledProcedureStepID={stepId}", "-k", "RequestAttributesSequence[0].RequestedProcedureID");
+            Assert.True(cli.ExitCode == 0, cli.Stderr);
+            var cliMatch = Assert.Single(JsonDocument.Parse(cli.Stdout).RootElement.EnumerateArray());
+            Assert.Equal(mr.GetString(DicomTag.SeriesInstanceUID), cliMatch.GetProperty("0020000E").GetProperty("Value")[0].GetString());
+            var cliItem = Assert.Single(cliMatch.GetProperty("00400275").GetProperty("Value").EnumerateArray());
+            Assert.Equal([stepId, procedureId], new[] { "00400009", "00401001" }.Select(tag => cliItem.GetProperty(tag).GetProperty("Value")[0].GetString()));
+
+            using var node = await server.Client.PostAsJsonAsync("/api/dicom_nodes",
+                new { name = "self", aet_title = "TESTSCU", peer_aet_title = "HOUNSFIELD", peer_host = "127.0.0.1", peer_port = dicomPort });
+            Assert.True(node.StatusCode == HttpStatusCode.Created, await node.Content.ReadAsStringAsync());
+            var nodeId = (await node.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+            async Task<(HttpStatusCode Status, string Body)> NodeFind(string query)
+            {
+                using var response = await server.Client.PostAsync($"/api/dicom_nodes/{nodeId}/find",
+                    new StringContent($$"""{"level": "SERIES", "query": {{query}}}""", System.Text.Encoding.UTF8, "application/json"));
+                return (response.StatusCode, await response.Content.ReadAsStringAsync());
+            }
+
+            var byProcedure = await NodeFind($$$"""{"SeriesInstanceUID": null, "RequestAttributesSequence": {"RequestedProcedureID": "{{{procedureId}}}"}}""");
+            Assert.True(byProcedure.Status == HttpStatusCode.OK, byProcedure.Body);
+            var nodeMatch = Assert.Single(JsonDocument.Parse(byProcedure.Body).RootElement.EnumerateArray());
+            Assert.Equal(mr.GetString(DicomTag.SeriesInstanceUID), nodeMatch.GetProperty("0020000E").GetProperty("Value")[0].GetString());
+            var returnedOnly = await NodeFind("""{"SeriesInstanceUID": null, "RequestAttributesSequence": null}""");
+            Assert.Equal((HttpStatusCode.OK, 2), (returnedOnly.Status, JsonDocument.Parse(returnedOnly.Body).RootElement.GetArrayLength()));
+            foreach (var (query, message) in new[]
+            {
+                ("""{"RequestAttributesSequence": "x"}""", "a sequence takes null, or an object"),
+                ("""{"RequestAttributesSequence": {"ReferencedStudySequence": null}}""", "without a sequence in it"),
+            })
+            {
+                var refused = await NodeFind(query);
+                Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
+                Assert.Contains(message, refused.Body, StringComparison.Ordinal);
+            }
         }
         finally
         {

@@ -19,6 +19,7 @@ internal static class DimseCommands
           move HOST PORT --dest AE --level L -k KEY=VALUE...  C-MOVE the matches to the AE title DEST
           get HOST PORT --level L -k KEY=VALUE... --output DIR   C-GET the matches into DIR
                  (levels: patient, study, series, image; every DIMSE command takes --timeout SECONDS)
+                 (KEY: a keyword or gggg,eeee; SEQUENCE[0].KEY a key of the one item of a sequence key)
                  (DICOM TLS: --tls [--ca CA.pem] [--cert CERT.pem --key KEY.pem]; the peer's certificate must
                   chain to CA.pem, else to the system trust store, and name HOST)
         """;
@@ -326,17 +327,58 @@ internal static class DimseCommands
             return parsed;
         }
 
-        /// <summary>KEY=VALUE or KEY (an empty return key); KEY is a keyword or gggg,eeee.</summary>
+        /// <summary>
+        /// KEY=VALUE or KEY (an empty return key); KEY is a keyword or gggg,eeee, or SEQUENCE[0].KEY (as DCMTK's findscu
+        /// writes it; [0] may be left out) for a key of the one item of a sequence key (PS3.4 C.2.2.2.6).
+        /// </summary>
         private static void AddKey(DicomDataset query, string text)
         {
             var equals = text.IndexOf('=', StringComparison.Ordinal);
-            var name = equals < 0 ? text : text[..equals];
-            if (!DicomTag.TryParse(name, out var tag))
+            var path = equals < 0 ? text : text[..equals];
+            var value = equals < 0 ? string.Empty : text[(equals + 1)..];
+            var dot = path.IndexOf('.', StringComparison.Ordinal);
+            if (dot < 0)
             {
-                throw new ArgumentException($"unknown key '{name}'");
+                var tag = KeyTag(path, path);
+                if (DicomDictionary.GetDefaultVR(tag) != DicomVR.SQ)
+                {
+                    query.AddOrUpdate(tag, value);
+                }
+                else if (value.Length == 0)
+                {
+                    query.Add(new DicomSequence(tag)); // the sequence is returned; SEQUENCE[0].KEY keys ask for items
+                }
+                else
+                {
+                    throw new ArgumentException($"key '{path}' is a sequence: give keys of its item as {path}[0].KEY[=VALUE]");
+                }
+
+                return;
             }
 
-            query.AddOrUpdate(tag, equals < 0 ? string.Empty : text[(equals + 1)..]);
+            var sequenceName = path[..dot];
+            if (sequenceName.EndsWith("[0]", StringComparison.Ordinal))
+            {
+                sequenceName = sequenceName[..^3];
+            }
+
+            var sequenceTag = KeyTag(sequenceName, path);
+            var itemTag = KeyTag(path[(dot + 1)..], path);
+            if (DicomDictionary.GetDefaultVR(sequenceTag) != DicomVR.SQ || DicomDictionary.GetDefaultVR(itemTag) == DicomVR.SQ)
+            {
+                throw new ArgumentException($"key '{path}': a key inside a sequence is SEQUENCE[0].KEY, one level deep (the query's one item)");
+            }
+
+            if (query.Find(sequenceTag) is not DicomSequence { Items: [var item] })
+            {
+                item = new DicomDataset();
+                query.Add(new DicomSequence(sequenceTag, item));
+            }
+
+            item.AddOrUpdate(itemTag, value);
         }
+
+        private static DicomTag KeyTag(string name, string key) =>
+            DicomTag.TryParse(name, out var tag) ? tag : throw new ArgumentException($"unknown key '{key}'");
     }
 }

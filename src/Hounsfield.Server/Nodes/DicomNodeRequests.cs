@@ -115,7 +115,7 @@ internal static class DicomNodeRequests
                 {
                     foreach (var key in query.EnumerateObject())
                     {
-                        AddKey(identifier, key, errors);
+                        AddKey(identifier, identifier, key, errors);
                     }
                 }
             }
@@ -126,11 +126,37 @@ internal static class DicomNodeRequests
         }
     }
 
-    private static void AddKey(DicomDataset identifier, JsonProperty key, Dictionary<string, string[]> errors)
+    /// <summary>
+    /// Adds one key to <paramref name="keys"/>: the identifier, or the item of a sequence key (an object of keys, one level
+    /// deep: PS3.4 C.2.2.2.6 matches within one item; null asks for the sequence).
+    /// </summary>
+    private static void AddKey(DicomDataset identifier, DicomDataset keys, JsonProperty key, Dictionary<string, string[]> errors)
     {
         if (!DicomTag.TryParse(key.Name, out var tag) || tag.Group == 0x0000 || tag == DicomTag.QueryRetrieveLevel)
         {
             AddError(errors, "query", $"Unknown attribute \"{key.Name}\": use a keyword such as PatientName or a tag such as 0010,0010.");
+            return;
+        }
+
+        if (DicomDictionary.GetDefaultVR(tag) == DicomVR.SQ)
+        {
+            if (keys != identifier || key.Value.ValueKind is not (JsonValueKind.Null or JsonValueKind.Object)
+                || (key.Value.ValueKind == JsonValueKind.Object && key.Value.EnumerateObject().Count() > MaxQueryKeys))
+            {
+                AddError(errors, "query", $"\"{key.Name}\": a sequence takes null, or an object of at most {MaxQueryKeys} keys of one item, without a sequence in it.");
+                return;
+            }
+
+            var item = new DicomDataset();
+            if (key.Value.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var itemKey in key.Value.EnumerateObject())
+                {
+                    AddKey(identifier, item, itemKey, errors);
+                }
+            }
+
+            keys.Add(key.Value.ValueKind == JsonValueKind.Object ? new DicomSequence(tag, item) : new DicomSequence(tag));
             return;
         }
 
@@ -174,7 +200,7 @@ internal static class DicomNodeRequests
                 identifier.AddOrUpdate(DicomTag.SpecificCharacterSet, DicomVR.CS, "ISO_IR 192");
             }
 
-            identifier.AddOrUpdate(tag, vr, values);
+            keys.AddOrUpdate(tag, vr, values);
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException)
         {
