@@ -56,7 +56,7 @@ public sealed class AccountsQuotaTests : IDisposable
         finally
         {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            server.Data.Delete(recursive: true);
+            await server.DeleteDataAsync();
         }
     }
 

@@ -27,7 +27,7 @@ public sealed class DeveloperServicesServerTests
         }
         finally
         {
-            server.Data.Delete(recursive: true);
+            await server.DeleteDataAsync();
         }
     }
 
@@ -59,7 +59,7 @@ public sealed class DeveloperServicesServerTests
             // The index may record the call (quota, last use of a key): database files may change, by far less than the upload.
             Assert.Equal(before.Item1.Where(f => !IsDatabase(f.Path)), after.Item1.Where(f => !IsDatabase(f.Path)));
             Assert.True(after.Item1.Sum(f => f.Length) - before.Item1.Sum(f => f.Length) < zip.Length / 4);
-            server.Data.Delete(recursive: true);
+            await server.DeleteDataAsync();
         }
         finally
         {

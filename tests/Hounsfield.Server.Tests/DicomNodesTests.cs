@@ -111,7 +111,7 @@ public sealed class DicomNodesTests
         finally
         {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            server.Data.Delete(recursive: true);
+            await server.DeleteDataAsync();
         }
 
         static async Task<(string?, string?)> StateAsync(ServerProcess server, string jobId)
@@ -154,7 +154,7 @@ public sealed class DicomNodesTests
         {
             storescp.Kill(entireProcessTree: true);
             received.Delete(recursive: true);
-            server.Data.Delete(recursive: true);
+            await server.DeleteDataAsync();
         }
     }
 
@@ -206,7 +206,7 @@ public sealed class DicomNodesTests
         {
             storescp.Kill(entireProcessTree: true);
             received.Delete(recursive: true);
-            server.Data.Delete(recursive: true);
+            await server.DeleteDataAsync();
         }
     }
 
@@ -264,7 +264,7 @@ public sealed class DicomNodesTests
         {
             qrscp.Kill(entireProcessTree: true);
             folder.Delete(recursive: true);
-            server.Data.Delete(recursive: true);
+            await server.DeleteDataAsync();
         }
     }
 

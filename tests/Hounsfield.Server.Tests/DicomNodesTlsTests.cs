@@ -106,7 +106,7 @@ public sealed class DicomNodesTlsTests
             untrusted.Kill(entireProcessTree: true);
             received.Delete(recursive: true);
             strangerReceived.Delete(recursive: true);
-            server.Data.Delete(recursive: true);
+            await server.DeleteDataAsync();
         }
 
         (int ExitCode, string Stdout, string Stderr) Move(string destination) =>
@@ -160,8 +160,8 @@ public sealed class DicomNodesTlsTests
         }
         finally
         {
-            peer.Data.Delete(recursive: true);
-            server.Data.Delete(recursive: true);
+            await peer.DeleteDataAsync();
+            await server.DeleteDataAsync();
         }
     }
 
@@ -200,7 +200,7 @@ public sealed class DicomNodesTlsTests
         finally
         {
             SqliteConnection.ClearAllPools();
-            server.Data.Delete(recursive: true);
+            await server.DeleteDataAsync();
         }
     }
 

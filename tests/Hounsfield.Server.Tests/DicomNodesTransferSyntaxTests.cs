@@ -92,7 +92,7 @@ public sealed class DicomNodesTransferSyntaxTests
             uncompressed.Delete(recursive: true);
             acceptAll.Delete(recursive: true);
             got.Delete(recursive: true);
-            server.Data.Delete(recursive: true);
+            await server.DeleteDataAsync();
         }
     }
 
@@ -133,7 +133,7 @@ public sealed class DicomNodesTransferSyntaxTests
         {
             storescp.Kill(entireProcessTree: true);
             received.Delete(recursive: true);
-            server.Data.Delete(recursive: true);
+            await server.DeleteDataAsync();
         }
     }
 
@@ -178,8 +178,8 @@ public sealed class DicomNodesTransferSyntaxTests
         finally
         {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            peer.Data.Delete(recursive: true);
-            server.Data.Delete(recursive: true);
+            await peer.DeleteDataAsync();
+            await server.DeleteDataAsync();
         }
 
         static async Task<string> StoredSyntaxAsync(ServerProcess server, string sopInstanceUid)

@@ -38,7 +38,7 @@ public sealed class DicomWebClientConformanceTests
         }
         finally
         {
-            server.Data.Delete(recursive: true);
+            await server.DeleteDataAsync();
         }
     }
 

@@ -863,7 +863,7 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         }
         finally
         {
-            server.Data.Delete(recursive: true);
+            await server.DeleteDataAsync();
         }
     }
 

@@ -234,7 +234,7 @@ public sealed class DimseTests
         finally
         {
             found.Delete(recursive: true);
-            server.Data.Delete(recursive: true);
+            await server.DeleteDataAsync();
         }
     }
 

@@ -180,6 +180,20 @@ public sealed class ServerProcess : IAsyncDisposable
         await process.WaitForExitAsync();
     }
 
+    /// <summary>
+    /// Stops the server, then removes its data folder. A test's cleanup calls this rather than deleting the folder under a
+    /// running server, whose writes would fail the deletion and hide the test's own failure.
+    /// </summary>
+    public async Task DeleteDataAsync()
+    {
+        if (!process.HasExited)
+        {
+            await KillAsync();
+        }
+
+        Data.Delete(recursive: true);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!process.HasExited)
