@@ -346,6 +346,62 @@ public sealed class DicomDataset : IEnumerable<DicomElement>
         return Add(new DicomValueElement(tag, vr, PadToEven(bytes, vr)));
     }
 
+    /// <summary>
+    /// A copy of this data set with its text in the character set that <paramref name="specificCharacterSet"/> declares
+    /// (the terms of (0008,0005), which the copy carries), its sequences' items included (an item's own declaration gives
+    /// way to the copy's); null when that character set is unknown or lacks a character of some value.
+    /// </summary>
+    public DicomDataset? TryReencode(IReadOnlyList<string> specificCharacterSet)
+    {
+        if (!DicomCharacterSet.TryFromTerms(specificCharacterSet, out var target, out _))
+        {
+            return null;
+        }
+
+        var copy = new DicomDataset();
+        copy.Add(new DicomValueElement(DicomTag.SpecificCharacterSet, DicomVR.CS,
+            PadToEven(Encoding.ASCII.GetBytes(string.Join('\\', specificCharacterSet)), DicomVR.CS)));
+        return CopyReencoded(this, copy, target) ? copy : null;
+
+        static bool CopyReencoded(DicomDataset source, DicomDataset copy, DicomCharacterSet target)
+        {
+            foreach (var element in source.Where(element => element.Tag != DicomTag.SpecificCharacterSet))
+            {
+                switch (element)
+                {
+                    case DicomSequence sequence:
+                        var items = new List<DicomDataset>(sequence.Items.Count);
+                        foreach (var item in sequence.Items)
+                        {
+                            var itemCopy = new DicomDataset();
+                            if (!CopyReencoded(item, itemCopy, target))
+                            {
+                                return false;
+                            }
+
+                            items.Add(itemCopy);
+                        }
+
+                        copy.Add(new DicomSequence(sequence.Tag, items));
+                        break;
+                    case DicomValueElement value when value.VR.UsesSpecificCharacterSet() && value.Length > 0:
+                        if (!target.TryEncode(source.CharacterSet.Decode(value.Span, value.VR), value.VR, out var bytes))
+                        {
+                            return false;
+                        }
+
+                        copy.Add(new DicomValueElement(value.Tag, value.VR, PadToEven(bytes, value.VR)));
+                        break;
+                    default:
+                        copy.Add(element);
+                        break;
+                }
+            }
+
+            return true;
+        }
+    }
+
     /// <summary>Sets a string element with the VR of the dictionary.</summary>
     public DicomDataset AddOrUpdate(DicomTag tag, params string[] values) => AddOrUpdate(tag, DicomDictionary.GetDefaultVR(tag), values);
 

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 
 namespace Hounsfield.Dicom.Tests;
@@ -23,6 +24,47 @@ public sealed class CharacterSetOracleTests
         Compare(dataset, oracle, ref compared);
 
         Assert.True(compared > 0 || !name.StartsWith("charset_", StringComparison.Ordinal), $"{name}: no text value compared");
+    }
+
+    [CorpusTheory]
+    [MemberData(nameof(CharacterSetFiles))]
+    public void Reencoded_in_utf8_and_back_the_text_values_equal_the_oracle(string name)
+    {
+        var file = Corpus.Get(name);
+        var oraclePath = File.Exists(file.OraclePath("pydicom.json")) ? file.OraclePath("pydicom.json") : file.OraclePath("dcm2json.json");
+        var oracle = JsonDocument.Parse(File.ReadAllBytes(oraclePath)).RootElement;
+        var dataset = DicomFile.Open(file.Path).Dataset;
+        var declared = dataset.GetStrings(DicomTag.SpecificCharacterSet);
+
+        var utf8 = dataset.TryReencode(["ISO_IR 192"]);
+        Assert.NotNull(utf8);
+        Assert.Equal(["ISO_IR 192"], utf8.GetStrings(DicomTag.SpecificCharacterSet));
+        var compared = 0;
+        Compare(utf8, oracle, ref compared);
+        var patientName = utf8.Find(DicomTag.PatientName) as DicomValueElement;
+        if (patientName is { Length: > 0 })
+        {
+            Assert.Equal(Encoding.UTF8.GetBytes(dataset.GetString(DicomTag.PatientName)!), patientName.Span.ToArray().AsSpan().TrimEnd((byte)' ').ToArray());
+        }
+
+        var back = utf8.TryReencode(declared);
+        Assert.NotNull(back);
+        Compare(back, oracle, ref compared);
+        Assert.True(compared > 0 || !name.StartsWith("charset_", StringComparison.Ordinal), $"{name}: no text value compared");
+    }
+
+    [CorpusFact]
+    public void Reencoding_to_a_set_that_lacks_a_character_gives_null_and_between_single_byte_sets_keeps_the_bytes()
+    {
+        var japanese = DicomFile.Open(Corpus.Get("charset_iso2022_ir87_japanese").Path).Dataset;
+        Assert.Null(japanese.TryReencode(["ISO_IR 100"]));
+        Assert.Null(japanese.TryReencode(["NO SUCH SET"]));
+
+        var french = DicomFile.Open(Corpus.Get("charset_latin1_french").Path).Dataset;
+        var latin1 = french.TryReencode(["ISO_IR 192"])!.TryReencode(["ISO_IR 100"])!;
+        var original = (DicomValueElement)french.Find(DicomTag.PatientName)!;
+        Assert.Contains((byte)0xE9, original.Span.ToArray()); // é in ISO 8859-1
+        Assert.Equal(original.Span.ToArray(), ((DicomValueElement)latin1.Find(DicomTag.PatientName)!).Span.ToArray());
     }
 
     private static void Compare(DicomDataset dataset, JsonElement oracle, ref int compared)

@@ -123,6 +123,28 @@ public sealed class DimseTests
             Assert.Equal(ct.GetString(DicomTag.PatientName), responses[0].GetString(DicomTag.PatientName));
             Assert.Equal("ONLINE", responses[0].GetString(DicomTag.InstanceAvailability));
 
+            // An SCU that asks in Latin-1 is answered in Latin-1 (PS3.4 C.4.1.1.3.2), one that declares nothing in the stored set.
+            var french = DicomFile.Open(Corpus.Get("charset_latin1_french").Path).Dataset;
+            foreach (var (declared, expectedCharacterSet, expectedNameBytes) in new[]
+            {
+                ("ISO_IR 100", "ISO_IR 100", ((DicomValueElement)french.Find(DicomTag.PatientName)!).Span.ToArray()),
+                (null, "ISO_IR 192", System.Text.Encoding.UTF8.GetBytes(french.GetString(DicomTag.PatientName)!)),
+            })
+            {
+                foreach (var file in Directory.GetFiles(found.FullName))
+                {
+                    File.Delete(file);
+                }
+
+                string[] keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", $"PatientID={french.GetString(DicomTag.PatientID)}", "-k", "PatientName", .. declared is null ? Array.Empty<string>() : ["-k", $"SpecificCharacterSet={declared}"]];
+                var latin1 = Run(["findscu", "-S", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-X", "-od", found.FullName, .. keys, "127.0.0.1", port]);
+                Assert.True(latin1.ExitCode == 0, latin1.Output);
+                var answer = DicomFile.Open(Assert.Single(Directory.GetFiles(found.FullName))).Dataset;
+                Assert.Equal(expectedCharacterSet, answer.GetString(DicomTag.SpecificCharacterSet));
+                Assert.Equal(french.GetString(DicomTag.PatientName), answer.GetString(DicomTag.PatientName));
+                Assert.Equal(expectedNameBytes, ((DicomValueElement)answer.Find(DicomTag.PatientName)!).Span.ToArray().AsSpan().TrimEnd((byte)' ').ToArray());
+            }
+
             var move = Run("movescu", "-S", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-aem", "STORESCP",
                 "-k", "QueryRetrieveLevel=STUDY", "-k", $"StudyInstanceUID={studyUid}", "127.0.0.1", port);
             Assert.True(move.ExitCode == 0, move.Output);

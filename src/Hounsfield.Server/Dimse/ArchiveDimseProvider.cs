@@ -166,8 +166,21 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
     /// <summary>A key's match value; empty for universal matching (no value, or a lone "*").</summary>
     private static string KeyValue(DicomDataset keys, DicomTag tag) => keys.GetString(tag) is { Length: > 0 } text && text != "*" ? text : string.Empty;
 
-    /// <summary>A C-FIND response: the requested keys with the values found, plus the level (PS3.4 C.4.1.3.1).</summary>
+    /// <summary>
+    /// A C-FIND response: the requested keys with the values found, plus the level (PS3.4 C.4.1.3.1); in the character
+    /// set the query declared when that set has every character of the values (an SCU that asks in Latin-1 may read no
+    /// other), else in the one they are stored in, as PS3.4 C.4.1.1.3.2 allows.
+    /// </summary>
     private DicomDataset Response(DicomDataset match, DicomDataset identifier, DicomQueryRetrieveLevel level)
+    {
+        var response = ResponseInStoredCharacterSet(match, identifier, level);
+        var requested = identifier.GetStrings(DicomTag.SpecificCharacterSet);
+        return requested.Length > 0 && !requested.SequenceEqual(response.GetStrings(DicomTag.SpecificCharacterSet))
+            ? response.TryReencode(requested) ?? response
+            : response;
+    }
+
+    private DicomDataset ResponseInStoredCharacterSet(DicomDataset match, DicomDataset identifier, DicomQueryRetrieveLevel level)
     {
         var response = new DicomDataset();
         if (match.Find(DicomTag.SpecificCharacterSet) is { } charset)
