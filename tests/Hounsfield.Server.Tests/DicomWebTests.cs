@@ -410,6 +410,30 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     }
 
     [CorpusFact]
+    public async Task Qido_returns_the_patient_counts_and_sop_classes_of_a_study_when_asked()
+    {
+        // Returned on request only (includefield or all), not among PS3.18's defaults; from the corpus: counts per patient.
+        var first = Oracles.First(o => CorpusServerFixture.Text(o, "00100020") is { Length: > 0 } id && !id.Contains('*') && !id.Contains('?'));
+        var (patientId, studyUid) = (CorpusServerFixture.Text(first, "00100020")!, CorpusServerFixture.Text(first, "0020000D")!);
+        var query = $"/dicomweb/studies?StudyInstanceUID={studyUid}";
+        var plain = Assert.Single((await Client.GetFromJsonAsync<JsonElement>(query)).EnumerateArray());
+        Assert.All(new[] { "00201200", "00201202", "00201204", "00080062" }, tag => Assert.False(plain.TryGetProperty(tag, out _), $"{tag} returned unasked"));
+
+        var asked = Assert.Single((await Client.GetFromJsonAsync<JsonElement>($"{query}&includefield=NumberOfPatientRelatedStudies,00201202,NumberOfPatientRelatedInstances,SOPClassesInStudy")).EnumerateArray());
+        var all = Assert.Single((await Client.GetFromJsonAsync<JsonElement>($"{query}&includefield=all")).EnumerateArray());
+        // Other tests of this fixture store instances of their own: the counts are at least the corpus's, which they hold.
+        var ofPatient = Oracles.Where(o => CorpusServerFixture.Text(o, "00100020") == patientId).ToList();
+        foreach (var result in new[] { asked, all })
+        {
+            Assert.True(int.Parse(CorpusServerFixture.Text(result, "00201200")!, System.Globalization.CultureInfo.InvariantCulture) >= ofPatient.Select(o => CorpusServerFixture.Text(o, "0020000D")).Distinct().Count());
+            Assert.True(int.Parse(CorpusServerFixture.Text(result, "00201202")!, System.Globalization.CultureInfo.InvariantCulture) >= ofPatient.Select(o => CorpusServerFixture.Text(o, "0020000E")).Distinct().Count());
+            Assert.True(int.Parse(CorpusServerFixture.Text(result, "00201204")!, System.Globalization.CultureInfo.InvariantCulture) >= ofPatient.Select(o => CorpusServerFixture.Text(o, "00080018")).Distinct().Count());
+            var classes = result.GetProperty("00080062").GetProperty("Value").EnumerateArray().Select(v => v.GetString()).ToHashSet();
+            Assert.Superset(Oracles.Where(o => CorpusServerFixture.Text(o, "0020000D") == studyUid).Select(o => CorpusServerFixture.Text(o, "00080016")).ToHashSet(), classes);
+        }
+    }
+
+    [CorpusFact]
     public async Task Qido_matches_series_by_the_ids_in_their_request_attributes_sequence()
     {
         // PS3.18 Table 10.6.1-5 requires these keys; the keys given inside the sequence match one item (PS3.4 C.2.2.2.6).

@@ -163,6 +163,43 @@ public sealed class DimseTests
             Assert.True(get.ExitCode == 0, get.Output);
             var fetched = DicomFile.Open(Assert.Single(Directory.GetFiles(got.FullName)));
             Assert.Equal(ct.GetValues<short>(DicomTag.PixelData), fetched.Dataset.GetValues<short>(DicomTag.PixelData));
+
+            // The patient's and the study's computed keys (PS3.4 C.6.1.1.2 and C.6.2.1.2), against what the stored files hold:
+            // with two parametric maps of the CT's study, its patient has one study, three series, three instances, two SOP classes.
+            string[] maps = ["double_float_pixel_pmap", "float_pixel_pmap"];
+            var storeMaps = Run(["storescu", "-R", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "127.0.0.1", port, .. maps.Select(f => Corpus.Get(f).Path)]);
+            Assert.True(storeMaps.ExitCode == 0, storeMaps.Output);
+            var stored = Files.Concat(maps).Select(f => DicomFile.Open(Corpus.Get(f).Path).Dataset).ToList();
+            var ofPatient = stored.Where(d => d.GetString(DicomTag.PatientID) == patientId).ToList();
+            foreach (var file in Directory.GetFiles(found.FullName))
+            {
+                File.Delete(file);
+            }
+
+            var counts = Run("findscu", "-P", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-X", "-od", found.FullName, "-k", "QueryRetrieveLevel=PATIENT",
+                "-k", $"PatientID={patientId}", "-k", "NumberOfPatientRelatedStudies", "-k", "NumberOfPatientRelatedSeries", "-k", "NumberOfPatientRelatedInstances=7",
+                "127.0.0.1", port);
+            Assert.True(counts.ExitCode == 0, counts.Output);
+            var patient = DicomFile.Open(Assert.Single(Directory.GetFiles(found.FullName))).Dataset;
+            Assert.Equal(
+                [ofPatient.Select(d => d.GetString(DicomTag.StudyInstanceUID)).Distinct().Count(), ofPatient.Select(d => d.GetString(DicomTag.SeriesInstanceUID)).Distinct().Count(), ofPatient.Count],
+                new[] { DicomTag.NumberOfPatientRelatedStudies, DicomTag.NumberOfPatientRelatedSeries, DicomTag.NumberOfPatientRelatedInstances }.Select(tag => int.Parse(patient.GetString(tag)!, System.Globalization.CultureInfo.InvariantCulture)));
+
+            foreach (var file in Directory.GetFiles(found.FullName))
+            {
+                File.Delete(file);
+            }
+
+            var modality = ct.GetString(DicomTag.Modality)!;
+            var byModality = Run("findscu", "-S", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-X", "-od", found.FullName, "-k", "QueryRetrieveLevel=STUDY",
+                "-k", $"ModalitiesInStudy={modality}", "-k", "StudyInstanceUID", "-k", "SOPClassesInStudy", "127.0.0.1", port);
+            Assert.True(byModality.ExitCode == 0, byModality.Output);
+            var studiesFound = Directory.GetFiles(found.FullName).Select(f => DicomFile.Open(f).Dataset).ToDictionary(d => d.GetString(DicomTag.StudyInstanceUID)!);
+            Assert.Equal(stored.Where(d => d.GetString(DicomTag.Modality) == modality).Select(d => d.GetString(DicomTag.StudyInstanceUID)!).Distinct().Order(), studiesFound.Keys.Order());
+            foreach (var (uid, study) in studiesFound)
+            {
+                Assert.Equal(stored.Where(d => d.GetString(DicomTag.StudyInstanceUID) == uid).Select(d => d.GetString(DicomTag.SOPClassUID)!).Distinct().Order(), study.GetStrings(DicomTag.SOPClassesInStudy).Order());
+            }
         }
         finally
         {

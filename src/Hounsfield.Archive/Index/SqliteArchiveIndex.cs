@@ -554,11 +554,12 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
 
     private static List<QueryAttribute> SelectedAttributes(QidoQuery query)
     {
-        var selected = QueryAttributes.Defaults(query.Level).ToList();
         if (query.IncludeAll)
         {
-            return selected;
+            return [.. QueryAttributes.All.Where(a => a.Level <= query.Level)];
         }
+
+        var selected = QueryAttributes.Defaults(query.Level).ToList();
 
         foreach (var tag in query.IncludeFields.Concat(query.Matches.Select(m => m.Tag)).Concat(query.SequenceMatches.Select(m => m.Sequence)))
         {
@@ -591,9 +592,6 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                 break;
             case long number:
                 dataset.AddOrUpdate(attribute.Tag, attribute.VR, number.ToString(CultureInfo.InvariantCulture));
-                break;
-            case string text when attribute.Tag == DicomTag.ModalitiesInStudy:
-                dataset.AddOrUpdate(attribute.Tag, attribute.VR, text.Split(','));
                 break;
             case string text:
                 DeclareUtf8IfNeeded(dataset, text);

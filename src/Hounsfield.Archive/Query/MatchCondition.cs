@@ -11,7 +11,7 @@ internal static class MatchCondition
 {
     public static string Build(QueryAttribute attribute, string value, bool fuzzy, SqliteCommand command)
     {
-        if (attribute.Computed && attribute.Tag != DicomTag.ModalitiesInStudy)
+        if (!attribute.Matchable)
         {
             throw new QueryException($"{attribute.Tag} is returned but cannot be matched.");
         }

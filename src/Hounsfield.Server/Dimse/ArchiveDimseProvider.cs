@@ -132,13 +132,14 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
                 continue;
             }
 
-            if (element is not DicomValueElement value || element.Tag == DicomTag.QueryRetrieveLevel || element.Tag == DicomTag.SpecificCharacterSet
-                || QueryAttributes.Find(element.Tag) is not { Computed: false })
+            if (element is not DicomValueElement || element.Tag == DicomTag.QueryRetrieveLevel || element.Tag == DicomTag.SpecificCharacterSet
+                || QueryAttributes.Find(element.Tag) is not { } attribute)
             {
                 continue;
             }
 
-            var text = KeyValue(identifier, element.Tag);
+            // A value of a key the archive cannot match (a count) is taken as universal: the key is returned.
+            var text = attribute.Matchable ? KeyValue(identifier, element.Tag) : string.Empty;
             if (text.Length == 0)
             {
                 include.Add(element.Tag);
