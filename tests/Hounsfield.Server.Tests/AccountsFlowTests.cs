@@ -18,7 +18,7 @@ public sealed class AccountsServerFixture : IAsyncLifetime
     {
         await Server.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        await Server.DeleteDataAsync();
+        Server.Data.Delete(recursive: true);
     }
 }
 
