@@ -410,6 +410,32 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     }
 
     [CorpusFact]
+    public async Task Qido_returns_included_attributes_it_keeps_no_column_for_from_the_stored_instance()
+    {
+        // Manufacturer, InstitutionName, PatientAddress (ß in overlay_mr), AdditionalPatientHistory (Japanese, ISO 2022, in
+        // charset_iso2022_ir87_multi), SliceThickness: what each instance's file holds, as the oracle read it.
+        string[] tags = ["00080070", "00080080", "00101040", "001021B0", "00180050"];
+        var compared = 0;
+        foreach (var oracle in Oracles.GroupBy(o => CorpusServerFixture.Text(o, "00080018")).Select(g => g.First()))
+        {
+            var sop = CorpusServerFixture.Text(oracle, "00080018");
+            var result = Assert.Single((await Client.GetFromJsonAsync<JsonElement>($"/dicomweb/instances?SOPInstanceUID={sop}&includefield={string.Join(',', tags)}")).EnumerateArray());
+            foreach (var tag in tags)
+            {
+                var expected = oracle.TryGetProperty(tag, out var element) && element.TryGetProperty("Value", out var values) ? values[0].ToString() : null;
+                var actual = result.TryGetProperty(tag, out var returned) && returned.TryGetProperty("Value", out var got) ? got[0].ToString() : null;
+                Assert.True(expected == actual || (tag == "00180050" && expected is not null && actual is not null && double.Parse(expected, System.Globalization.CultureInfo.InvariantCulture) == double.Parse(actual, System.Globalization.CultureInfo.InvariantCulture)),
+                    $"{sop} {tag}: expected {expected ?? "(none)"}, got {actual ?? "(none)"}");
+                compared += expected is null ? 0 : 1;
+            }
+        }
+
+        Assert.True(compared >= 20, $"only {compared} values in the corpus to compare");
+        var withPixels = (await Client.GetFromJsonAsync<JsonElement>("/dicomweb/instances?limit=5&includefield=7FE00010")).EnumerateArray();
+        Assert.All(withPixels, result => Assert.False(result.TryGetProperty("7FE00010", out _), "bulk data returned by QIDO")); // WADO-RS serves it
+    }
+
+    [CorpusFact]
     public async Task Qido_returns_the_patient_counts_and_sop_classes_of_a_study_when_asked()
     {
         // Returned on request only (includefield or all), not among PS3.18's defaults; from the corpus: counts per patient.

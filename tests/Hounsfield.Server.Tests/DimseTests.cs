@@ -145,6 +145,23 @@ public sealed class DimseTests
                 Assert.Equal(expectedNameBytes, ((DicomValueElement)answer.Find(DicomTag.PatientName)!).Span.ToArray().AsSpan().TrimEnd((byte)' ').ToArray());
             }
 
+            // Keys the archive keeps no column for come back from the stored instance (the first of the series or study).
+            foreach (var (level, keys) in new[] { ("IMAGE", new[] { DicomTag.Manufacturer, DicomTag.SliceThickness, DicomTag.PatientAge }), ("SERIES", new[] { DicomTag.Manufacturer, DicomTag.InstitutionName }) })
+            {
+                foreach (var file in Directory.GetFiles(found.FullName))
+                {
+                    File.Delete(file);
+                }
+
+                var sop = level == "IMAGE" ? new[] { "-k", $"SOPInstanceUID={ct.GetString(DicomTag.SOPInstanceUID)}" } : ["-k", $"SeriesInstanceUID={ct.GetString(DicomTag.SeriesInstanceUID)}"];
+                var fromInstance = Run(["findscu", "-S", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-X", "-od", found.FullName, "-k", $"QueryRetrieveLevel={level}",
+                    "-k", $"StudyInstanceUID={studyUid}", "-k", $"SeriesInstanceUID={ct.GetString(DicomTag.SeriesInstanceUID)}", .. sop, .. keys.SelectMany(k => new[] { "-k", $"{k.Group:X4},{k.Element:X4}" }), "127.0.0.1", port]);
+                Assert.True(fromInstance.ExitCode == 0, fromInstance.Output);
+                var answer = DicomFile.Open(Assert.Single(Directory.GetFiles(found.FullName))).Dataset;
+                Assert.All(keys, key => Assert.Equal(ct.GetString(key), answer.GetString(key)));
+                Assert.All(keys, key => Assert.False(string.IsNullOrEmpty(ct.GetString(key)), $"{key}: nothing in the file to compare"));
+            }
+
             var move = Run("movescu", "-S", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-aem", "STORESCP",
                 "-k", "QueryRetrieveLevel=STUDY", "-k", $"StudyInstanceUID={studyUid}", "127.0.0.1", port);
             Assert.True(move.ExitCode == 0, move.Output);

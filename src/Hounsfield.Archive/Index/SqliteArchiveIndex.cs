@@ -330,8 +330,19 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     public async Task<QueryResult> QueryAsync(QidoQuery query, CancellationToken cancellationToken)
     {
         var attributes = SelectedAttributes(query);
+        var storedFields = StoredFields(query);
         var sql = new StringBuilder("SELECT ");
         sql.AppendJoin(", ", attributes.Select(a => a.Column));
+        if (storedFields.Count > 0)
+        {
+            sql.Append(", ").Append(query.Level switch
+            {
+                QueryLevel.Study => "(SELECT x.metadata FROM series y JOIN instances x ON x.series_pk = y.pk WHERE y.study_pk = st.pk ORDER BY y.series_number, y.pk, x.instance_number, x.pk LIMIT 1)",
+                QueryLevel.Series => "(SELECT x.metadata FROM instances x WHERE x.series_pk = se.pk ORDER BY x.instance_number, x.pk LIMIT 1)",
+                _ => "i.metadata",
+            });
+        }
+
         sql.Append(query.Level switch
         {
             QueryLevel.Study => " FROM studies st JOIN patients p ON p.pk = st.patient_pk",
@@ -415,6 +426,11 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             for (var i = 0; i < attributes.Count; i++)
             {
                 AddValue(dataset, attributes[i], reader.IsDBNull(i) ? null : reader.GetValue(i));
+            }
+
+            if (storedFields.Count > 0 && !reader.IsDBNull(attributes.Count))
+            {
+                AddStoredValues(dataset, (byte[])reader.GetValue(attributes.Count), storedFields);
             }
 
             results.Add(dataset);
@@ -570,6 +586,51 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         }
 
         return selected;
+    }
+
+    /// <summary>The included attributes the index has no column for: returned from the stored metadata of an instance.</summary>
+    private static List<DicomTag> StoredFields(QidoQuery query) =>
+        [.. query.IncludeFields.Where(tag => QueryAttributes.Find(tag) is null && tag != DicomTag.SpecificCharacterSet).Order()];
+
+    /// <summary>
+    /// Adds the attributes of <paramref name="tags"/> that the instance's stored DICOM JSON holds (the first instance of the
+    /// series or study the result is, by series and instance number), in UTF-8; binary values (bulk data or inline) are
+    /// left to WADO-RS.
+    /// </summary>
+    private static void AddStoredValues(DicomDataset dataset, byte[] metadata, IReadOnlyList<DicomTag> tags)
+    {
+        var bulkData = new HashSet<DicomTag>();
+        var stored = Hounsfield.Dicom.Json.DicomJsonReader.Read(metadata, new Hounsfield.Dicom.Json.DicomJsonReadOptions
+        {
+            UnresolvedBulkData = reference => bulkData.Add(reference.Path.Parents.Count > 0 ? reference.Path.Parents[0].Tag : reference.Path.Tag),
+        });
+        var picked = new DicomDataset();
+        if (stored.Find(DicomTag.SpecificCharacterSet) is { } characterSet)
+        {
+            picked.Add(characterSet);
+        }
+
+        foreach (var tag in tags)
+        {
+            if (stored.Find(tag) is { } element && !bulkData.Contains(tag) && !element.VR.HasBinaryValue())
+            {
+                picked.Add(element);
+            }
+        }
+
+        if (picked.TryReencode(["ISO_IR 192"]) is not { } utf8)
+        {
+            return; // the instance declares a character set we cannot read: its text stays unreturned
+        }
+
+        foreach (var element in utf8.Where(element => element.Tag != DicomTag.SpecificCharacterSet))
+        {
+            dataset.Add(element);
+            if ((element is DicomSequence || element.VR.UsesSpecificCharacterSet()) && !dataset.Contains(DicomTag.SpecificCharacterSet))
+            {
+                dataset.AddOrUpdate(DicomTag.SpecificCharacterSet, DicomVR.CS, "ISO_IR 192");
+            }
+        }
     }
 
     private static void AddValue(DicomDataset dataset, QueryAttribute attribute, object? value)

@@ -132,14 +132,15 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
                 continue;
             }
 
-            if (element is not DicomValueElement || element.Tag == DicomTag.QueryRetrieveLevel || element.Tag == DicomTag.SpecificCharacterSet
-                || QueryAttributes.Find(element.Tag) is not { } attribute)
+            if (element.Tag == DicomTag.QueryRetrieveLevel || element.Tag == DicomTag.SpecificCharacterSet)
             {
                 continue;
             }
 
-            // A value of a key the archive cannot match (a count) is taken as universal: the key is returned.
-            var text = attribute.Matchable ? KeyValue(identifier, element.Tag) : string.Empty;
+            // A value of a key the archive cannot match (a count, an attribute it keeps no column for, a sequence other than
+            // the one above) is taken as universal: the key is returned, those without a column from a stored instance.
+            var attribute = QueryAttributes.Find(element.Tag);
+            var text = element is DicomValueElement && attribute is { Matchable: true } ? KeyValue(identifier, element.Tag) : string.Empty;
             if (text.Length == 0)
             {
                 include.Add(element.Tag);
