@@ -175,6 +175,12 @@ public sealed class DicomFindRequest : DicomQueryRetrieveRequest
         : base(association, command, identifier)
     {
     }
+
+    /// <summary>
+    /// Set by the provider, before its first match, when it matched on none of some key's value (an optional key it does
+    /// not support for matching): the pending responses then carry 0xFF01 instead of 0xFF00 (PS3.4 C.4.1.1.4).
+    /// </summary>
+    public bool OptionalKeysNotSupported { get; set; }
 }
 
 /// <summary>A C-MOVE or C-GET request: the identifier selects the instances to send (PS3.4 C.4.2, C.4.3).</summary>

@@ -162,6 +162,16 @@ public sealed class DimseTests
                 Assert.All(keys, key => Assert.False(string.IsNullOrEmpty(ct.GetString(key)), $"{key}: nothing in the file to compare"));
             }
 
+            // A value for a key the archive cannot match is not used, and each pending response says so: 0xFF01 (PS3.4 C.4.1.1.4).
+            foreach (var (key, expectedStatus, otherStatus) in new[] { ("Manufacturer=NOT-MATCHED*", "0xff01", "0xff00"), ("Manufacturer", "0xff00", "0xff01") })
+            {
+                var warned = Run("findscu", "-S", "-d", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-k", "QueryRetrieveLevel=IMAGE", "-k", $"StudyInstanceUID={studyUid}",
+                    "-k", $"SeriesInstanceUID={ct.GetString(DicomTag.SeriesInstanceUID)}", "-k", $"SOPInstanceUID={ct.GetString(DicomTag.SOPInstanceUID)}", "-k", key, "127.0.0.1", port);
+                Assert.True(warned.ExitCode == 0, warned.Output);
+                Assert.Contains(expectedStatus, warned.Output, StringComparison.OrdinalIgnoreCase);
+                Assert.DoesNotContain(otherStatus, warned.Output, StringComparison.OrdinalIgnoreCase);
+            }
+
             var move = Run("movescu", "-S", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-aem", "STORESCP",
                 "-k", "QueryRetrieveLevel=STUDY", "-k", $"StudyInstanceUID={studyUid}", "127.0.0.1", port);
             Assert.True(move.ExitCode == 0, move.Output);

@@ -200,7 +200,8 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
             await foreach (var match in provider.FindAsync(request, cancellationToken).WithCancellation(cancellationToken).ConfigureAwait(false))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                await engine.SendResponseAsync(context, DimseCommand.CreateResponse(request.Command, DicomStatus.Pending, true), match).ConfigureAwait(false);
+                var pending = request.OptionalKeysNotSupported ? DicomStatus.PendingWarning : DicomStatus.Pending;
+                await engine.SendResponseAsync(context, DimseCommand.CreateResponse(request.Command, pending, true), match).ConfigureAwait(false);
             }
 
             status = DicomStatus.Success;

@@ -44,7 +44,8 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
             ? DicomQueryRetrieveLevel.Study
             : throw new DicomStatusException(DicomStatus.IdentifierDoesNotMatchSopClass,
                 $"Unknown QueryRetrieveLevel '{levelCode.Trim()}'")); // an Error Comment is at most 64 characters
-        var query = ToQuery(identifier, level);
+        var (query, keysNotMatched) = ToQuery(identifier, level);
+        request.OptionalKeysNotSupported = keysNotMatched;
         var seenPatients = new HashSet<string>(StringComparer.Ordinal);
         for (var offset = 0; ; offset += FindPageSize)
         {
@@ -117,18 +118,23 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
             stored.SopInstanceUid,
             DicomTransferSyntax.Lookup(stored.TransferSyntaxUid));
 
-    /// <summary>The identifier's keys as a query: values are match keys, empty values are return keys (PS3.4 C.2.2.1).</summary>
-    private static QidoQuery ToQuery(DicomDataset identifier, DicomQueryRetrieveLevel level)
+    /// <summary>
+    /// The identifier's keys as a query: values are match keys, empty values are return keys (PS3.4 C.2.2.1); and whether
+    /// some key's value could not be matched (such a key is returned only).
+    /// </summary>
+    private static (QidoQuery Query, bool KeysNotMatched) ToQuery(DicomDataset identifier, DicomQueryRetrieveLevel level)
     {
         var matches = new List<(DicomTag, string)>();
         var sequenceMatches = new List<(DicomTag, IReadOnlyList<(DicomTag, string)>)>();
         var include = new HashSet<DicomTag>();
+        var keysNotMatched = false;
         foreach (var element in identifier)
         {
             if (element is DicomSequence { Items: [var item, ..] } sequence && QueryAttributes.Find(sequence.Tag) is { ItemKeys: { } matchable })
             {
                 // Keys of the item this server cannot match are returned only, as at the top level.
                 sequenceMatches.Add((sequence.Tag, [.. item.Where(key => key is DicomValueElement && matchable.Contains(key.Tag)).Select(key => (key.Tag, KeyValue(item, key.Tag)))]));
+                keysNotMatched |= HasValues(item, except: matchable);
                 continue;
             }
 
@@ -141,6 +147,12 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
             // the one above) is taken as universal: the key is returned, those without a column from a stored instance.
             var attribute = QueryAttributes.Find(element.Tag);
             var text = element is DicomValueElement && attribute is { Matchable: true } ? KeyValue(identifier, element.Tag) : string.Empty;
+            keysNotMatched |= text.Length == 0 && element switch
+            {
+                DicomSequence { Items: [var asked, ..] } => HasValues(asked, except: []),
+                DicomValueElement => KeyValue(identifier, element.Tag).Length > 0,
+                _ => false,
+            };
             if (text.Length == 0)
             {
                 include.Add(element.Tag);
@@ -151,7 +163,7 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
             }
         }
 
-        return new QidoQuery
+        var query = new QidoQuery
         {
             Level = level switch
             {
@@ -163,7 +175,13 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
             SequenceMatches = sequenceMatches,
             IncludeFields = include,
         };
+        return (query, keysNotMatched);
     }
+
+    /// <summary>Whether a key of the item, other than <paramref name="except"/>, carries a value (a nested item's keys too).</summary>
+    private static bool HasValues(DicomDataset item, IReadOnlyCollection<DicomTag> except) => item.Any(key =>
+        key.Tag != DicomTag.SpecificCharacterSet && !except.Contains(key.Tag)
+        && (key is DicomSequence { Items: [var nested, ..] } ? HasValues(nested, except: []) : key is DicomValueElement && KeyValue(item, key.Tag).Length > 0));
 
     /// <summary>A key's match value; empty for universal matching (no value, or a lone "*").</summary>
     private static string KeyValue(DicomDataset keys, DicomTag tag) => keys.GetString(tag) is { Length: > 0 } text && text != "*" ? text : string.Empty;
