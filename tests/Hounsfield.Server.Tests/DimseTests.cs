@@ -293,11 +293,11 @@ public sealed class DimseTests
                 new { name = "self", aet_title = "TESTSCU", peer_aet_title = "HOUNSFIELD", peer_host = "127.0.0.1", peer_port = dicomPort });
             Assert.True(node.StatusCode == HttpStatusCode.Created, await node.Content.ReadAsStringAsync());
             var nodeId = (await node.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
-            async Task<(HttpStatusCode Status, string Body)> NodeFind(string query)
+            async Task<(HttpStatusCode Status, string Body, string Warning)> NodeFind(string query)
             {
                 using var response = await server.Client.PostAsync($"/api/dicom_nodes/{nodeId}/find",
                     new StringContent($$"""{"level": "SERIES", "query": {{query}}}""", System.Text.Encoding.UTF8, "application/json"));
-                return (response.StatusCode, await response.Content.ReadAsStringAsync());
+                return (response.StatusCode, await response.Content.ReadAsStringAsync(), response.Headers.NonValidated.TryGetValues("Warning", out var warnings) ? string.Join(" | ", warnings) : string.Empty);
             }
 
             var byProcedure = await NodeFind($$$"""{"SeriesInstanceUID": null, "RequestAttributesSequence": {"RequestedProcedureID": "{{{procedureId}}}"}}""");
@@ -306,6 +306,16 @@ public sealed class DimseTests
             Assert.Equal(mr.GetString(DicomTag.SeriesInstanceUID), nodeMatch.GetProperty("0020000E").GetProperty("Value")[0].GetString());
             var returnedOnly = await NodeFind("""{"SeriesInstanceUID": null, "RequestAttributesSequence": null}""");
             Assert.Equal((HttpStatusCode.OK, 2), (returnedOnly.Status, JsonDocument.Parse(returnedOnly.Body).RootElement.GetArrayLength()));
+            Assert.Empty(byProcedure.Warning + returnedOnly.Warning);
+
+            // The peer's 0xFF01 (a key it did not match on) reaches the caller: a Warning header, a line on the CLI's stderr.
+            var notMatched = await NodeFind("""{"SeriesInstanceUID": null, "Manufacturer": "NOT-MATCHED"}""");
+            Assert.True(notMatched.Status == HttpStatusCode.OK, notMatched.Body);
+            Assert.Contains("0xFF01", notMatched.Warning, StringComparison.Ordinal);
+            var cliNotMatched = CliRunner.Run("find", "127.0.0.1", port, "--aet", "TESTSCU", "--aec", "HOUNSFIELD", "--level", "series", "-k", "Manufacturer=NOT-MATCHED");
+            Assert.True(cliNotMatched.ExitCode == 0, cliNotMatched.Stderr);
+            Assert.Contains("did not match on some of the query's keys (0xFF01)", cliNotMatched.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("0xFF01", cli.Stderr, StringComparison.Ordinal);
             foreach (var (query, message) in new[]
             {
                 ("""{"RequestAttributesSequence": "x"}""", "a sequence takes null, or an object"),

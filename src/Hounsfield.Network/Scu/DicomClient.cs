@@ -246,8 +246,11 @@ public sealed class DicomClient
     /// A failure status throws <see cref="DicomStatusException"/>.
     /// </summary>
     /// <param name="sopClassUid">The information model; by default Patient Root for the PATIENT level, else Study Root.</param>
+    /// <param name="onOptionalKeysNotSupported">Called, before the match it came with, when the peer answers 0xFF01: it did
+    /// not match on some of the query's keys (PS3.4 C.4.1.1.4), so the matches may include what those keys would exclude.</param>
     public async IAsyncEnumerable<DicomDataset> FindAsync(
-        DicomQueryRetrieveLevel level, DicomDataset query, string? sopClassUid = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        DicomQueryRetrieveLevel level, DicomDataset query, string? sopClassUid = null, [EnumeratorCancellation] CancellationToken cancellationToken = default,
+        Action? onOptionalKeysNotSupported = null)
     {
         sopClassUid ??= level == DicomQueryRetrieveLevel.Patient
             ? DicomUids.PatientRootQueryRetrieveInformationModelFind
@@ -273,6 +276,11 @@ public sealed class DicomClient
                     var status = response.Status;
                     if (status.IsPending)
                     {
+                        if (status == DicomStatus.PendingWarning)
+                        {
+                            onOptionalKeysNotSupported?.Invoke();
+                        }
+
                         if (response.DataSet is { } match)
                         {
                             yield return match;

@@ -129,9 +129,15 @@ internal static class DimseCommands
             _ => null,
         };
         var matches = new List<DicomDataset>();
-        await foreach (var match in client.FindAsync(parsed.Level!.Value, parsed.Query, model, cancellationToken))
+        var keysNotMatched = false;
+        await foreach (var match in client.FindAsync(parsed.Level!.Value, parsed.Query, model, cancellationToken, () => keysNotMatched = true))
         {
             matches.Add(match);
+        }
+
+        if (keysNotMatched)
+        {
+            Console.Error.WriteLine($"warning: {client.CalledAE} did not match on some of the query's keys (0xFF01); the matches may include what they would exclude");
         }
 
         using (var stdout = new BufferedStream(Console.OpenStandardOutput(), 1 << 16))

@@ -217,9 +217,10 @@ internal static class DicomNodeEndpoints
 
         var matches = new List<DicomDataset>();
         var truncated = false;
+        var keysNotMatched = false;
         try
         {
-            await foreach (var match in transfers.Client(node).FindAsync(query.Level, query.Identifier, null, cancellationToken))
+            await foreach (var match in transfers.Client(node).FindAsync(query.Level, query.Identifier, null, cancellationToken, () => keysNotMatched = true))
             {
                 if (matches.Count == options.MaxFindResults)
                 {
@@ -242,6 +243,11 @@ internal static class DicomNodeEndpoints
         if (truncated)
         {
             context.Response.Headers.Append("Warning", $"299 {context.Request.Host}: \"Only the first {options.MaxFindResults} matches are returned\"");
+        }
+
+        if (keysNotMatched)
+        {
+            context.Response.Headers.Append("Warning", $"299 {context.Request.Host}: \"{node.PeerAETitle} did not match on some of the query's keys (0xFF01); the matches may include what they would exclude\"");
         }
 
         await using var body = new MemoryStream();
