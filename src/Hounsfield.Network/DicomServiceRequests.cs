@@ -226,6 +226,12 @@ public interface ICStoreProvider
 public interface ICFindProvider
 {
     IAsyncEnumerable<DicomDataset> FindAsync(DicomFindRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether the provider matches person names fuzzily when the association agreed to it (see
+    /// <see cref="DicomAssociationInfo.FuzzySemanticMatching"/>): the SCP accepts it in extended negotiation only then.
+    /// </summary>
+    bool SupportsFuzzySemanticMatching => false;
 }
 
 /// <summary>Answers C-MOVE (PS3.4 C.4.2): resolves the destination and lists the instances; the library performs the sub-operations.</summary>

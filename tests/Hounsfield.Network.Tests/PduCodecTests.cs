@@ -94,6 +94,33 @@ public sealed class PduCodecTests
     }
 
     [Fact]
+    public void An_extended_negotiation_is_answered_once_per_accepted_sop_class_and_both_sides_read_fuzzy_matching_from_it()
+    {
+        var request = SampleRequest();
+        request.PresentationContexts.Add(new DicomPresentationContextProposal(5, DicomUids.StudyRootQueryRetrieveInformationModelFind, [DicomUids.ImplicitVRLittleEndian]));
+        request.UserInformation.ExtendedNegotiations.Add(new DicomExtendedNegotiation(DicomUids.StudyRootQueryRetrieveInformationModelFind, QueryExtendedNegotiation.AskFuzzySemanticMatching()));
+        request.UserInformation.ExtendedNegotiations.Add(new DicomExtendedNegotiation(DicomUids.MRImageStorage, [1])); // no context proposed: no answer
+        var policy = new AcceptAll { Answer = proposed => proposed.SopClassUid == DicomUids.StudyRootQueryRetrieveInformationModelFind ? [0, 0, 1, 0] : null };
+
+        var (accept, acceptor) = DicomNegotiation.Accept(request, policy, DicomAssociationOptions.Default, null);
+        var decoded = PduCodec.ReadAssociateAccept(Encode(b => PduCodec.WriteAssociateAccept(b, accept)).AsSpan(6), PduLimits.Default);
+        var answered = Assert.Single(decoded.UserInformation.ExtendedNegotiations);
+        Assert.Equal(DicomUids.StudyRootQueryRetrieveInformationModelFind, answered.SopClassUid);
+        Assert.Equal([0, 0, 1, 0], answered.Information);
+        var requestor = DicomNegotiation.FromAccept(request, decoded, null);
+        Assert.True(acceptor.FuzzySemanticMatching(DicomUids.StudyRootQueryRetrieveInformationModelFind));
+        Assert.True(requestor.FuzzySemanticMatching(DicomUids.StudyRootQueryRetrieveInformationModelFind));
+        Assert.False(requestor.FuzzySemanticMatching(DicomUids.PatientRootQueryRetrieveInformationModelFind));
+
+        // An acceptor that answers 0 for it, or not at all, agrees to nothing.
+        foreach (var refusing in new AcceptAll[] { new() { Answer = _ => [0, 0, 0, 0] }, new() })
+        {
+            var (refusal, _) = DicomNegotiation.Accept(request, refusing, DicomAssociationOptions.Default, null);
+            Assert.False(DicomNegotiation.FromAccept(request, refusal, null).FuzzySemanticMatching(DicomUids.StudyRootQueryRetrieveInformationModelFind));
+        }
+    }
+
+    [Fact]
     public void Too_many_presentation_contexts_exceed_the_named_limit()
     {
         var request = new DicomAssociationRequest { CalledAE = "A", CallingAE = "B" };
@@ -172,5 +199,9 @@ public sealed class PduCodecTests
             (DicomPresentationContextOutcome.Acceptance, proposal.TransferSyntaxes[0]);
 
         public (bool ScuRole, bool ScpRole) SelectRoles(DicomRoleSelection proposed) => (true, true);
+
+        public byte[]? AnswerExtendedNegotiation(DicomExtendedNegotiation proposed) => Answer?.Invoke(proposed);
+
+        public Func<DicomExtendedNegotiation, byte[]?>? Answer { get; init; }
     }
 }

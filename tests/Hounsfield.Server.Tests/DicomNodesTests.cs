@@ -236,6 +236,12 @@ public sealed class DicomNodesTests
             Assert.Equal(mr.GetString(DicomTag.StudyInstanceUID), match.GetProperty("0020000D").GetProperty("Value")[0].GetString());
             Assert.Equal("STUDY", match.GetProperty("00080052").GetProperty("Value")[0].GetString());
 
+            // dcmqrscp does not agree to fuzzy matching of names: our CLI says the names were matched as given.
+            var fuzzy = CliRunner.Run("find", "127.0.0.1", Text(qrPort), "--aec", "QRSCP", "--level", "study", "--fuzzy", "-k", $"PatientID={mr.GetString(DicomTag.PatientID)}");
+            Assert.True(fuzzy.ExitCode == 0, fuzzy.Stderr);
+            Assert.Contains("QRSCP did not agree to fuzzy matching of person names", fuzzy.Stderr, StringComparison.Ordinal);
+            Assert.Single(JsonDocument.Parse(fuzzy.Stdout).RootElement.EnumerateArray());
+
             using var badQuery = await server.Client.PostAsync($"/api/dicom_nodes/{id}/find", Json("""{"level": "ROOM", "query": {"NoSuchKeyword": "x"}}"""));
             Assert.Equal(HttpStatusCode.BadRequest, badQuery.StatusCode);
             Assert.Equal(["level", "query"], (await JsonAsync(badQuery)).EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));

@@ -145,6 +145,19 @@ public sealed class DimseTests
                 Assert.Equal(expectedNameBytes, ((DicomValueElement)answer.Find(DicomTag.PatientName)!).Span.ToArray().AsSpan().TrimEnd((byte)' ').ToArray());
             }
 
+            // Fuzzy semantic matching of person names, when the SCU asks for it in extended negotiation (our CLI's --fuzzy;
+            // DCMTK's findscu does not ask): case- and accent-insensitive, by component prefix, as QIDO-RS's fuzzymatching.
+            foreach (var (name, fuzzy, matches) in new[] { ("buc*", true, 1), ("jerome", true, 1), ("buc*", false, 0), ("Buc*", false, 1) })
+            {
+                string[] fuzzyFlag = fuzzy ? ["--fuzzy"] : [];
+                var byName = CliRunner.Run(["find", "127.0.0.1", port, "--aet", "TESTSCU", "--aec", "HOUNSFIELD", "--level", "study", .. fuzzyFlag,
+                    "-k", $"PatientName={name}", "-k", "PatientID"]);
+                Assert.True(byName.ExitCode == 0, byName.Stderr);
+                var ids = JsonDocument.Parse(byName.Stdout).RootElement.EnumerateArray().Select(m => m.GetProperty("00100020").GetProperty("Value")[0].GetString()).ToList();
+                Assert.True(ids.Count == matches && ids.All(id => id == french.GetString(DicomTag.PatientID)), $"{name} fuzzy={fuzzy}: {string.Join(", ", ids)}");
+                Assert.DoesNotContain("did not agree", byName.Stderr, StringComparison.Ordinal);
+            }
+
             // Keys the archive keeps no column for come back from the stored instance (the first of the series or study).
             foreach (var (level, keys) in new[] { ("IMAGE", new[] { DicomTag.Manufacturer, DicomTag.SliceThickness, DicomTag.PatientAge }), ("SERIES", new[] { DicomTag.Manufacturer, DicomTag.InstitutionName }) })
             {

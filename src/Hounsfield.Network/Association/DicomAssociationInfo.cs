@@ -25,6 +25,8 @@ public sealed record DicomNegotiatedContext(
 public sealed class DicomAssociationInfo
 {
     private readonly Dictionary<byte, DicomNegotiatedContext> byId;
+    private readonly IReadOnlyList<DicomExtendedNegotiation> requestedExtendedNegotiations;
+    private readonly IReadOnlyList<DicomExtendedNegotiation> acceptedExtendedNegotiations;
 
     internal DicomAssociationInfo(
         bool isRequestor,
@@ -46,6 +48,8 @@ public sealed class DicomAssociationInfo
         UserIdentity = requestorInformation.UserIdentity;
         PresentationContexts = presentationContexts;
         byId = presentationContexts.ToDictionary(c => c.Id);
+        requestedExtendedNegotiations = requestorInformation.ExtendedNegotiations;
+        acceptedExtendedNegotiations = acceptorInformation.ExtendedNegotiations;
         RequestorOperationsWindow = NegotiatedWindow(requestorInformation.AsynchronousOperationsWindow?.Invoked, acceptorInformation.AsynchronousOperationsWindow?.Performed);
         AcceptorOperationsWindow = NegotiatedWindow(acceptorInformation.AsynchronousOperationsWindow?.Invoked, requestorInformation.AsynchronousOperationsWindow?.Performed);
     }
@@ -91,6 +95,19 @@ public sealed class DicomAssociationInfo
     public IReadOnlyList<DicomNegotiatedContext> PresentationContexts { get; }
 
     public DicomNegotiatedContext? GetContext(byte id) => byId.GetValueOrDefault(id);
+
+    /// <summary>
+    /// Whether both sides agreed to fuzzy semantic matching of person names for the query information model
+    /// <paramref name="sopClassUid"/>: byte 3 of its extended negotiation, proposed and accepted as 1 (PS3.4 C.5.1.1.4, C.5.1.2).
+    /// </summary>
+    public bool FuzzySemanticMatching(string sopClassUid)
+    {
+        return Agreed(requestedExtendedNegotiations) && Agreed(acceptedExtendedNegotiations);
+
+        bool Agreed(IReadOnlyList<DicomExtendedNegotiation> negotiations) =>
+            negotiations.Any(n => n.SopClassUid == sopClassUid && n.Information.Length > QueryExtendedNegotiation.FuzzySemanticMatching
+                && n.Information[QueryExtendedNegotiation.FuzzySemanticMatching] == 1);
+    }
 
     /// <summary>Whether this side may send requests on the context (it acts as SCU there).</summary>
     public bool CanSendRequests(DicomNegotiatedContext context) =>

@@ -13,6 +13,9 @@ internal interface IDicomAcceptPolicy
     (DicomPresentationContextOutcome Outcome, string? TransferSyntax) Select(DicomPresentationContextProposal proposal);
 
     (bool ScuRole, bool ScpRole) SelectRoles(DicomRoleSelection proposed);
+
+    /// <summary>The acceptor's service-class information answering an extended negotiation (PS3.7 D.3.3.5), or null to leave it unanswered (nothing agreed).</summary>
+    byte[]? AnswerExtendedNegotiation(DicomExtendedNegotiation proposed);
 }
 
 internal static class DicomNegotiation
@@ -121,6 +124,15 @@ internal static class DicomNegotiation
             contexts.Add(new DicomNegotiatedContext(
                 proposal.Id, proposal.AbstractSyntax, proposal.TransferSyntaxes, outcome,
                 syntax is null ? null : DicomTransferSyntax.Lookup(syntax), requestorScu, requestorScp));
+        }
+
+        // One answer per SOP class proposed with an accepted context.
+        foreach (var proposed in request.UserInformation.ExtendedNegotiations.DistinctBy(n => n.SopClassUid))
+        {
+            if (contexts.Any(c => c.IsAccepted && c.AbstractSyntax == proposed.SopClassUid) && policy.AnswerExtendedNegotiation(proposed) is { } answer)
+            {
+                accept.UserInformation.ExtendedNegotiations.Add(new DicomExtendedNegotiation(proposed.SopClassUid, answer));
+            }
         }
 
         var info = new DicomAssociationInfo(false, request.CallingAE, request.CalledAE, remoteEndPoint, request.UserInformation, accept.UserInformation, contexts);

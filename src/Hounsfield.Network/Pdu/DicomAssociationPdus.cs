@@ -21,6 +21,18 @@ public sealed record DicomRoleSelection(string SopClassUid, bool ScuRole, bool S
 /// <summary>SOP Class Extended Negotiation sub-item (PS3.7 D.3.3.5), kept as its raw service-class application information.</summary>
 public sealed record DicomExtendedNegotiation(string SopClassUid, byte[] Information);
 
+/// <summary>The bytes of a C-FIND information model's extended negotiation (PS3.4 C.5.1.1.4), by index; 1 asks or agrees, 0 not.</summary>
+public static class QueryExtendedNegotiation
+{
+    public const int RelationalQueries = 0;
+    public const int CombinedDateTimeMatching = 1;
+    public const int FuzzySemanticMatching = 2;
+    public const int TimezoneQueryAdjustment = 3;
+
+    /// <summary>What a requestor proposes to ask for fuzzy semantic matching of person names alone.</summary>
+    public static byte[] AskFuzzySemanticMatching() => [0, 0, 1, 0];
+}
+
 /// <summary>User Identity Negotiation sub-item of the request (PS3.7 D.3.3.7).</summary>
 public sealed record DicomUserIdentity(byte Type, bool PositiveResponseRequested, byte[] PrimaryField, byte[] SecondaryField);
 

@@ -62,6 +62,24 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
         return (true, storage && options.Get is not null);
     }
 
+    /// <summary>For a C-FIND information model: fuzzy semantic matching of person names when asked and the provider does it, nothing else.</summary>
+    public byte[]? AnswerExtendedNegotiation(DicomExtendedNegotiation proposed)
+    {
+        if (Classify(proposed.SopClassUid) != Service.Find || options.Find is not { } find)
+        {
+            return null;
+        }
+
+        var answer = new byte[Math.Min(proposed.Information.Length, QueryExtendedNegotiation.TimezoneQueryAdjustment + 1)];
+        if (answer.Length > QueryExtendedNegotiation.FuzzySemanticMatching && proposed.Information[QueryExtendedNegotiation.FuzzySemanticMatching] == 1
+            && find.SupportsFuzzySemanticMatching)
+        {
+            answer[QueryExtendedNegotiation.FuzzySemanticMatching] = 1;
+        }
+
+        return answer;
+    }
+
     private bool RequestorProposesScpRole(string sopClassUid) =>
         request.UserInformation.RoleSelections.Any(r => r.SopClassUid == sopClassUid && r.ScpRole);
 

@@ -246,19 +246,25 @@ public sealed class DicomClient
     /// A failure status throws <see cref="DicomStatusException"/>.
     /// </summary>
     /// <param name="sopClassUid">The information model; by default Patient Root for the PATIENT level, else Study Root.</param>
-    /// <param name="onOptionalKeysNotSupported">Called, before the match it came with, when the peer answers 0xFF01: it did
-    /// not match on some of the query's keys (PS3.4 C.4.1.1.4), so the matches may include what those keys would exclude.</param>
+    /// <param name="options">What to ask beyond the identifier (fuzzy matching of names), and where to learn what the peer
+    /// agreed to and whether it ignored a key.</param>
     public async IAsyncEnumerable<DicomDataset> FindAsync(
         DicomQueryRetrieveLevel level, DicomDataset query, string? sopClassUid = null, [EnumeratorCancellation] CancellationToken cancellationToken = default,
-        Action? onOptionalKeysNotSupported = null)
+        DicomFindOptions? options = null)
     {
         sopClassUid ??= level == DicomQueryRetrieveLevel.Patient
             ? DicomUids.PatientRootQueryRetrieveInformationModelFind
             : DicomUids.StudyRootQueryRetrieveInformationModelFind;
-        var engine = await OpenAsync([new DicomPresentationContextProposal(1, sopClassUid, UncompressedSyntaxes)], [], null, cancellationToken).ConfigureAwait(false);
+        DicomExtendedNegotiation[] asked = options?.FuzzySemanticMatching == true ? [new(sopClassUid, QueryExtendedNegotiation.AskFuzzySemanticMatching())] : [];
+        var engine = await OpenAsync([new DicomPresentationContextProposal(1, sopClassUid, UncompressedSyntaxes)], [], null, cancellationToken, asked).ConfigureAwait(false);
         try
         {
             var context = RequireContext(engine, sopClassUid, "C-FIND");
+            if (options is not null)
+            {
+                options.FuzzySemanticMatchingAgreed = engine.Association.FuzzySemanticMatching(sopClassUid);
+            }
+
             var identifier = query.Clone();
             if (sopClassUid != DicomUids.ModalityWorklistInformationModelFind)
             {
@@ -276,9 +282,9 @@ public sealed class DicomClient
                     var status = response.Status;
                     if (status.IsPending)
                     {
-                        if (status == DicomStatus.PendingWarning)
+                        if (status == DicomStatus.PendingWarning && options is not null)
                         {
-                            onOptionalKeysNotSupported?.Invoke();
+                            options.OptionalKeysNotSupported = true;
                         }
 
                         if (response.DataSet is { } match)
@@ -489,7 +495,8 @@ public sealed class DicomClient
 
     /// <summary>Connects, negotiates and starts the DIMSE engine.</summary>
     internal async Task<DimseEngine> OpenAsync(
-        IReadOnlyList<DicomPresentationContextProposal> contexts, IReadOnlyList<DicomRoleSelection> roles, IDimseRequestHandler? handler, CancellationToken cancellationToken)
+        IReadOnlyList<DicomPresentationContextProposal> contexts, IReadOnlyList<DicomRoleSelection> roles, IDimseRequestHandler? handler, CancellationToken cancellationToken,
+        IReadOnlyList<DicomExtendedNegotiation>? extendedNegotiations = null)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         PduChannel? channel = null;
@@ -532,6 +539,7 @@ public sealed class DicomClient
             };
             request.PresentationContexts.AddRange(contexts);
             request.UserInformation.RoleSelections.AddRange(roles);
+            request.UserInformation.ExtendedNegotiations.AddRange(extendedNegotiations ?? []);
             using (var buffer = new PooledBufferStream(4096))
             {
                 PduCodec.WriteAssociateRequest(buffer, request);
@@ -600,4 +608,18 @@ public sealed class DicomClient
         {
         }
     }
+}
+
+/// <summary>A C-FIND's requests beyond its identifier, and what the peer said of them (filled in while the matches arrive).</summary>
+public sealed class DicomFindOptions
+{
+    /// <summary>Propose fuzzy semantic matching of person names (PS3.4 C.2.2.2.1.1), which the peer may refuse.</summary>
+    public bool FuzzySemanticMatching { get; init; }
+
+    /// <summary>Once associated: whether the peer agreed to fuzzy semantic matching.</summary>
+    public bool FuzzySemanticMatchingAgreed { get; internal set; }
+
+    /// <summary>Whether the peer answered 0xFF01: it did not match on some of the query's keys (PS3.4 C.4.1.1.4), so the
+    /// matches may include what those keys would exclude.</summary>
+    public bool OptionalKeysNotSupported { get; internal set; }
 }

@@ -15,7 +15,8 @@ internal static class DimseCommands
     public const string UsageLines = """
           echo HOST PORT [--aet AE] [--aec AE]             C-ECHO a DICOM peer
           store HOST PORT PATH... [--aet AE] [--aec AE]    C-STORE files (directories recursively), one association
-          find HOST PORT --level L [-k KEY[=VALUE]]... [--model patient|study]   C-FIND, matches as DICOM JSON
+          find HOST PORT --level L [-k KEY[=VALUE]]... [--model patient|study] [--fuzzy]   C-FIND, matches as DICOM JSON
+                 (--fuzzy: ask the peer to match person names fuzzily, e.g. case-insensitively)
           move HOST PORT --dest AE --level L -k KEY=VALUE...  C-MOVE the matches to the AE title DEST
           get HOST PORT --level L -k KEY=VALUE... --output DIR   C-GET the matches into DIR
                  (levels: patient, study, series, image; every DIMSE command takes --timeout SECONDS)
@@ -129,13 +130,18 @@ internal static class DimseCommands
             _ => null,
         };
         var matches = new List<DicomDataset>();
-        var keysNotMatched = false;
-        await foreach (var match in client.FindAsync(parsed.Level!.Value, parsed.Query, model, cancellationToken, () => keysNotMatched = true))
+        var find = new DicomFindOptions { FuzzySemanticMatching = parsed.Fuzzy };
+        await foreach (var match in client.FindAsync(parsed.Level!.Value, parsed.Query, model, cancellationToken, find))
         {
             matches.Add(match);
         }
 
-        if (keysNotMatched)
+        if (parsed.Fuzzy && !find.FuzzySemanticMatchingAgreed)
+        {
+            Console.Error.WriteLine($"warning: {client.CalledAE} did not agree to fuzzy matching of person names; names were matched as given");
+        }
+
+        if (find.OptionalKeysNotSupported)
         {
             Console.Error.WriteLine($"warning: {client.CalledAE} did not match on some of the query's keys (0xFF01); the matches may include what they would exclude");
         }
@@ -236,6 +242,8 @@ internal static class DimseCommands
 
         public bool Tls { get; private set; }
 
+        public bool Fuzzy { get; private set; }
+
         public string? CaPath { get; private set; }
 
         public string? CertificatePath { get; private set; }
@@ -246,7 +254,7 @@ internal static class DimseCommands
         {
             var parsed = new Arguments();
             var given = CommandArguments.Parse(args, $"usage:\n{UsageLines}",
-                ["--aet", "--aec", "--timeout", "--level", "--model", "--dest", "--output|-o", "--ca", "--cert", "--key", "-k"], ["--tls"]);
+                ["--aet", "--aec", "--timeout", "--level", "--model", "--dest", "--output|-o", "--ca", "--cert", "--key", "-k"], ["--tls", "--fuzzy"]);
             try
             {
                 parsed.CallingAE = given.Value("--aet") is { } aet ? DicomAssociationOptions.ValidateAETitle(aet, "--aet") : parsed.CallingAE;
@@ -273,6 +281,7 @@ internal static class DimseCommands
                 parsed.Destination = given.Value("--dest") is { } destination ? DicomAssociationOptions.ValidateAETitle(destination, "--dest") : null;
                 parsed.Output = given.Value("--output");
                 parsed.Tls = given.Has("--tls");
+                parsed.Fuzzy = given.Has("--fuzzy");
                 parsed.CaPath = given.Value("--ca");
                 parsed.CertificatePath = given.Value("--cert");
                 parsed.KeyPath = given.Value("--key");

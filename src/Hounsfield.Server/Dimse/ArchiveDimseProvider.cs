@@ -35,6 +35,9 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
 
     public ValueTask AfterResponseAsync() => archive.AfterAcknowledgedAsync();
 
+    /// <summary>Person names as QIDO-RS's fuzzymatching=true matches them: case- and accent-insensitively, by component prefix.</summary>
+    public bool SupportsFuzzySemanticMatching => true;
+
     public async IAsyncEnumerable<DicomDataset> FindAsync(DicomFindRequest request, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var identifier = request.Identifier;
@@ -45,6 +48,7 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
             : throw new DicomStatusException(DicomStatus.IdentifierDoesNotMatchSopClass,
                 $"Unknown QueryRetrieveLevel '{levelCode.Trim()}'")); // an Error Comment is at most 64 characters
         var (query, keysNotMatched) = ToQuery(identifier, level);
+        query = query with { FuzzyMatching = request.Association.FuzzySemanticMatching(request.SopClassUid) };
         request.OptionalKeysNotSupported = keysNotMatched;
         var seenPatients = new HashSet<string>(StringComparer.Ordinal);
         for (var offset = 0; ; offset += FindPageSize)

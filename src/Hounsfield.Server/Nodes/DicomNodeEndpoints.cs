@@ -217,10 +217,10 @@ internal static class DicomNodeEndpoints
 
         var matches = new List<DicomDataset>();
         var truncated = false;
-        var keysNotMatched = false;
+        var find = new DicomFindOptions();
         try
         {
-            await foreach (var match in transfers.Client(node).FindAsync(query.Level, query.Identifier, null, cancellationToken, () => keysNotMatched = true))
+            await foreach (var match in transfers.Client(node).FindAsync(query.Level, query.Identifier, null, cancellationToken, find))
             {
                 if (matches.Count == options.MaxFindResults)
                 {
@@ -245,7 +245,7 @@ internal static class DicomNodeEndpoints
             context.Response.Headers.Append("Warning", $"299 {context.Request.Host}: \"Only the first {options.MaxFindResults} matches are returned\"");
         }
 
-        if (keysNotMatched)
+        if (find.OptionalKeysNotSupported)
         {
             context.Response.Headers.Append("Warning", $"299 {context.Request.Host}: \"{node.PeerAETitle} did not match on some of the query's keys (0xFF01); the matches may include what they would exclude\"");
         }
