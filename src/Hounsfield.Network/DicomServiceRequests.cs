@@ -232,6 +232,9 @@ public interface ICFindProvider
     /// <see cref="DicomAssociationInfo.FuzzySemanticMatching"/>): the SCP accepts it in extended negotiation only then.
     /// </summary>
     bool SupportsFuzzySemanticMatching => false;
+
+    /// <summary>Whether the provider matches keys of levels below the query's (relational queries, PS3.4 C.4.1.2.2); the SCP then agrees to them in extended negotiation.</summary>
+    bool SupportsRelationalQueries => false;
 }
 
 /// <summary>Answers C-MOVE (PS3.4 C.4.2): resolves the destination and lists the instances; the library performs the sub-operations.</summary>

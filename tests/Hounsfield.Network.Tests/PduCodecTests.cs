@@ -121,6 +121,31 @@ public sealed class PduCodecTests
     }
 
     [Fact]
+    public void The_scp_agrees_to_the_query_options_its_find_provider_supports_and_to_nothing_else()
+    {
+        var request = SampleRequest();
+        var find = DicomUids.StudyRootQueryRetrieveInformationModelFind;
+        var asked = new DicomExtendedNegotiation(find, [1, 1, 1, 1]);
+        Assert.Equal([1, 0, 1, 0], Handler(new OptionsFindProvider(relational: true, fuzzy: true)).AnswerExtendedNegotiation(asked));
+        Assert.Equal([0, 0, 1, 0], Handler(new OptionsFindProvider(relational: false, fuzzy: true)).AnswerExtendedNegotiation(asked));
+        Assert.Equal([0, 0, 0, 0], Handler(new ListFindProvider([])).AnswerExtendedNegotiation(asked)); // the interface's defaults: neither
+        Assert.Equal([1], Handler(new OptionsFindProvider(relational: true, fuzzy: true)).AnswerExtendedNegotiation(new DicomExtendedNegotiation(find, [1])));
+        Assert.Null(Handler(new OptionsFindProvider(relational: true, fuzzy: true)).AnswerExtendedNegotiation(new DicomExtendedNegotiation(DicomUids.CTImageStorage, [1, 1, 1])));
+        Assert.Null(Handler(null).AnswerExtendedNegotiation(asked)); // no C-FIND here
+
+        DicomServiceHandler Handler(ICFindProvider? provider) => new(new DicomServerOptions { Find = provider }, request);
+    }
+
+    private sealed class OptionsFindProvider(bool relational, bool fuzzy) : ICFindProvider
+    {
+        public bool SupportsRelationalQueries => relational;
+
+        public bool SupportsFuzzySemanticMatching => fuzzy;
+
+        public IAsyncEnumerable<DicomDataset> FindAsync(DicomFindRequest request, CancellationToken cancellationToken) => AsyncEnumerable.Empty<DicomDataset>();
+    }
+
+    [Fact]
     public void Too_many_presentation_contexts_exceed_the_named_limit()
     {
         var request = new DicomAssociationRequest { CalledAE = "A", CallingAE = "B" };

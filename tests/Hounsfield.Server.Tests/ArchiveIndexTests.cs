@@ -762,8 +762,9 @@ public sealed class ArchiveIndexTests : IDisposable
 
         var notMatched = await Assert.ThrowsAsync<QueryException>(() => SeriesMatching((DicomTag.ScheduledProcedureStepDescription, "x")));
         Assert.Contains("(0040,0007) inside (0040,0275) is not a matching key", notMatched.Message, StringComparison.Ordinal);
-        var studyLevel = await Assert.ThrowsAsync<QueryException>(() => index.QueryAsync(new() { Level = QueryLevel.Study, SequenceMatches = [(DicomTag.RequestAttributesSequence, [(DicomTag.RequestedProcedureID, "RPX")])] }, CancellationToken.None));
-        Assert.Contains("cannot be matched in a study query", studyLevel.Message, StringComparison.Ordinal);
+        // At study level: the studies with such a series (relational matching).
+        Assert.Single((await index.QueryAsync(new() { Level = QueryLevel.Study, SequenceMatches = [(DicomTag.RequestAttributesSequence, [(DicomTag.RequestedProcedureID, "RPX")])] }, CancellationToken.None)).Matches);
+        Assert.Empty((await index.QueryAsync(new() { Level = QueryLevel.Study, SequenceMatches = [(DicomTag.RequestAttributesSequence, [(DicomTag.RequestedProcedureID, "RPY")])] }, CancellationToken.None)).Matches);
         var notASequence = await Assert.ThrowsAsync<QueryException>(() => index.QueryAsync(new() { Level = QueryLevel.Series, SequenceMatches = [(DicomTag.ReferencedStudySequence, [(DicomTag.ReferencedSOPInstanceUID, "1.2")])] }, CancellationToken.None));
         Assert.Contains("is not a sequence this server matches in", notASequence.Message, StringComparison.Ordinal);
     }

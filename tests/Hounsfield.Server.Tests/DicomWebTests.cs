@@ -410,6 +410,28 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
     }
 
     [CorpusFact]
+    public async Task Qido_matches_keys_of_a_lower_level_against_the_series_and_instances_of_each_result()
+    {
+        // Relational matching: a study matches Modality=MR when one of its series is MR; a study or a series matches
+        // SOPInstanceUID=X when it holds X. Compared with the corpus (other tests of this fixture add studies of their own).
+        string Of(JsonElement o, string tag) => CorpusServerFixture.Text(o, tag) ?? string.Empty;
+        var corpusStudies = Oracles.Select(o => Of(o, "0020000D")).ToHashSet();
+        async Task<string[]> Uids(string path, string key) =>
+            [.. (await Client.GetFromJsonAsync<JsonElement>($"/dicomweb/{path}&limit=1000")).EnumerateArray().Select(r => Of(r, key)).Where(corpusStudies.Contains).Distinct().Order()];
+
+        foreach (var modality in Oracles.Select(o => Of(o, "00080060")).Where(m => m.Length > 0).Distinct())
+        {
+            Assert.Equal(Oracles.Where(o => Of(o, "00080060") == modality).Select(o => Of(o, "0020000D")).Distinct().Order(), await Uids($"studies?Modality={modality}", "0020000D"));
+        }
+
+        var instance = Oracles.First(o => Of(o, "00080018").Length > 0);
+        Assert.Equal([Of(instance, "0020000D")], await Uids($"studies?SOPInstanceUID={Of(instance, "00080018")}", "0020000D"));
+        var series = (await Client.GetFromJsonAsync<JsonElement>($"/dicomweb/series?SOPInstanceUID={Of(instance, "00080018")}")).EnumerateArray().Select(r => Of(r, "0020000E")).ToList();
+        Assert.Equal([Of(instance, "0020000E")], series);
+        Assert.Empty(await Uids($"studies?SOPInstanceUID={Of(instance, "00080018")}&Modality=NO-SUCH-MODALITY", "0020000D"));
+    }
+
+    [CorpusFact]
     public async Task Qido_returns_included_attributes_it_keeps_no_column_for_from_the_stored_instance()
     {
         // Manufacturer, InstitutionName, PatientAddress (ß in overlay_mr), AdditionalPatientHistory (Japanese, ISO 2022, in

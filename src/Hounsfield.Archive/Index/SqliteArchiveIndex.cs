@@ -365,6 +365,10 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             command.Parameters.AddWithValue("$scope_series", series);
         }
 
+        // Keys of a level below the query's match when one series (and one of its instances) of the result matches them all.
+        var seriesConditions = new List<string>();
+        var instanceConditions = new List<string>();
+        List<string> ConditionsOf(QueryLevel level) => level <= query.Level ? conditions : level == QueryLevel.Series ? seriesConditions : instanceConditions;
         foreach (var (tag, value) in query.Matches)
         {
             if (value.Length == 0)
@@ -373,12 +377,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             }
 
             var attribute = QueryAttributes.Find(tag) ?? throw new QueryException($"{tag} is not a matching key of this server.");
-            if (attribute.Level > query.Level)
-            {
-                throw new QueryException($"{tag} is an attribute of the {attribute.Level.ToString().ToLowerInvariant()} level and cannot be matched in a {query.Level.ToString().ToLowerInvariant()} query.");
-            }
-
-            conditions.Add(MatchCondition.Build(attribute, value, query.FuzzyMatching, command));
+            ConditionsOf(attribute.Level).Add(MatchCondition.Build(attribute, value, query.FuzzyMatching, command));
         }
 
         foreach (var (sequenceTag, itemKeys) in query.SequenceMatches)
@@ -386,15 +385,21 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             var sequence = QueryAttributes.Find(sequenceTag) is { ItemKeys: not null } found
                 ? found
                 : throw new QueryException($"{sequenceTag} is not a sequence this server matches in.");
-            if (sequence.Level > query.Level)
-            {
-                throw new QueryException($"{sequenceTag} is an attribute of the {sequence.Level.ToString().ToLowerInvariant()} level and cannot be matched in a {query.Level.ToString().ToLowerInvariant()} query.");
-            }
-
             if (MatchCondition.BuildSequence(sequence, itemKeys, command) is { } condition)
             {
-                conditions.Add(condition);
+                ConditionsOf(sequence.Level).Add(condition);
             }
+        }
+
+        if (instanceConditions.Count > 0)
+        {
+            conditions.Add(query.Level == QueryLevel.Study
+                ? $"EXISTS (SELECT 1 FROM series se JOIN instances i ON i.series_pk = se.pk WHERE se.study_pk = st.pk AND {string.Join(" AND ", seriesConditions.Concat(instanceConditions))})"
+                : $"EXISTS (SELECT 1 FROM instances i WHERE i.series_pk = se.pk AND {string.Join(" AND ", instanceConditions)})");
+        }
+        else if (seriesConditions.Count > 0)
+        {
+            conditions.Add($"EXISTS (SELECT 1 FROM series se WHERE se.study_pk = st.pk AND {string.Join(" AND ", seriesConditions)})");
         }
 
         if (conditions.Count > 0)

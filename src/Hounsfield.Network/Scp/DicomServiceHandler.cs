@@ -62,7 +62,7 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
         return (true, storage && options.Get is not null);
     }
 
-    /// <summary>For a C-FIND information model: fuzzy semantic matching of person names when asked and the provider does it, nothing else.</summary>
+    /// <summary>For a C-FIND information model: relational queries and fuzzy semantic matching of person names, each when asked and the provider does it; nothing else.</summary>
     public byte[]? AnswerExtendedNegotiation(DicomExtendedNegotiation proposed)
     {
         if (Classify(proposed.SopClassUid) != Service.Find || options.Find is not { } find)
@@ -71,10 +71,12 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
         }
 
         var answer = new byte[Math.Min(proposed.Information.Length, QueryExtendedNegotiation.TimezoneQueryAdjustment + 1)];
-        if (answer.Length > QueryExtendedNegotiation.FuzzySemanticMatching && proposed.Information[QueryExtendedNegotiation.FuzzySemanticMatching] == 1
-            && find.SupportsFuzzySemanticMatching)
+        foreach (var (index, supported) in new[] { (QueryExtendedNegotiation.RelationalQueries, find.SupportsRelationalQueries), (QueryExtendedNegotiation.FuzzySemanticMatching, find.SupportsFuzzySemanticMatching) })
         {
-            answer[QueryExtendedNegotiation.FuzzySemanticMatching] = 1;
+            if (index < answer.Length && proposed.Information[index] == 1 && supported)
+            {
+                answer[index] = 1;
+            }
         }
 
         return answer;

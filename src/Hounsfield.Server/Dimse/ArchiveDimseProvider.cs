@@ -38,6 +38,9 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
     /// <summary>Person names as QIDO-RS's fuzzymatching=true matches them: case- and accent-insensitively, by component prefix.</summary>
     public bool SupportsFuzzySemanticMatching => true;
 
+    /// <summary>A key of a lower level matches when a series (or instance) of the result matches it; asked or not, as lenient SCPs do.</summary>
+    public bool SupportsRelationalQueries => true;
+
     public async IAsyncEnumerable<DicomDataset> FindAsync(DicomFindRequest request, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var identifier = request.Identifier;
