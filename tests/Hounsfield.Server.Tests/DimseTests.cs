@@ -321,6 +321,24 @@ public sealed class DimseTests
             Assert.Equal((HttpStatusCode.OK, 2), (returnedOnly.Status, JsonDocument.Parse(returnedOnly.Body).RootElement.GetArrayLength()));
             Assert.Empty(byProcedure.Warning + returnedOnly.Warning);
 
+            // Fuzzy matching of names through the API (our SCP agrees): a lower-case prefix of the MR's patient name.
+            var mrName = mr.GetString(DicomTag.PatientName)!;
+            using var fuzzyFind = await server.Client.PostAsync($"/api/dicom_nodes/{nodeId}/find", new StringContent(
+                $$$"""{"level": "STUDY", "fuzzy": true, "query": {"PatientName": "{{{mrName[..3].ToLowerInvariant()}}}*", "StudyInstanceUID": null}}""", System.Text.Encoding.UTF8, "application/json"));
+            var fuzzyBody = await fuzzyFind.Content.ReadAsStringAsync();
+            Assert.True(fuzzyFind.StatusCode == HttpStatusCode.OK, fuzzyBody);
+            Assert.Contains(JsonDocument.Parse(fuzzyBody).RootElement.EnumerateArray(), m => m.GetProperty("0020000D").GetProperty("Value")[0].GetString() == mr.GetString(DicomTag.StudyInstanceUID));
+            Assert.False(fuzzyFind.Headers.NonValidated.Contains("Warning"), "a Warning for a fuzzy find the peer agreed to");
+            using var exactFind = await server.Client.PostAsync($"/api/dicom_nodes/{nodeId}/find", new StringContent(
+                $$$"""{"level": "STUDY", "fuzzy": false, "query": {"PatientName": "{{{mrName[..3].ToLowerInvariant()}}}*", "StudyInstanceUID": null}}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.DoesNotContain(JsonDocument.Parse(await exactFind.Content.ReadAsStringAsync()).RootElement.EnumerateArray(),
+                m => m.GetProperty("0020000D").GetProperty("Value")[0].GetString() == mr.GetString(DicomTag.StudyInstanceUID));
+            var notFuzzy = await NodeFind("{\"SeriesInstanceUID\": null}");
+            Assert.True(notFuzzy.Status == HttpStatusCode.OK, notFuzzy.Body);
+            using var badFuzzy = await server.Client.PostAsync($"/api/dicom_nodes/{nodeId}/find", new StringContent("""{"level": "STUDY", "fuzzy": "yes"}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.BadRequest, badFuzzy.StatusCode);
+            Assert.Contains("fuzzy", await badFuzzy.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
             // The peer's 0xFF01 (a key it did not match on) reaches the caller: a Warning header, a line on the CLI's stderr.
             var notMatched = await NodeFind("""{"SeriesInstanceUID": null, "Manufacturer": "NOT-MATCHED"}""");
             Assert.True(notMatched.Status == HttpStatusCode.OK, notMatched.Body);

@@ -217,7 +217,7 @@ internal static class DicomNodeEndpoints
 
         var matches = new List<DicomDataset>();
         var truncated = false;
-        var find = new DicomFindOptions();
+        var find = new DicomFindOptions { FuzzySemanticMatching = query.FuzzyNames };
         try
         {
             await foreach (var match in transfers.Client(node).FindAsync(query.Level, query.Identifier, null, cancellationToken, find))
@@ -243,6 +243,11 @@ internal static class DicomNodeEndpoints
         if (truncated)
         {
             context.Response.Headers.Append("Warning", $"299 {context.Request.Host}: \"Only the first {options.MaxFindResults} matches are returned\"");
+        }
+
+        if (query.FuzzyNames && !find.FuzzySemanticMatchingAgreed)
+        {
+            context.Response.Headers.Append("Warning", $"299 {context.Request.Host}: \"{node.PeerAETitle} did not agree to fuzzy matching of person names; names were matched as given\"");
         }
 
         if (find.OptionalKeysNotSupported)

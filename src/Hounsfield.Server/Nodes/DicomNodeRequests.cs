@@ -10,7 +10,8 @@ using Microsoft.AspNetCore.Http.Features;
 namespace Hounsfield.Server.Nodes;
 
 /// <summary>A query of a C-FIND, C-MOVE or C-GET: the level and the identifier's keys.</summary>
-internal sealed record DicomNodeQuery(DicomQueryRetrieveLevel Level, DicomDataset Identifier);
+/// <param name="FuzzyNames">Ask the peer for fuzzy semantic matching of person names (C-FIND only).</param>
+internal sealed record DicomNodeQuery(DicomQueryRetrieveLevel Level, DicomDataset Identifier, bool FuzzyNames = false);
 
 /// <summary>What a store request names: UIDs of studies, series and instances of our archive.</summary>
 internal sealed record DicomNodeStoreSelection(IReadOnlyList<string> Studies, IReadOnlyList<string> Series, IReadOnlyList<string> Instances);
@@ -77,7 +78,10 @@ internal static class DicomNodeRequests
         return value;
     }
 
-    /// <summary>`{"level": "STUDY", "query": {"PatientName": "DOE*", "StudyInstanceUID": null}}`: keys by keyword or tag; null or "" asks for the value.</summary>
+    /// <summary>
+    /// `{"level": "STUDY", "query": {"PatientName": "DOE*", "StudyInstanceUID": null}, "fuzzy": false}`: keys by keyword or
+    /// tag; null or "" asks for the value; fuzzy (C-FIND) asks the peer to match person names fuzzily.
+    /// </summary>
     public static async Task<(DicomNodeQuery? Query, IResult? Problem)> ReadQueryAsync(HttpRequest request, int maxLength, CancellationToken cancellationToken)
     {
         var (document, problem) = await ReadObjectAsync(request, maxLength, cancellationToken);
@@ -120,9 +124,22 @@ internal static class DicomNodeRequests
                 }
             }
 
+            var fuzzy = false;
+            if (root.TryGetProperty("fuzzy", out var fuzzyElement) && fuzzyElement.ValueKind != JsonValueKind.Null)
+            {
+                if (fuzzyElement.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                {
+                    fuzzy = fuzzyElement.GetBoolean();
+                }
+                else
+                {
+                    AddError(errors, "fuzzy", "Expected true or false: whether to ask the peer to match person names fuzzily.");
+                }
+            }
+
             return errors.Count > 0
                 ? (null, Results.Json(errors, statusCode: StatusCodes.Status400BadRequest))
-                : (new DicomNodeQuery(level!.Value, identifier), null);
+                : (new DicomNodeQuery(level!.Value, identifier, fuzzy), null);
         }
     }
 
