@@ -98,7 +98,7 @@ public sealed class DicomAssociationInfo
 
     /// <summary>
     /// Whether both sides agreed to fuzzy semantic matching of person names for the query information model
-    /// <paramref name="sopClassUid"/>: byte 3 of its extended negotiation, proposed and accepted as 1 (PS3.4 C.5.1.1.4, C.5.1.2).
+    /// <paramref name="sopClassUid"/>: byte 3 of its extended negotiation, proposed and accepted as 1 (PS3.4 C.5.1.1).
     /// </summary>
     public bool FuzzySemanticMatching(string sopClassUid)
     {

@@ -21,7 +21,7 @@ public sealed record DicomRoleSelection(string SopClassUid, bool ScuRole, bool S
 /// <summary>SOP Class Extended Negotiation sub-item (PS3.7 D.3.3.5), kept as its raw service-class application information.</summary>
 public sealed record DicomExtendedNegotiation(string SopClassUid, byte[] Information);
 
-/// <summary>The bytes of a C-FIND information model's extended negotiation (PS3.4 C.5.1.1.4), by index; 1 asks or agrees, 0 not.</summary>
+/// <summary>The bytes of a C-FIND information model's extended negotiation (PS3.4 C.5.1.1), by index; 1 asks or agrees, 0 not.</summary>
 public static class QueryExtendedNegotiation
 {
     public const int RelationalQueries = 0;

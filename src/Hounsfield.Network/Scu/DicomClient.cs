@@ -613,7 +613,7 @@ public sealed class DicomClient
 /// <summary>A C-FIND's requests beyond its identifier, and what the peer said of them (filled in while the matches arrive).</summary>
 public sealed class DicomFindOptions
 {
-    /// <summary>Propose fuzzy semantic matching of person names (PS3.4 C.2.2.2.1.1), which the peer may refuse.</summary>
+    /// <summary>Propose fuzzy semantic matching of person names (negotiated as PS3.4 C.5.1.1 says), which the peer may refuse.</summary>
     public bool FuzzySemanticMatching { get; init; }
 
     /// <summary>Once associated: whether the peer agreed to fuzzy semantic matching.</summary>
