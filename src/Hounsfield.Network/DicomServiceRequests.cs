@@ -233,7 +233,7 @@ public interface ICFindProvider
     /// </summary>
     bool SupportsFuzzySemanticMatching => false;
 
-    /// <summary>Whether the provider matches keys of levels below the query's (relational queries, PS3.4 C.4.1.2.2); the SCP then agrees to them in extended negotiation.</summary>
+    /// <summary>Whether the provider matches keys of levels below the query's (relational queries, PS3.4 C.4.1.2); the SCP then agrees to them in extended negotiation.</summary>
     bool SupportsRelationalQueries => false;
 }
 
