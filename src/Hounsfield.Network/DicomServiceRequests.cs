@@ -235,6 +235,9 @@ public interface ICFindProvider
 
     /// <summary>Whether the provider matches keys of levels below the query's (relational queries, PS3.4 C.4.1.2); the SCP then agrees to them in extended negotiation.</summary>
     bool SupportsRelationalQueries => false;
+
+    /// <summary>Whether the provider matches a date range and its time as one date-time range when the association agreed to it (<see cref="DicomAssociationInfo.CombinedDateTimeMatching"/>).</summary>
+    bool SupportsCombinedDateTimeMatching => false;
 }
 
 /// <summary>Answers C-MOVE (PS3.4 C.4.2): resolves the destination and lists the instances; the library performs the sub-operations.</summary>

@@ -128,6 +128,7 @@ public sealed class PduCodecTests
         var asked = new DicomExtendedNegotiation(find, [1, 1, 1, 1]);
         Assert.Equal([1, 0, 1, 0], Handler(new OptionsFindProvider(relational: true, fuzzy: true)).AnswerExtendedNegotiation(asked));
         Assert.Equal([0, 0, 1, 0], Handler(new OptionsFindProvider(relational: false, fuzzy: true)).AnswerExtendedNegotiation(asked));
+        Assert.Equal([1, 1, 1, 0], Handler(new OptionsFindProvider(relational: true, fuzzy: true, combined: true)).AnswerExtendedNegotiation(asked));
         Assert.Equal([0, 0, 0, 0], Handler(new ListFindProvider([])).AnswerExtendedNegotiation(asked)); // the interface's defaults: neither
         Assert.Equal([1], Handler(new OptionsFindProvider(relational: true, fuzzy: true)).AnswerExtendedNegotiation(new DicomExtendedNegotiation(find, [1])));
         Assert.Null(Handler(new OptionsFindProvider(relational: true, fuzzy: true)).AnswerExtendedNegotiation(new DicomExtendedNegotiation(DicomUids.CTImageStorage, [1, 1, 1])));
@@ -136,9 +137,11 @@ public sealed class PduCodecTests
         DicomServiceHandler Handler(ICFindProvider? provider) => new(new DicomServerOptions { Find = provider }, request);
     }
 
-    private sealed class OptionsFindProvider(bool relational, bool fuzzy) : ICFindProvider
+    private sealed class OptionsFindProvider(bool relational, bool fuzzy, bool combined = false) : ICFindProvider
     {
         public bool SupportsRelationalQueries => relational;
+
+        public bool SupportsCombinedDateTimeMatching => combined;
 
         public bool SupportsFuzzySemanticMatching => fuzzy;
 

@@ -88,6 +88,44 @@ public sealed class QueryRetrieveTests : IDisposable
     }
 
     [Fact]
+    public async Task Our_find_asks_for_query_options_and_both_sides_see_what_the_provider_agreed_to()
+    {
+        var supporting = new OptionsRecordingFindProvider { Combined = true, Fuzzy = false };
+        await using var server = await TestServer.StartAsync(o => o.With(find: supporting));
+        var options = new DicomFindOptions { CombinedDateTimeMatching = true, FuzzySemanticMatching = true };
+        Assert.Single(await server.Client().FindAsync(DicomQueryRetrieveLevel.Study, new DicomDataset(), null, default, options).ToListAsync());
+        Assert.Equal((true, false), (options.CombinedDateTimeMatchingAgreed, options.FuzzySemanticMatchingAgreed));
+        Assert.Equal((true, false), (supporting.SawCombined, supporting.SawFuzzy));
+
+        // Not asked: nothing agreed, whatever the provider supports.
+        var plain = new DicomFindOptions();
+        Assert.Single(await server.Client().FindAsync(DicomQueryRetrieveLevel.Study, new DicomDataset(), null, default, plain).ToListAsync());
+        Assert.Equal((false, false), (plain.CombinedDateTimeMatchingAgreed, supporting.SawCombined));
+    }
+
+    private sealed class OptionsRecordingFindProvider : ICFindProvider
+    {
+        public bool Combined { get; init; }
+
+        public bool Fuzzy { get; init; }
+
+        public bool SawCombined { get; private set; }
+
+        public bool SawFuzzy { get; private set; }
+
+        public bool SupportsCombinedDateTimeMatching => Combined;
+
+        public bool SupportsFuzzySemanticMatching => Fuzzy;
+
+        public async IAsyncEnumerable<DicomDataset> FindAsync(DicomFindRequest request, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            (SawCombined, SawFuzzy) = (request.Association.CombinedDateTimeMatching(request.SopClassUid), request.Association.FuzzySemanticMatching(request.SopClassUid));
+            await Task.Yield();
+            yield return Study("A^B", "ID", "1.2.3.4", "20240101", "CT");
+        }
+    }
+
+    [Fact]
     public async Task A_failing_find_provider_answers_with_a_failure_status()
     {
         await using var server = await TestServer.StartAsync(o => o.With(find: new ThrowingFindProvider()));

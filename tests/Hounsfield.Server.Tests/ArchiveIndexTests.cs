@@ -769,6 +769,40 @@ public sealed class ArchiveIndexTests : IDisposable
         Assert.Contains("is not a sequence this server matches in", notASequence.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Combined_date_time_matching_takes_a_date_range_and_its_time_as_one_range()
+    {
+        using var index = new SqliteArchiveIndex(Path.Combine(data.FullName, "index.db"));
+        await index.InitializeAsync(CancellationToken.None);
+        (string Date, string Time)[] studies = [("20240105", "0900"), ("20240105", "1900"), ("20240106", "0800"), ("20240107", "1200"), ("20240107", "2000")];
+        for (var i = 0; i < studies.Length; i++)
+        {
+            await index.AddInstanceAsync(Record($"s/00000001/{i}/10") with
+            {
+                StudyInstanceUid = $"1.2.9.{i + 1}", SeriesInstanceUid = $"1.2.9.{i + 1}.1", SopInstanceUid = $"1.2.9.{i + 1}.1.1",
+                StudyDate = studies[i].Date, StudyTime = studies[i].Time,
+            }, durable: false, CancellationToken.None);
+        }
+
+        async Task<int[]> Studies(string date, string time, bool combined)
+        {
+            var result = await index.QueryAsync(new() { Level = QueryLevel.Study, Matches = [(DicomTag.StudyDate, date), (DicomTag.StudyTime, time)], CombinedDateTimeMatching = combined }, CancellationToken.None);
+            return [.. result.Matches.Select(m => int.Parse(m.GetString(DicomTag.StudyInstanceUID)!.Split('.')[^1], System.Globalization.CultureInfo.InvariantCulture)).Order()];
+        }
+
+        // From 5 January at 08:00 to 7 January at 13:00, against each day between 08:00 and 13:00.
+        Assert.Equal(new[] { 1, 2, 3, 4 }, await Studies("20240105-20240107", "0800-1300", combined: true));
+        Assert.Equal(new[] { 1, 3, 4 }, await Studies("20240105-20240107", "0800-1300", combined: false));
+        // Open ends, and a single time: from 6 January at 10:00; until 6 January at 08:00 (the whole minute).
+        Assert.Equal(new[] { 4, 5 }, await Studies("20240106-", "1000", combined: true));
+        Assert.Empty(await Studies("20240106-", "1000", combined: false));
+        Assert.Equal(new[] { 1, 2, 3 }, await Studies("-20240106", "-0800", combined: true));
+        // A single date is matched as without combined matching.
+        Assert.Equal(new[] { 2 }, await Studies("20240105", "1800-", combined: true));
+        var invalid = await Assert.ThrowsAsync<QueryException>(() => Studies("20240105-20240107", "25-", combined: true));
+        Assert.Contains("(0008,0030)", invalid.Message, StringComparison.Ordinal);
+    }
+
     private static InstanceRecord Record(string blobKey) => new()
     {
         PatientId = "P",

@@ -369,9 +369,22 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         var seriesConditions = new List<string>();
         var instanceConditions = new List<string>();
         List<string> ConditionsOf(QueryLevel level) => level <= query.Level ? conditions : level == QueryLevel.Series ? seriesConditions : instanceConditions;
+        var combined = new HashSet<DicomTag>();
+        foreach (var (dateTag, timeTag) in query.CombinedDateTimeMatching ? QueryAttributes.DateTimePairs : [])
+        {
+            var dateValue = query.Matches.FirstOrDefault(m => m.Tag == dateTag).Value;
+            var timeValue = query.Matches.FirstOrDefault(m => m.Tag == timeTag).Value;
+            if (dateValue is { } range && range.Contains('-') && timeValue is { Length: > 0 })
+            {
+                var (date, time) = (QueryAttributes.Find(dateTag)!, QueryAttributes.Find(timeTag)!);
+                ConditionsOf(date.Level).Add(MatchCondition.BuildCombinedDateTime(date, range, time, timeValue, command));
+                combined.UnionWith([dateTag, timeTag]);
+            }
+        }
+
         foreach (var (tag, value) in query.Matches)
         {
-            if (value.Length == 0)
+            if (value.Length == 0 || combined.Contains(tag))
             {
                 continue;
             }

@@ -125,6 +125,39 @@ internal static class MatchCondition
             : $"EXISTS (SELECT 1 FROM json_each({sequence.Column}, '$.\"{sequence.Tag.ToHexString()}\".Value') AS item WHERE {string.Join(" AND ", conditions)})";
     }
 
+    /// <summary>
+    /// A date range and a time (range or single value) as one date-time range (combined date-time matching): from the start
+    /// date at the start time to the end date at the end time, each end open when not given.
+    /// </summary>
+    public static string BuildCombinedDateTime(QueryAttribute date, string dateValue, QueryAttribute time, string timeValue, SqliteCommand command)
+    {
+        var dates = DicomDateTimeRange.Parse(dateValue, DicomVR.DA);
+        var times = DicomDateTimeRange.Parse(timeValue, DicomVR.TM);
+        if (dates.Start is null && dates.End is null)
+        {
+            throw new QueryException($"'{dateValue}' is not a valid range for {date.Tag}.");
+        }
+
+        Validate(date, dates.Start, dateValue);
+        Validate(date, dates.End, dateValue);
+        Validate(time, times.Start, timeValue);
+        Validate(time, times.End, timeValue);
+        var dateTime = $"({date.Column} || coalesce({time.Column}, ''))";
+        var parts = new List<string>();
+        if (dates.Start is { } startDate)
+        {
+            parts.Add($"{dateTime} >= {Parameter(command, startDate + (times.Start ?? string.Empty))}");
+        }
+
+        if (dates.End is { } endDate)
+        {
+            // As for a time range alone, an end includes the whole unit it names.
+            parts.Add($"{dateTime} <= {Parameter(command, endDate + (times.End ?? string.Empty) + "\uffff")}");
+        }
+
+        return "(" + string.Join(" AND ", parts) + ")";
+    }
+
     private static void Validate(QueryAttribute attribute, string? part, string value)
     {
         var valid = part is null || attribute.VR switch

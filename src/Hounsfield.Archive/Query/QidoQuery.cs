@@ -35,6 +35,13 @@ public sealed record QidoQuery
     /// <summary>Person names match case- and accent-insensitively, by component prefix.</summary>
     public bool FuzzyMatching { get; init; }
 
+    /// <summary>
+    /// A date range and its time key (StudyDate and StudyTime, or the performed procedure step's) match as one date-time
+    /// range, from the start date at the start time to the end date at the end time (combined date-time matching, PS3.4
+    /// C.2.2.2.5, which a C-FIND negotiates); otherwise each matches on its own.
+    /// </summary>
+    public bool CombinedDateTimeMatching { get; init; }
+
     public int Limit { get; init; } = 100;
 
     public int Offset { get; init; }

@@ -69,6 +69,13 @@ internal static class QueryAttributes
 
     private static readonly Dictionary<DicomTag, QueryAttribute> ByTag = All.ToDictionary(a => a.Tag);
 
+    /// <summary>The date and time attributes that combined date-time matching takes as one.</summary>
+    public static readonly (DicomTag Date, DicomTag Time)[] DateTimePairs =
+    [
+        (DicomTag.StudyDate, DicomTag.StudyTime),
+        (DicomTag.PerformedProcedureStepStartDate, DicomTag.PerformedProcedureStepStartTime),
+    ];
+
     public static QueryAttribute? Find(DicomTag tag) => ByTag.GetValueOrDefault(tag);
 
     /// <summary>The attributes a query at <paramref name="level"/> returns by default: its level's and the levels above.</summary>

@@ -100,13 +100,17 @@ public sealed class DicomAssociationInfo
     /// Whether both sides agreed to fuzzy semantic matching of person names for the query information model
     /// <paramref name="sopClassUid"/>: byte 3 of its extended negotiation, proposed and accepted as 1 (PS3.4 C.5.1.1).
     /// </summary>
-    public bool FuzzySemanticMatching(string sopClassUid)
+    public bool FuzzySemanticMatching(string sopClassUid) => QueryOptionAgreed(sopClassUid, QueryExtendedNegotiation.FuzzySemanticMatching);
+
+    /// <summary>Whether both sides agreed to combined date-time matching for the query information model (byte 2).</summary>
+    public bool CombinedDateTimeMatching(string sopClassUid) => QueryOptionAgreed(sopClassUid, QueryExtendedNegotiation.CombinedDateTimeMatching);
+
+    private bool QueryOptionAgreed(string sopClassUid, int option)
     {
         return Agreed(requestedExtendedNegotiations) && Agreed(acceptedExtendedNegotiations);
 
         bool Agreed(IReadOnlyList<DicomExtendedNegotiation> negotiations) =>
-            negotiations.Any(n => n.SopClassUid == sopClassUid && n.Information.Length > QueryExtendedNegotiation.FuzzySemanticMatching
-                && n.Information[QueryExtendedNegotiation.FuzzySemanticMatching] == 1);
+            negotiations.Any(n => n.SopClassUid == sopClassUid && n.Information.Length > option && n.Information[option] == 1);
     }
 
     /// <summary>Whether this side may send requests on the context (it acts as SCU there).</summary>

@@ -62,7 +62,7 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
         return (true, storage && options.Get is not null);
     }
 
-    /// <summary>For a C-FIND information model: relational queries and fuzzy semantic matching of person names, each when asked and the provider does it; nothing else.</summary>
+    /// <summary>For a C-FIND information model: relational queries, combined date-time matching and fuzzy semantic matching of person names, each when asked and the provider does it; no timezone adjustment.</summary>
     public byte[]? AnswerExtendedNegotiation(DicomExtendedNegotiation proposed)
     {
         if (Classify(proposed.SopClassUid) != Service.Find || options.Find is not { } find)
@@ -71,7 +71,12 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
         }
 
         var answer = new byte[Math.Min(proposed.Information.Length, QueryExtendedNegotiation.TimezoneQueryAdjustment + 1)];
-        foreach (var (index, supported) in new[] { (QueryExtendedNegotiation.RelationalQueries, find.SupportsRelationalQueries), (QueryExtendedNegotiation.FuzzySemanticMatching, find.SupportsFuzzySemanticMatching) })
+        foreach (var (index, supported) in new[]
+        {
+            (QueryExtendedNegotiation.RelationalQueries, find.SupportsRelationalQueries),
+            (QueryExtendedNegotiation.CombinedDateTimeMatching, find.SupportsCombinedDateTimeMatching),
+            (QueryExtendedNegotiation.FuzzySemanticMatching, find.SupportsFuzzySemanticMatching),
+        })
         {
             if (index < answer.Length && proposed.Information[index] == 1 && supported)
             {

@@ -255,7 +255,9 @@ public sealed class DicomClient
         sopClassUid ??= level == DicomQueryRetrieveLevel.Patient
             ? DicomUids.PatientRootQueryRetrieveInformationModelFind
             : DicomUids.StudyRootQueryRetrieveInformationModelFind;
-        DicomExtendedNegotiation[] asked = options?.FuzzySemanticMatching == true ? [new(sopClassUid, QueryExtendedNegotiation.AskFuzzySemanticMatching())] : [];
+        DicomExtendedNegotiation[] asked = options is { FuzzySemanticMatching: true } or { CombinedDateTimeMatching: true }
+            ? [new(sopClassUid, QueryExtendedNegotiation.Ask(options.CombinedDateTimeMatching, options.FuzzySemanticMatching))]
+            : [];
         var engine = await OpenAsync([new DicomPresentationContextProposal(1, sopClassUid, UncompressedSyntaxes)], [], null, cancellationToken, asked).ConfigureAwait(false);
         try
         {
@@ -263,6 +265,7 @@ public sealed class DicomClient
             if (options is not null)
             {
                 options.FuzzySemanticMatchingAgreed = engine.Association.FuzzySemanticMatching(sopClassUid);
+                options.CombinedDateTimeMatchingAgreed = engine.Association.CombinedDateTimeMatching(sopClassUid);
             }
 
             var identifier = query.Clone();
@@ -618,6 +621,12 @@ public sealed class DicomFindOptions
 
     /// <summary>Once associated: whether the peer agreed to fuzzy semantic matching.</summary>
     public bool FuzzySemanticMatchingAgreed { get; internal set; }
+
+    /// <summary>Propose combined date-time matching: a date range and its time key as one date-time range.</summary>
+    public bool CombinedDateTimeMatching { get; init; }
+
+    /// <summary>Once associated: whether the peer agreed to combined date-time matching.</summary>
+    public bool CombinedDateTimeMatchingAgreed { get; internal set; }
 
     /// <summary>Whether the peer answered 0xFF01: it did not match on some of the query's keys (PS3.4 C.4.1.1.4), so the
     /// matches may include what those keys would exclude.</summary>

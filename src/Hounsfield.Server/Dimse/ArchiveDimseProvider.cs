@@ -41,6 +41,9 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
     /// <summary>A key of a lower level matches when a series (or instance) of the result matches it; asked or not, as lenient SCPs do.</summary>
     public bool SupportsRelationalQueries => true;
 
+    /// <summary>StudyDate with StudyTime, and the performed procedure step's start date with its time (QidoQuery.CombinedDateTimeMatching).</summary>
+    public bool SupportsCombinedDateTimeMatching => true;
+
     public async IAsyncEnumerable<DicomDataset> FindAsync(DicomFindRequest request, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var identifier = request.Identifier;
@@ -51,7 +54,11 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
             : throw new DicomStatusException(DicomStatus.IdentifierDoesNotMatchSopClass,
                 $"Unknown QueryRetrieveLevel '{levelCode.Trim()}'")); // an Error Comment is at most 64 characters
         var (query, keysNotMatched) = ToQuery(identifier, level);
-        query = query with { FuzzyMatching = request.Association.FuzzySemanticMatching(request.SopClassUid) };
+        query = query with
+        {
+            FuzzyMatching = request.Association.FuzzySemanticMatching(request.SopClassUid),
+            CombinedDateTimeMatching = request.Association.CombinedDateTimeMatching(request.SopClassUid),
+        };
         request.OptionalKeysNotSupported = keysNotMatched;
         var seenPatients = new HashSet<string>(StringComparer.Ordinal);
         for (var offset = 0; ; offset += FindPageSize)
