@@ -38,27 +38,9 @@ internal static class MatchCondition
 
         if (attribute.VR is DicomVR.DA or DicomVR.TM or DicomVR.DT && value.Contains('-'))
         {
-            var range = DicomDateTimeRange.Parse(value, attribute.VR);
-            if (range.Start is null && range.End is null)
-            {
-                throw new QueryException($"'{value}' is not a valid range for {attribute.Tag}.");
-            }
-
-            Validate(attribute, range.Start, value);
-            Validate(attribute, range.End, value);
-            var parts = new List<string>();
-            if (range.Start is { } start)
-            {
-                parts.Add($"{column} >= {Parameter(command, start)}");
-            }
-
-            if (range.End is { } end)
-            {
-                // An end without a time part includes the whole day/time unit it names.
-                parts.Add($"{column} <= {Parameter(command, attribute.VR == DicomVR.DA ? end : end + "\uffff")}");
-            }
-
-            return "(" + string.Join(" AND ", parts) + ")";
+            var range = ParseRange(attribute, value);
+            // An end without a time part includes the whole day/time unit it names.
+            return RangeCondition(column, range.Start, range.End is { } end && attribute.VR != DicomVR.DA ? end + "\uffff" : range.End, command);
         }
 
         if (attribute.VR == DicomVR.PN && fuzzy)
@@ -131,28 +113,40 @@ internal static class MatchCondition
     /// </summary>
     public static string BuildCombinedDateTime(QueryAttribute date, string dateValue, QueryAttribute time, string timeValue, SqliteCommand command)
     {
-        var dates = DicomDateTimeRange.Parse(dateValue, DicomVR.DA);
+        var dates = ParseRange(date, dateValue);
         var times = DicomDateTimeRange.Parse(timeValue, DicomVR.TM);
-        if (dates.Start is null && dates.End is null)
-        {
-            throw new QueryException($"'{dateValue}' is not a valid range for {date.Tag}.");
-        }
-
-        Validate(date, dates.Start, dateValue);
-        Validate(date, dates.End, dateValue);
         Validate(time, times.Start, timeValue);
         Validate(time, times.End, timeValue);
-        var dateTime = $"({date.Column} || coalesce({time.Column}, ''))";
-        var parts = new List<string>();
-        if (dates.Start is { } startDate)
+        return RangeCondition($"({date.Column} || coalesce({time.Column}, ''))",
+            dates.Start is { } startDate ? startDate + times.Start : null, dates.End is { } endDate ? endDate + times.End + "\uffff" : null, command);
+    }
+
+    /// <summary>A DA, TM or DT range with at least one end, each end valid for the attribute.</summary>
+    private static DicomDateTimeRange ParseRange(QueryAttribute attribute, string value)
+    {
+        var range = DicomDateTimeRange.Parse(value, attribute.VR);
+        if (range.Start is null && range.End is null)
         {
-            parts.Add($"{dateTime} >= {Parameter(command, startDate + (times.Start ?? string.Empty))}");
+            throw new QueryException($"'{value}' is not a valid range for {attribute.Tag}.");
         }
 
-        if (dates.End is { } endDate)
+        Validate(attribute, range.Start, value);
+        Validate(attribute, range.End, value);
+        return range;
+    }
+
+    /// <summary><paramref name="column"/> between the ends given (null: open), inclusive.</summary>
+    private static string RangeCondition(string column, string? start, string? end, SqliteCommand command)
+    {
+        var parts = new List<string>();
+        if (start is not null)
         {
-            // As for a time range alone, an end includes the whole unit it names.
-            parts.Add($"{dateTime} <= {Parameter(command, endDate + (times.End ?? string.Empty) + "\uffff")}");
+            parts.Add($"{column} >= {Parameter(command, start)}");
+        }
+
+        if (end is not null)
+        {
+            parts.Add($"{column} <= {Parameter(command, end)}");
         }
 
         return "(" + string.Join(" AND ", parts) + ")";
