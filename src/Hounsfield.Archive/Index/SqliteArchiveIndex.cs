@@ -352,69 +352,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
 
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        var conditions = new List<string>();
-        if (query.StudyInstanceUid is { } study)
-        {
-            conditions.Add("st.study_uid = $scope_study");
-            command.Parameters.AddWithValue("$scope_study", study);
-        }
-
-        if (query.SeriesInstanceUid is { } series)
-        {
-            conditions.Add("se.series_uid = $scope_series");
-            command.Parameters.AddWithValue("$scope_series", series);
-        }
-
-        // Keys of a level below the query's match when one series (and one of its instances) of the result matches them all.
-        var seriesConditions = new List<string>();
-        var instanceConditions = new List<string>();
-        List<string> ConditionsOf(QueryLevel level) => level <= query.Level ? conditions : level == QueryLevel.Series ? seriesConditions : instanceConditions;
-        var combined = new HashSet<DicomTag>();
-        foreach (var (dateTag, timeTag) in query.CombinedDateTimeMatching ? QueryAttributes.DateTimePairs : [])
-        {
-            var dateValue = query.Matches.FirstOrDefault(m => m.Tag == dateTag).Value;
-            var timeValue = query.Matches.FirstOrDefault(m => m.Tag == timeTag).Value;
-            if (dateValue is { } range && range.Contains('-') && timeValue is { Length: > 0 })
-            {
-                var (date, time) = (QueryAttributes.Find(dateTag)!, QueryAttributes.Find(timeTag)!);
-                ConditionsOf(date.Level).Add(MatchCondition.BuildCombinedDateTime(date, range, time, timeValue, command));
-                combined.UnionWith([dateTag, timeTag]);
-            }
-        }
-
-        foreach (var (tag, value) in query.Matches)
-        {
-            if (value.Length == 0 || combined.Contains(tag))
-            {
-                continue;
-            }
-
-            var attribute = QueryAttributes.Find(tag) ?? throw new QueryException($"{tag} is not a matching key of this server.");
-            ConditionsOf(attribute.Level).Add(MatchCondition.Build(attribute, value, query.FuzzyMatching, command));
-        }
-
-        foreach (var (sequenceTag, itemKeys) in query.SequenceMatches)
-        {
-            var sequence = QueryAttributes.Find(sequenceTag) is { ItemKeys: not null } found
-                ? found
-                : throw new QueryException($"{sequenceTag} is not a sequence this server matches in.");
-            if (MatchCondition.BuildSequence(sequence, itemKeys, command) is { } condition)
-            {
-                ConditionsOf(sequence.Level).Add(condition);
-            }
-        }
-
-        if (instanceConditions.Count > 0)
-        {
-            conditions.Add(query.Level == QueryLevel.Study
-                ? $"EXISTS (SELECT 1 FROM series se JOIN instances i ON i.series_pk = se.pk WHERE se.study_pk = st.pk AND {string.Join(" AND ", seriesConditions.Concat(instanceConditions))})"
-                : $"EXISTS (SELECT 1 FROM instances i WHERE i.series_pk = se.pk AND {string.Join(" AND ", instanceConditions)})");
-        }
-        else if (seriesConditions.Count > 0)
-        {
-            conditions.Add($"EXISTS (SELECT 1 FROM series se WHERE se.study_pk = st.pk AND {string.Join(" AND ", seriesConditions)})");
-        }
-
+        var conditions = MatchConditions(query, command);
         if (conditions.Count > 0)
         {
             sql.Append(" WHERE ").AppendJoin(" AND ", conditions);
@@ -584,6 +522,78 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         }
 
         return (sql.Append(" ORDER BY se.series_number, se.pk, i.instance_number, i.pk").ToString(), [.. parameters]);
+    }
+
+    /// <summary>
+    /// The WHERE conditions of <paramref name="query"/>, with their parameters added to <paramref name="command"/>: the URL's
+    /// scope, then each match key. Keys of a level below the query's match when one series (and one of its instances) of the
+    /// result matches them all (relational matching).
+    /// </summary>
+    private static List<string> MatchConditions(QidoQuery query, SqliteCommand command)
+    {
+        var conditions = new List<string>();
+        if (query.StudyInstanceUid is { } study)
+        {
+            conditions.Add("st.study_uid = $scope_study");
+            command.Parameters.AddWithValue("$scope_study", study);
+        }
+
+        if (query.SeriesInstanceUid is { } series)
+        {
+            conditions.Add("se.series_uid = $scope_series");
+            command.Parameters.AddWithValue("$scope_series", series);
+        }
+
+        var seriesConditions = new List<string>();
+        var instanceConditions = new List<string>();
+        List<string> ConditionsOf(QueryLevel level) => level <= query.Level ? conditions : level == QueryLevel.Series ? seriesConditions : instanceConditions;
+        var combined = new HashSet<DicomTag>();
+        foreach (var (dateTag, timeTag) in query.CombinedDateTimeMatching ? QueryAttributes.DateTimePairs : [])
+        {
+            var dateValue = query.Matches.FirstOrDefault(m => m.Tag == dateTag).Value;
+            var timeValue = query.Matches.FirstOrDefault(m => m.Tag == timeTag).Value;
+            if (dateValue is { } range && range.Contains('-') && timeValue is { Length: > 0 })
+            {
+                var (date, time) = (QueryAttributes.Find(dateTag)!, QueryAttributes.Find(timeTag)!);
+                ConditionsOf(date.Level).Add(MatchCondition.BuildCombinedDateTime(date, range, time, timeValue, command));
+                combined.UnionWith([dateTag, timeTag]);
+            }
+        }
+
+        foreach (var (tag, value) in query.Matches)
+        {
+            if (value.Length == 0 || combined.Contains(tag))
+            {
+                continue;
+            }
+
+            var attribute = QueryAttributes.Find(tag) ?? throw new QueryException($"{tag} is not a matching key of this server.");
+            ConditionsOf(attribute.Level).Add(MatchCondition.Build(attribute, value, query.FuzzyMatching, command));
+        }
+
+        foreach (var (sequenceTag, itemKeys) in query.SequenceMatches)
+        {
+            var sequence = QueryAttributes.Find(sequenceTag) is { ItemKeys: not null } found
+                ? found
+                : throw new QueryException($"{sequenceTag} is not a sequence this server matches in.");
+            if (MatchCondition.BuildSequence(sequence, itemKeys, command) is { } condition)
+            {
+                ConditionsOf(sequence.Level).Add(condition);
+            }
+        }
+
+        if (instanceConditions.Count > 0)
+        {
+            conditions.Add(query.Level == QueryLevel.Study
+                ? $"EXISTS (SELECT 1 FROM series se JOIN instances i ON i.series_pk = se.pk WHERE se.study_pk = st.pk AND {string.Join(" AND ", seriesConditions.Concat(instanceConditions))})"
+                : $"EXISTS (SELECT 1 FROM instances i WHERE i.series_pk = se.pk AND {string.Join(" AND ", instanceConditions)})");
+        }
+        else if (seriesConditions.Count > 0)
+        {
+            conditions.Add($"EXISTS (SELECT 1 FROM series se WHERE se.study_pk = st.pk AND {string.Join(" AND ", seriesConditions)})");
+        }
+
+        return conditions;
     }
 
     private static List<QueryAttribute> SelectedAttributes(QidoQuery query)
