@@ -317,6 +317,8 @@ public sealed class DimseTests
             Assert.True(byProcedure.Status == HttpStatusCode.OK, byProcedure.Body);
             var nodeMatch = Assert.Single(JsonDocument.Parse(byProcedure.Body).RootElement.EnumerateArray());
             Assert.Equal(mr.GetString(DicomTag.SeriesInstanceUID), nodeMatch.GetProperty("0020000E").GetProperty("Value")[0].GetString());
+            var nonAscii = await NodeFind("""{"SeriesInstanceUID": null, "RequestAttributesSequence": {"ScheduledProcedureStepID": "Étape-1"}}""");
+            Assert.Equal((HttpStatusCode.OK, 0), (nonAscii.Status, nonAscii.Status == HttpStatusCode.OK ? JsonDocument.Parse(nonAscii.Body).RootElement.GetArrayLength() : -1));
             var returnedOnly = await NodeFind("""{"SeriesInstanceUID": null, "RequestAttributesSequence": null}""");
             Assert.Equal((HttpStatusCode.OK, 2), (returnedOnly.Status, JsonDocument.Parse(returnedOnly.Body).RootElement.GetArrayLength()));
             Assert.Empty(byProcedure.Warning + returnedOnly.Warning);

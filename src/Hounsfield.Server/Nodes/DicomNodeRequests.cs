@@ -164,16 +164,20 @@ internal static class DicomNodeRequests
                 return;
             }
 
-            var item = new DicomDataset();
-            if (key.Value.ValueKind == JsonValueKind.Object)
+            if (key.Value.ValueKind == JsonValueKind.Null)
             {
-                foreach (var itemKey in key.Value.EnumerateObject())
-                {
-                    AddKey(identifier, item, itemKey, errors);
-                }
+                keys.Add(new DicomSequence(tag));
+                return;
             }
 
-            keys.Add(key.Value.ValueKind == JsonValueKind.Object ? new DicomSequence(tag, item) : new DicomSequence(tag));
+            // In its sequence first, so that the item's text is encoded in the identifier's character set.
+            var item = new DicomDataset();
+            keys.Add(new DicomSequence(tag, item));
+            foreach (var itemKey in key.Value.EnumerateObject())
+            {
+                AddKey(identifier, item, itemKey, errors);
+            }
+
             return;
         }
 
