@@ -358,9 +358,7 @@ public sealed class DicomDataset : IEnumerable<DicomElement>
             return null;
         }
 
-        var copy = new DicomDataset();
-        copy.Add(new DicomValueElement(DicomTag.SpecificCharacterSet, DicomVR.CS,
-            PadToEven(Encoding.ASCII.GetBytes(string.Join('\\', specificCharacterSet)), DicomVR.CS)));
+        var copy = new DicomDataset().AddOrUpdate(DicomTag.SpecificCharacterSet, DicomVR.CS, [.. specificCharacterSet]);
         return CopyReencoded(this, copy, target) ? copy : null;
 
         static bool CopyReencoded(DicomDataset source, DicomDataset copy, DicomCharacterSet target)
