@@ -139,6 +139,9 @@ public sealed class CliTests
     [InlineData("xml", "", "no FILE given", "usage: hounsfield xml FILE")]
     [InlineData("users", "role a@example.org admin --database d", "unknown option '--database'", "users role EMAIL")]
     [InlineData("find", "127.0.0.1 11112 --level study --model x", "--model is patient or study, not 'x'", "find HOST PORT --level L")]
+    [InlineData("find", "127.0.0.1 11112 --level series -k RequestAttributesSequence=x", "key 'RequestAttributesSequence' is a sequence: give keys of its item as RequestAttributesSequence[0].KEY[=VALUE]", "find HOST PORT --level L")]
+    [InlineData("find", "127.0.0.1 11112 --level series -k PatientName.PatientID=x", "key 'PatientName.PatientID': a key inside a sequence is SEQUENCE[0].KEY, one level deep", "find HOST PORT --level L")]
+    [InlineData("find", "127.0.0.1 11112 --level series -k RequestAttributesSequence[1].ScheduledProcedureStepID=x", "unknown key 'RequestAttributesSequence[1].ScheduledProcedureStepID'", "find HOST PORT --level L")]
     [InlineData("echo", "127.0.0.1 11112 --aet", "--aet needs a value", "echo HOST PORT")]
     public void Argument_errors_exit_2_with_the_problem_and_the_command_usage_before_any_file_is_read(string command, string arguments, string problem, string usage)
     {
