@@ -33,6 +33,22 @@ public static class DicomQueryRetrieveLevels
         "IMAGE" => DicomQueryRetrieveLevel.Image,
         _ => null,
     };
+
+    /// <summary>
+    /// Why <paramref name="level"/> is not a level of the information model <paramref name="sopClassUid"/>, or null when it is
+    /// (or the model has no fixed levels): Study Root has no PATIENT level (PS3.4 C.6.2), Patient/Study Only neither SERIES
+    /// nor IMAGE (C.6.3).
+    /// </summary>
+    public static string? NotALevelOf(this DicomQueryRetrieveLevel level, string sopClassUid) => sopClassUid switch
+    {
+        DicomUids.StudyRootQueryRetrieveInformationModelFind or DicomUids.StudyRootQueryRetrieveInformationModelMove
+            or DicomUids.StudyRootQueryRetrieveInformationModelGet when level == DicomQueryRetrieveLevel.Patient
+            => "The Study Root model has no PATIENT level",
+        DicomUids.PatientStudyOnlyQueryRetrieveInformationModelFind or DicomUids.PatientStudyOnlyQueryRetrieveInformationModelMove
+            or DicomUids.PatientStudyOnlyQueryRetrieveInformationModelGet when level is DicomQueryRetrieveLevel.Series or DicomQueryRetrieveLevel.Image
+            => $"The Patient/Study Only model has no {level.ToCode()} level",
+        _ => null,
+    };
 }
 
 /// <summary>Where a C-MOVE sends its sub-operations: a peer reachable over TCP, or over DICOM TLS when <paramref name="Tls"/> is set.</summary>

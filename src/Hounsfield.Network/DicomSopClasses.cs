@@ -11,7 +11,7 @@ public static class DicomSopClasses
     [
         DicomUids.PatientRootQueryRetrieveInformationModelFind,
         DicomUids.StudyRootQueryRetrieveInformationModelFind,
-        "1.2.840.10008.5.1.4.1.2.3.1",
+        DicomUids.PatientStudyOnlyQueryRetrieveInformationModelFind,
         DicomUids.ModalityWorklistInformationModelFind,
     ];
 
@@ -19,7 +19,7 @@ public static class DicomSopClasses
     [
         DicomUids.PatientRootQueryRetrieveInformationModelMove,
         DicomUids.StudyRootQueryRetrieveInformationModelMove,
-        "1.2.840.10008.5.1.4.1.2.3.2",
+        DicomUids.PatientStudyOnlyQueryRetrieveInformationModelMove,
         DicomUids.CompositeInstanceRootRetrieveMove,
     ];
 
@@ -27,7 +27,7 @@ public static class DicomSopClasses
     [
         DicomUids.PatientRootQueryRetrieveInformationModelGet,
         DicomUids.StudyRootQueryRetrieveInformationModelGet,
-        "1.2.840.10008.5.1.4.1.2.3.3",
+        DicomUids.PatientStudyOnlyQueryRetrieveInformationModelGet,
         DicomUids.CompositeInstanceRootRetrieveGet,
     ];
 

@@ -135,6 +135,48 @@ public sealed class QueryRetrieveTests : IDisposable
     }
 
     [DcmtkFact]
+    public async Task Findscu_at_patient_level_with_the_study_root_model_is_refused_with_a900()
+    {
+        await using var server = await TestServer.StartAsync(o => o.With(find: new ListFindProvider(Studies())));
+        var (_, output) = await Dcmtk.RunAsync("findscu", [
+            "-d", "-S", "-aec", server.AETitle, "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=PID3", "-k", "PatientName",
+            "127.0.0.1", server.Port.ToString()]);
+        Assert.Contains("DIMSE Status                  : 0xa900", output);
+        Assert.Contains("The Study Root model has no PATIENT level", output);
+        Assert.DoesNotContain("ROE^RICHARD", output);
+    }
+
+    [Fact]
+    public async Task A_level_the_information_model_lacks_is_refused_for_find_move_and_get()
+    {
+        var (paths, studyUid) = WriteInstances(2);
+        var provider = new FileRetrieveProvider(paths, new Dictionary<string, DicomRemoteNode> { ["ANYWHERE"] = new("127.0.0.1", 1, "ANYWHERE") });
+        await using var server = await TestServer.StartAsync(o => o.With(find: new ListFindProvider(Studies()), move: provider, get: provider));
+        var query = new DicomDataset();
+        query.AddOrUpdate(DicomTag.StudyInstanceUID, DicomVR.UI, studyUid);
+
+        var find = await Assert.ThrowsAsync<DicomStatusException>(async () =>
+            await server.Client().FindAsync(DicomQueryRetrieveLevel.Patient, query, DicomUids.StudyRootQueryRetrieveInformationModelFind).ToListAsync());
+        Assert.Equal((DicomStatus.IdentifierDoesNotMatchSopClass, "The Study Root model has no PATIENT level"), (find.Status, find.Comment));
+
+        var move = await server.Client().MoveAsync("ANYWHERE", DicomQueryRetrieveLevel.Patient, query, DicomUids.StudyRootQueryRetrieveInformationModelMove);
+        Assert.Equal(DicomStatus.IdentifierDoesNotMatchSopClass, move.Status);
+        Assert.Equal(0, move.Completed);
+
+        var received = Directory.CreateDirectory(Path.Combine(folder, "received")).FullName;
+        var get = await server.Client().GetAsync(
+            DicomQueryRetrieveLevel.Series, query, new FolderStoreProvider(received), DicomUids.PatientStudyOnlyQueryRetrieveInformationModelGet);
+        Assert.Equal(DicomStatus.IdentifierDoesNotMatchSopClass, get.Status);
+        Assert.Empty(Directory.GetFiles(received));
+
+        // A level the model has still works: STUDY on Patient/Study Only gets both instances.
+        var study = await server.Client().GetAsync(
+            DicomQueryRetrieveLevel.Study, query, new FolderStoreProvider(received), DicomUids.PatientStudyOnlyQueryRetrieveInformationModelGet);
+        Assert.Equal(DicomStatus.Success, study.Status);
+        AssertSameInstances(paths, Directory.GetFiles(received));
+    }
+
+    [DcmtkFact]
     public async Task Movescu_moves_a_study_from_our_scp_to_dcmtk_storescp()
     {
         var (paths, studyUid) = WriteInstances(3);

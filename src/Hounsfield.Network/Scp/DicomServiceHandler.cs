@@ -195,25 +195,40 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
         await engine.SendResponseAsync(message.Context, DimseCommand.CreateResponse(message.Command, status, false, comment)).ConfigureAwait(false);
     }
 
-    /// <summary>The identifier of a C-FIND/C-MOVE/C-GET; when unreadable, the failure response is sent here and null returned.</summary>
+    /// <summary>
+    /// The identifier of a C-FIND/C-MOVE/C-GET; when unreadable, or at a level its information model does not have, the
+    /// failure response is sent here and null returned.
+    /// </summary>
     private static async ValueTask<DicomDataset?> ReadIdentifierAsync(DimseEngine engine, DimseIncomingMessage message)
     {
         if (message.Data is not { } data)
         {
-            await engine.SendResponseAsync(message.Context, DimseCommand.CreateResponse(message.Command, DicomStatus.IdentifierDoesNotMatchSopClass, false, "No identifier")).ConfigureAwait(false);
+            await RefuseAsync("No identifier").ConfigureAwait(false);
             return null;
         }
 
+        DicomDataset identifier;
         try
         {
-            return await engine.ReadDataSetAsync(data, message.Context.TransferSyntax!).ConfigureAwait(false);
+            identifier = await engine.ReadDataSetAsync(data, message.Context.TransferSyntax!).ConfigureAwait(false);
         }
         catch (DicomFormatException ex)
         {
             await data.DrainAsync().ConfigureAwait(false);
-            await engine.SendResponseAsync(message.Context, DimseCommand.CreateResponse(message.Command, DicomStatus.IdentifierDoesNotMatchSopClass, false, ex.Message)).ConfigureAwait(false);
+            await RefuseAsync(ex.Message).ConfigureAwait(false);
             return null;
         }
+
+        if (DicomQueryRetrieveLevels.Parse(identifier.GetString(DicomTag.QueryRetrieveLevel))?.NotALevelOf(message.Context.AbstractSyntax) is { } wrongLevel)
+        {
+            await RefuseAsync(wrongLevel).ConfigureAwait(false);
+            return null;
+        }
+
+        return identifier;
+
+        ValueTask RefuseAsync(string comment) => engine.SendResponseAsync(
+            message.Context, DimseCommand.CreateResponse(message.Command, DicomStatus.IdentifierDoesNotMatchSopClass, false, comment));
     }
 
     private static async Task FindAsync(DimseEngine engine, DicomNegotiatedContext context, DicomFindRequest request, ICFindProvider provider, CancellationToken cancellationToken)
