@@ -347,6 +347,32 @@ public sealed class DicomDataset : IEnumerable<DicomElement>
     }
 
     /// <summary>
+    /// Call before setting <paramref name="text"/> into this data set or an item of it: when the text has a character
+    /// beyond ASCII and no enclosing data set declares a character set, declares UTF-8 (ISO_IR 192) in the outermost one,
+    /// so that the text is encoded instead of refused by the default repertoire. ASCII text or a declared set changes nothing.
+    /// </summary>
+    public void DeclareUtf8IfNeeded(string text)
+    {
+        if (System.Text.Ascii.IsValid(text))
+        {
+            return;
+        }
+
+        var outermost = this;
+        for (var dataset = this; dataset is not null; dataset = dataset.Parent)
+        {
+            if (dataset.Contains(DicomTag.SpecificCharacterSet))
+            {
+                return;
+            }
+
+            outermost = dataset;
+        }
+
+        outermost.AddOrUpdate(DicomTag.SpecificCharacterSet, DicomVR.CS, "ISO_IR 192");
+    }
+
+    /// <summary>
     /// A copy of this data set with its text in the character set that <paramref name="specificCharacterSet"/> declares
     /// (the terms of (0008,0005), which the copy carries), its sequences' items included (an item's own declaration gives
     /// way to the copy's); null when that character set is unknown or lacks a character of some value.

@@ -517,4 +517,25 @@ public sealed class CharacterSetTests
         Assert.Same(Set("", "ISO 2022 IR 87"), Set("", "ISO 2022 IR 87"));
         Assert.Equal("\\ISO 2022 IR 87", Set("", "ISO 2022 IR 87").ToString());
     }
+
+    [Fact]
+    public void DeclareUtf8IfNeeded_declares_in_the_outermost_data_set_only_for_text_beyond_ascii_and_no_declared_set()
+    {
+        var root = new DicomDataset();
+        var item = new DicomDataset();
+        root.Add(new DicomSequence(DicomTag.RequestAttributesSequence, item));
+
+        item.DeclareUtf8IfNeeded("STEP-1");
+        Assert.False(root.Contains(DicomTag.SpecificCharacterSet));
+
+        item.DeclareUtf8IfNeeded("Étape-1");
+        item.AddOrUpdate(DicomTag.ScheduledProcedureStepID, "Étape-1");
+        Assert.Equal("ISO_IR 192", root.GetString(DicomTag.SpecificCharacterSet));
+        Assert.False(item.Contains(DicomTag.SpecificCharacterSet));
+        Assert.Equal("Étape-1"u8.ToArray(), ((DicomValueElement)item.Find(DicomTag.ScheduledProcedureStepID)!).Span.ToArray());
+
+        var latin1 = new DicomDataset().AddOrUpdate(DicomTag.SpecificCharacterSet, "ISO_IR 100");
+        latin1.DeclareUtf8IfNeeded("Jérôme");
+        Assert.Equal("ISO_IR 100", latin1.GetString(DicomTag.SpecificCharacterSet));
+    }
 }

@@ -142,6 +142,7 @@ public sealed class CliTests
     [InlineData("find", "127.0.0.1 11112 --level series -k RequestAttributesSequence=x", "key 'RequestAttributesSequence' is a sequence: give keys of its item as RequestAttributesSequence[0].KEY[=VALUE]", "find HOST PORT --level L")]
     [InlineData("find", "127.0.0.1 11112 --level series -k PatientName.PatientID=x", "key 'PatientName.PatientID': a key inside a sequence is SEQUENCE[0].KEY, one level deep", "find HOST PORT --level L")]
     [InlineData("find", "127.0.0.1 11112 --level series -k RequestAttributesSequence[1].ScheduledProcedureStepID=x", "unknown key 'RequestAttributesSequence[1].ScheduledProcedureStepID'", "find HOST PORT --level L")]
+    [InlineData("find", "127.0.0.1 11112 --level study -k SpecificCharacterSet=GBK -k PatientName=\U0001F600", "The character '\U0001F600' (U+1F600) at position 0 cannot be encoded in Specific Character Set 'GBK'", "find HOST PORT --level L")]
     [InlineData("echo", "127.0.0.1 11112 --aet", "--aet needs a value", "echo HOST PORT")]
     public void Argument_errors_exit_2_with_the_problem_and_the_command_usage_before_any_file_is_read(string command, string arguments, string problem, string usage)
     {

@@ -147,7 +147,8 @@ public sealed class DimseTests
 
             // Fuzzy semantic matching of person names, when the SCU asks for it in extended negotiation (our CLI's --fuzzy;
             // DCMTK's findscu does not ask): case- and accent-insensitive, by component prefix, as QIDO-RS's fuzzymatching.
-            foreach (var (name, fuzzy, matches) in new[] { ("buc*", true, 1), ("jerome", true, 1), ("buc*", false, 0), ("Buc*", false, 1) })
+            // The CLI declares UTF-8 for a key beyond ASCII, so the exact accented name matches too.
+            foreach (var (name, fuzzy, matches) in new[] { ("buc*", true, 1), ("jerome", true, 1), ("buc*", false, 0), ("Buc*", false, 1), (french.GetString(DicomTag.PatientName)!, false, 1) })
             {
                 string[] fuzzyFlag = fuzzy ? ["--fuzzy"] : [];
                 var byName = CliRunner.Run(["find", "127.0.0.1", port, "--aet", "TESTSCU", "--aec", "HOUNSFIELD", "--level", "study", .. fuzzyFlag,
@@ -319,6 +320,9 @@ public sealed class DimseTests
             Assert.Equal(mr.GetString(DicomTag.SeriesInstanceUID), nodeMatch.GetProperty("0020000E").GetProperty("Value")[0].GetString());
             var nonAscii = await NodeFind("""{"SeriesInstanceUID": null, "RequestAttributesSequence": {"ScheduledProcedureStepID": "Étape-1"}}""");
             Assert.Equal((HttpStatusCode.OK, 0), (nonAscii.Status, nonAscii.Status == HttpStatusCode.OK ? JsonDocument.Parse(nonAscii.Body).RootElement.GetArrayLength() : -1));
+            var unencodable = await NodeFind("""{"SpecificCharacterSet": "GBK", "PatientName": "\uD83D\uDE00"}""");
+            Assert.Equal(HttpStatusCode.BadRequest, unencodable.Status);
+            Assert.Contains("\"PatientName\": The character", JsonDocument.Parse(unencodable.Body).RootElement.GetProperty("query")[0].GetString(), StringComparison.Ordinal);
             var returnedOnly = await NodeFind("""{"SeriesInstanceUID": null, "RequestAttributesSequence": null}""");
             Assert.Equal((HttpStatusCode.OK, 2), (returnedOnly.Status, JsonDocument.Parse(returnedOnly.Body).RootElement.GetArrayLength()));
             Assert.Empty(byProcedure.Warning + returnedOnly.Warning);

@@ -670,7 +670,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                 break;
             case string json when attribute.VR == DicomVR.SQ:
                 // Stored as DICOM JSON of a data set holding the sequence alone (InstanceRecord.RequestAttributes).
-                DeclareUtf8IfNeeded(dataset, json);
+                dataset.DeclareUtf8IfNeeded(json);
                 dataset.Add(Hounsfield.Dicom.Json.DicomJsonReader.Read(json).Find(attribute.Tag) ?? new DicomSequence(attribute.Tag));
                 break;
             case null:
@@ -683,21 +683,13 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                 dataset.AddOrUpdate(attribute.Tag, attribute.VR, number.ToString(CultureInfo.InvariantCulture));
                 break;
             case string text:
-                DeclareUtf8IfNeeded(dataset, text);
+                dataset.DeclareUtf8IfNeeded(text);
                 dataset.AddOrUpdate(attribute.Tag, attribute.VR, text);
                 break;
         }
     }
 
     /// <summary>Stored text is what the file held; UTF-8 (ISO_IR 192) makes every character of it representable.</summary>
-    private static void DeclareUtf8IfNeeded(DicomDataset dataset, string text)
-    {
-        if (!dataset.Contains(DicomTag.SpecificCharacterSet) && text.Any(c => c > 0x7F))
-        {
-            dataset.AddOrUpdate(DicomTag.SpecificCharacterSet, DicomVR.CS, "ISO_IR 192");
-        }
-    }
-
     /// <summary>
     /// Removes an instance's row (a delete, or an overwrite) and records its blob key as freed, in a commit that reaches the
     /// disk: the blob's removal may not, and start-up must not recover a freed blob into the index. Returns that key, or

@@ -334,7 +334,7 @@ internal static class DimseCommands
                     throw new ArgumentException("--output is required");
                 }
             }
-            catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
+            catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException or DicomFormatException)
             {
                 throw given.UsageError(ex.Message);
             }
@@ -357,6 +357,7 @@ internal static class DimseCommands
                 var tag = KeyTag(path, path);
                 if (DicomDictionary.GetDefaultVR(tag) != DicomVR.SQ)
                 {
+                    query.DeclareUtf8IfNeeded(value);
                     query.AddOrUpdate(tag, value);
                 }
                 else if (value.Length == 0)
@@ -390,6 +391,7 @@ internal static class DimseCommands
                 query.Add(new DicomSequence(sequenceTag, item));
             }
 
+            item.DeclareUtf8IfNeeded(value);
             item.AddOrUpdate(itemTag, value);
         }
 

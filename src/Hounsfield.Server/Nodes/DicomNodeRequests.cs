@@ -216,14 +216,10 @@ internal static class DicomNodeRequests
                 return;
             }
 
-            if (values.Any(v => v.Any(c => c > 0x7F)) && identifier.Find(DicomTag.SpecificCharacterSet) is null)
-            {
-                identifier.AddOrUpdate(DicomTag.SpecificCharacterSet, DicomVR.CS, "ISO_IR 192");
-            }
-
+            keys.DeclareUtf8IfNeeded(string.Concat(values));
             keys.AddOrUpdate(tag, vr, values);
         }
-        catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException)
+        catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException or DicomFormatException)
         {
             AddError(errors, "query", $"\"{key.Name}\": {ex.Message}");
         }
