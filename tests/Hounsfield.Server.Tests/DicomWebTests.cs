@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Xml.Linq;
 using Hounsfield.Imaging.Rendering;
 
 namespace Hounsfield.Server.Tests;
@@ -532,6 +533,19 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         var parts = await DicomWebClient.ReadMultipartAsync(response);
         Assert.Equal(3, parts.Count);
         Assert.All(parts, p => Assert.Equal("NativeDicomModel", System.Xml.Linq.XDocument.Parse(System.Text.Encoding.UTF8.GetString(p)).Root!.Name.LocalName));
+
+        // Every instance, in parts sent in several writes (the answer is longer than one write's 64 KiB): the same
+        // instances in the same order as the JSON answer.
+        using var all = new HttpRequestMessage(HttpMethod.Get, "/dicomweb/instances?limit=1000");
+        all.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"application/dicom+xml\"");
+        var allParts = await DicomWebClient.ReadMultipartAsync(await Client.SendAsync(all));
+        Assert.True(allParts.Sum(p => p.Length) > 64 * 1024, $"{allParts.Sum(p => p.Length)} bytes: too short to need several writes");
+        XNamespace native = Hounsfield.Dicom.Xml.DicomXmlWriter.Namespace;
+        var xmlUids = allParts.Select(p => XDocument.Parse(System.Text.Encoding.UTF8.GetString(p)).Root!.Elements(native + "DicomAttribute")
+            .Single(a => (string?)a.Attribute("tag") == "00080018").Element(native + "Value")!.Value);
+        var jsonUids = JsonDocument.Parse(await Client.GetStringAsync("/dicomweb/instances?limit=1000")).RootElement.EnumerateArray()
+            .Select(i => i.GetProperty("00080018").GetProperty("Value")[0].GetString());
+        Assert.Equal(jsonUids, xmlUids);
     }
 
     [CorpusFact]

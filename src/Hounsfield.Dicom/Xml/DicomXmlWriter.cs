@@ -47,10 +47,15 @@ public static class DicomXmlWriter
         writer.WriteEndElement();
     }
 
-    private static XmlWriterSettings WriterSettings(DicomJsonOptions? options) => new()
+    private static readonly XmlWriterSettings Compact = NewWriterSettings(indent: false);
+    private static readonly XmlWriterSettings Indented = NewWriterSettings(indent: true);
+
+    private static XmlWriterSettings WriterSettings(DicomJsonOptions? options) => options?.Indented == true ? Indented : Compact;
+
+    private static XmlWriterSettings NewWriterSettings(bool indent) => new()
     {
         Encoding = new UTF8Encoding(false),
-        Indent = options?.Indented ?? false,
+        Indent = indent,
         NewLineHandling = NewLineHandling.Entitize, // a CR in a value survives the parser's line-end normalisation
         CloseOutput = false,
     };

@@ -65,11 +65,15 @@ internal static class MediaRanges
 
     /// <summary>
     /// Writes data sets as multipart/related; type="application/dicom+xml", one part each, as they are enumerated:
-    /// <see cref="Start"/> once, then <see cref="WritePartAsync"/> per data set, then <see cref="EndAsync"/>.
+    /// <see cref="Start"/> once, then <see cref="WritePartAsync"/> per data set, then <see cref="EndAsync"/>. Parts are
+    /// gathered in one buffer, reused, and sent when it holds <see cref="SendThreshold"/> bytes or at the end.
     /// </summary>
     internal sealed class MultipartXmlWriter(HttpResponse response)
     {
+        private const int SendThreshold = 64 * 1024;
         private readonly MultipartRelated multipart = new("application/dicom+xml");
+        private readonly MemoryStream pending = new();
+        private byte[]? partHeader;
 
         public void Start()
         {
@@ -79,14 +83,25 @@ internal static class MediaRanges
 
         public async Task WritePartAsync(DicomDataset dataset, DicomJsonOptions? options, CancellationToken cancellationToken)
         {
-            using var part = new MemoryStream();
-            part.Write(multipart.PartHeader());
-            DicomXmlWriter.Write(part, dataset, options);
-            part.Write(MultipartRelated.PartEnd);
-            part.Position = 0;
-            await part.CopyToAsync(response.Body, cancellationToken);
+            pending.Write(partHeader ??= multipart.PartHeader());
+            DicomXmlWriter.Write(pending, dataset, options);
+            pending.Write(MultipartRelated.PartEnd);
+            if (pending.Length >= SendThreshold)
+            {
+                await SendPendingAsync(cancellationToken);
+            }
         }
 
-        public Task EndAsync(CancellationToken cancellationToken) => response.Body.WriteAsync(multipart.Closing, cancellationToken).AsTask();
+        public async Task EndAsync(CancellationToken cancellationToken)
+        {
+            pending.Write(multipart.Closing);
+            await SendPendingAsync(cancellationToken);
+        }
+
+        private async Task SendPendingAsync(CancellationToken cancellationToken)
+        {
+            await response.Body.WriteAsync(pending.GetBuffer().AsMemory(0, (int)pending.Length), cancellationToken);
+            pending.SetLength(0);
+        }
     }
 }
