@@ -241,6 +241,19 @@ public sealed class DicomNodesTests
             Assert.True(fuzzy.ExitCode == 0, fuzzy.Stderr);
             Assert.Contains("QRSCP did not agree to fuzzy matching of person names", fuzzy.Stderr, StringComparison.Ordinal);
             Assert.Single(JsonDocument.Parse(fuzzy.Stdout).RootElement.EnumerateArray());
+            Assert.DoesNotContain("combined date-time", fuzzy.Stderr, StringComparison.Ordinal);
+
+            // Nor to combined date-time matching: the CLI and the nodes API say that dates and times were matched apart.
+            var combined = CliRunner.Run("find", "127.0.0.1", Text(qrPort), "--aec", "QRSCP", "--level", "study", "--combined-datetime", "-k", $"PatientID={mr.GetString(DicomTag.PatientID)}");
+            Assert.True(combined.ExitCode == 0, combined.Stderr);
+            Assert.Contains("QRSCP did not agree to combined date-time matching; dates and times were matched each on its own", combined.Stderr, StringComparison.Ordinal);
+            using var combinedFind = await server.Client.PostAsync($"/api/dicom_nodes/{id}/find",
+                Json($$$"""{"level": "STUDY", "combined_datetime": true, "query": {"PatientID": "{{{mr.GetString(DicomTag.PatientID)}}}"}}"""));
+            Assert.True(combinedFind.StatusCode == HttpStatusCode.OK, await combinedFind.Content.ReadAsStringAsync());
+            Assert.Contains("QRSCP did not agree to combined date-time matching", string.Join(" | ", combinedFind.Headers.NonValidated["Warning"]), StringComparison.Ordinal);
+            using var badCombined = await server.Client.PostAsync($"/api/dicom_nodes/{id}/find", Json("""{"level": "STUDY", "combined_datetime": 1}"""));
+            Assert.Equal(HttpStatusCode.BadRequest, badCombined.StatusCode);
+            Assert.Equal(["combined_datetime"], (await JsonAsync(badCombined)).EnumerateObject().Select(p => p.Name));
 
             using var badQuery = await server.Client.PostAsync($"/api/dicom_nodes/{id}/find", Json("""{"level": "ROOM", "query": {"NoSuchKeyword": "x"}}"""));
             Assert.Equal(HttpStatusCode.BadRequest, badQuery.StatusCode);

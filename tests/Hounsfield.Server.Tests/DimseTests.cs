@@ -159,6 +159,20 @@ public sealed class DimseTests
                 Assert.DoesNotContain("did not agree", byName.Stderr, StringComparison.Ordinal);
             }
 
+            // Combined date-time matching (our CLI's --combined-datetime, agreed by our SCP): from the day before the CT
+            // study's, one second after its time, to the end of its day holds it; the time range alone does not.
+            var (studyDate, studyTime) = (DateOnly.ParseExact(ct.GetString(DicomTag.StudyDate)!, "yyyyMMdd"), TimeOnly.ParseExact(ct.GetString(DicomTag.StudyTime)![..6], "HHmmss"));
+            Assert.True(studyTime < new TimeOnly(23, 59, 59), "the CT study's time leaves no second after it");
+            string[] combinedKeys = ["-k", $"PatientID={patientId}", "-k", $"StudyDate={studyDate.AddDays(-1):yyyyMMdd}-{studyDate:yyyyMMdd}", "-k", $"StudyTime={studyTime.Add(TimeSpan.FromSeconds(1)):HHmmss}-", "-k", "StudyInstanceUID"];
+            foreach (var (combined, expectedStudies) in new[] { (true, new[] { studyUid }), (false, []) })
+            {
+                string[] flag = combined ? ["--combined-datetime"] : [];
+                var byDateTime = CliRunner.Run(["find", "127.0.0.1", port, "--aet", "TESTSCU", "--aec", "HOUNSFIELD", "--level", "study", .. flag, .. combinedKeys]);
+                Assert.True(byDateTime.ExitCode == 0, byDateTime.Stderr);
+                Assert.Equal(expectedStudies, JsonDocument.Parse(byDateTime.Stdout).RootElement.EnumerateArray().Select(m => m.GetProperty("0020000D").GetProperty("Value")[0].GetString()));
+                Assert.DoesNotContain("did not agree", byDateTime.Stderr, StringComparison.Ordinal);
+            }
+
             // Keys the archive keeps no column for come back from the stored instance (the first of the series or study).
             foreach (var (level, keys) in new[] { ("IMAGE", new[] { DicomTag.Manufacturer, DicomTag.SliceThickness, DicomTag.PatientAge }), ("SERIES", new[] { DicomTag.Manufacturer, DicomTag.InstitutionName }) })
             {

@@ -3,6 +3,7 @@ using Hounsfield.Dicom;
 using Hounsfield.Dicom.Json;
 using Hounsfield.Network;
 using Hounsfield.Network.Association;
+using Hounsfield.Server.Nodes;
 
 namespace Hounsfield.Server.Cli;
 
@@ -15,8 +16,9 @@ internal static class DimseCommands
     public const string UsageLines = """
           echo HOST PORT [--aet AE] [--aec AE]             C-ECHO a DICOM peer
           store HOST PORT PATH... [--aet AE] [--aec AE]    C-STORE files (directories recursively), one association
-          find HOST PORT --level L [-k KEY[=VALUE]]... [--model patient|study] [--fuzzy]   C-FIND, matches as DICOM JSON
-                 (--fuzzy: ask the peer to match person names fuzzily, e.g. case-insensitively)
+          find HOST PORT --level L [-k KEY[=VALUE]]... [--model patient|study] [--fuzzy] [--combined-datetime]
+                 C-FIND, matches as DICOM JSON (--fuzzy: ask the peer to match person names fuzzily, e.g.
+                 case-insensitively; --combined-datetime: a date range and its time range as one date-time range)
           move HOST PORT --dest AE --level L -k KEY=VALUE...  C-MOVE the matches to the AE title DEST
           get HOST PORT --level L -k KEY=VALUE... --output DIR   C-GET the matches into DIR
                  (levels: patient, study, series, image; every DIMSE command takes --timeout SECONDS)
@@ -130,20 +132,15 @@ internal static class DimseCommands
             _ => null,
         };
         var matches = new List<DicomDataset>();
-        var find = new DicomFindOptions { FuzzySemanticMatching = parsed.Fuzzy };
+        var find = new DicomFindOptions { FuzzySemanticMatching = parsed.Fuzzy, CombinedDateTimeMatching = parsed.CombinedDateTime };
         await foreach (var match in client.FindAsync(parsed.Level!.Value, parsed.Query, model, cancellationToken, find))
         {
             matches.Add(match);
         }
 
-        if (parsed.Fuzzy && !find.FuzzySemanticMatchingAgreed)
+        foreach (var caveat in FindCaveats.Of(find, client.CalledAE))
         {
-            Console.Error.WriteLine($"warning: {client.CalledAE} did not agree to fuzzy matching of person names; names were matched as given");
-        }
-
-        if (find.OptionalKeysNotSupported)
-        {
-            Console.Error.WriteLine($"warning: {client.CalledAE} did not match on some of the query's keys (0xFF01); the matches may include what they would exclude");
+            Console.Error.WriteLine($"warning: {caveat}");
         }
 
         using (var stdout = new BufferedStream(Console.OpenStandardOutput(), 1 << 16))
@@ -244,6 +241,8 @@ internal static class DimseCommands
 
         public bool Fuzzy { get; private set; }
 
+        public bool CombinedDateTime { get; private set; }
+
         public string? CaPath { get; private set; }
 
         public string? CertificatePath { get; private set; }
@@ -254,7 +253,7 @@ internal static class DimseCommands
         {
             var parsed = new Arguments();
             var given = CommandArguments.Parse(args, $"usage:\n{UsageLines}",
-                ["--aet", "--aec", "--timeout", "--level", "--model", "--dest", "--output|-o", "--ca", "--cert", "--key", "-k"], ["--tls", "--fuzzy"]);
+                ["--aet", "--aec", "--timeout", "--level", "--model", "--dest", "--output|-o", "--ca", "--cert", "--key", "-k"], ["--tls", "--fuzzy", "--combined-datetime"]);
             try
             {
                 parsed.CallingAE = given.Value("--aet") is { } aet ? DicomAssociationOptions.ValidateAETitle(aet, "--aet") : parsed.CallingAE;
@@ -282,6 +281,7 @@ internal static class DimseCommands
                 parsed.Output = given.Value("--output");
                 parsed.Tls = given.Has("--tls");
                 parsed.Fuzzy = given.Has("--fuzzy");
+                parsed.CombinedDateTime = given.Has("--combined-datetime");
                 parsed.CaPath = given.Value("--ca");
                 parsed.CertificatePath = given.Value("--cert");
                 parsed.KeyPath = given.Value("--key");

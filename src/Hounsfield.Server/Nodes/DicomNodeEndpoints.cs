@@ -217,7 +217,7 @@ internal static class DicomNodeEndpoints
 
         var matches = new List<DicomDataset>();
         var truncated = false;
-        var find = new DicomFindOptions { FuzzySemanticMatching = query.FuzzyNames };
+        var find = query.FindOptions();
         try
         {
             await foreach (var match in transfers.Client(node).FindAsync(query.Level, query.Identifier, null, cancellationToken, find))
@@ -245,14 +245,9 @@ internal static class DicomNodeEndpoints
             context.Response.Headers.Append("Warning", $"299 {context.Request.Host}: \"Only the first {options.MaxFindResults} matches are returned\"");
         }
 
-        if (query.FuzzyNames && !find.FuzzySemanticMatchingAgreed)
+        foreach (var caveat in FindCaveats.Of(find, node.PeerAETitle))
         {
-            context.Response.Headers.Append("Warning", $"299 {context.Request.Host}: \"{node.PeerAETitle} did not agree to fuzzy matching of person names; names were matched as given\"");
-        }
-
-        if (find.OptionalKeysNotSupported)
-        {
-            context.Response.Headers.Append("Warning", $"299 {context.Request.Host}: \"{node.PeerAETitle} did not match on some of the query's keys (0xFF01); the matches may include what they would exclude\"");
+            context.Response.Headers.Append("Warning", $"299 {context.Request.Host}: \"{caveat}\"");
         }
 
         await using var body = new MemoryStream();

@@ -11,7 +11,11 @@ namespace Hounsfield.Server.Nodes;
 
 /// <summary>A query of a C-FIND, C-MOVE or C-GET: the level and the identifier's keys.</summary>
 /// <param name="FuzzyNames">Ask the peer for fuzzy semantic matching of person names (C-FIND only).</param>
-internal sealed record DicomNodeQuery(DicomQueryRetrieveLevel Level, DicomDataset Identifier, bool FuzzyNames = false);
+/// <param name="CombinedDateTime">Ask the peer to match a date range and its time range as one date-time range (C-FIND only).</param>
+internal sealed record DicomNodeQuery(DicomQueryRetrieveLevel Level, DicomDataset Identifier, bool FuzzyNames = false, bool CombinedDateTime = false)
+{
+    public DicomFindOptions FindOptions() => new() { FuzzySemanticMatching = FuzzyNames, CombinedDateTimeMatching = CombinedDateTime };
+}
 
 /// <summary>What a store request names: UIDs of studies, series and instances of our archive.</summary>
 internal sealed record DicomNodeStoreSelection(IReadOnlyList<string> Studies, IReadOnlyList<string> Series, IReadOnlyList<string> Instances);
@@ -80,7 +84,8 @@ internal static class DicomNodeRequests
 
     /// <summary>
     /// `{"level": "STUDY", "query": {"PatientName": "DOE*", "StudyInstanceUID": null}, "fuzzy": false}`: keys by keyword or
-    /// tag; null or "" asks for the value; fuzzy (C-FIND) asks the peer to match person names fuzzily.
+    /// tag; null or "" asks for the value; fuzzy (C-FIND) asks the peer to match person names fuzzily, combined_datetime
+    /// (C-FIND) to match a date range and its time range as one date-time range.
     /// </summary>
     public static async Task<(DicomNodeQuery? Query, IResult? Problem)> ReadQueryAsync(HttpRequest request, int maxLength, CancellationToken cancellationToken)
     {
@@ -124,23 +129,29 @@ internal static class DicomNodeRequests
                 }
             }
 
-            var fuzzy = false;
-            if (root.TryGetProperty("fuzzy", out var fuzzyElement) && fuzzyElement.ValueKind != JsonValueKind.Null)
-            {
-                if (fuzzyElement.ValueKind is JsonValueKind.True or JsonValueKind.False)
-                {
-                    fuzzy = fuzzyElement.GetBoolean();
-                }
-                else
-                {
-                    AddError(errors, "fuzzy", "Expected true or false: whether to ask the peer to match person names fuzzily.");
-                }
-            }
-
+            var fuzzy = ReadFlag(root, "fuzzy", "whether to ask the peer to match person names fuzzily", errors);
+            var combinedDateTime = ReadFlag(root, "combined_datetime", "whether to ask the peer to match a date range with its time range as one date-time range", errors);
             return errors.Count > 0
                 ? (null, Results.Json(errors, statusCode: StatusCodes.Status400BadRequest))
-                : (new DicomNodeQuery(level!.Value, identifier, fuzzy), null);
+                : (new DicomNodeQuery(level!.Value, identifier, fuzzy, combinedDateTime), null);
         }
+    }
+
+    /// <summary>An optional boolean field (absent or null: false); anything else is an error naming it.</summary>
+    private static bool ReadFlag(JsonElement root, string name, string meaning, Dictionary<string, string[]> errors)
+    {
+        if (!root.TryGetProperty(name, out var element) || element.ValueKind == JsonValueKind.Null)
+        {
+            return false;
+        }
+
+        if (element.ValueKind is JsonValueKind.True or JsonValueKind.False)
+        {
+            return element.GetBoolean();
+        }
+
+        AddError(errors, name, $"Expected true or false: {meaning}.");
+        return false;
     }
 
     /// <summary>
