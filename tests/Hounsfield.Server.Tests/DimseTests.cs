@@ -123,6 +123,21 @@ public sealed class DimseTests
             Assert.Equal(ct.GetString(DicomTag.PatientName), responses[0].GetString(DicomTag.PatientName));
             Assert.Equal("ONLINE", responses[0].GetString(DicomTag.InstanceAvailability));
 
+            // A Timezone Offset From UTC in the query says which timezone its dates and times are in; it is not matched
+            // against the study's (PS3.4 C.4.1.1.3.1), which comes back as stored.
+            foreach (var file in Directory.GetFiles(found.FullName))
+            {
+                File.Delete(file);
+            }
+
+            Assert.NotEqual("+0100", ct.GetString(DicomTag.TimezoneOffsetFromUTC));
+            var withTimezone = Run("findscu", "-S", "-aet", "TESTSCU", "-aec", "HOUNSFIELD", "-X", "-od", found.FullName,
+                "-k", "QueryRetrieveLevel=STUDY", "-k", $"PatientID={patientId}", "-k", "TimezoneOffsetFromUTC=+0100", "-k", "StudyInstanceUID", "127.0.0.1", port);
+            Assert.True(withTimezone.ExitCode == 0, withTimezone.Output);
+            var inTimezone = DicomFile.Open(Assert.Single(Directory.GetFiles(found.FullName))).Dataset;
+            Assert.Equal(studyUid, inTimezone.GetString(DicomTag.StudyInstanceUID));
+            Assert.Equal(ct.GetString(DicomTag.TimezoneOffsetFromUTC), inTimezone.GetString(DicomTag.TimezoneOffsetFromUTC));
+
             // An SCU that asks in Latin-1 is answered in Latin-1 (PS3.4 C.4.1.1.3.2), one that declares nothing in the stored set.
             var french = DicomFile.Open(Corpus.Get("charset_latin1_french").Path).Dataset;
             foreach (var (declared, expectedCharacterSet, expectedNameBytes) in new[]

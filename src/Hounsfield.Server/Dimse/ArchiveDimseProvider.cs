@@ -157,6 +157,14 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
                 continue;
             }
 
+            if (element.Tag == DicomTag.TimezoneOffsetFromUTC)
+            {
+                // Not a matching key: it names the timezone of the query's dates and times (PS3.4 C.4.1.1.3.1), which only
+                // timezone query adjustment, not offered, would use. The study's own offset is returned.
+                include.Add(element.Tag);
+                continue;
+            }
+
             // A value of a key the archive cannot match (a count, an attribute it keeps no column for, a sequence other than
             // the one above) is taken as universal: the key is returned, those without a column from a stored instance.
             var attribute = QueryAttributes.Find(element.Tag);
