@@ -689,7 +689,6 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         }
     }
 
-    /// <summary>Stored text is what the file held; UTF-8 (ISO_IR 192) makes every character of it representable.</summary>
     /// <summary>
     /// Removes an instance's row (a delete, or an overwrite) and records its blob key as freed, in a commit that reaches the
     /// disk: the blob's removal may not, and start-up must not recover a freed blob into the index. Returns that key, or
