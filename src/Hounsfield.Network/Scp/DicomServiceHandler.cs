@@ -129,40 +129,17 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
                 await StoreRequestHandler.HandleAsync(engine, message, options.Store).ConfigureAwait(false);
                 return;
             case DicomCommandField.CFindRequest when service == Service.Find && options.Find is { } find:
-            {
-                var identifier = await ReadIdentifierAsync(engine, message).ConfigureAwait(false);
-                if (identifier is not null)
-                {
-                    var findRequest = new DicomFindRequest(engine.Association, message.Command, identifier);
-                    engine.RunOperation(findRequest.MessageId, token => FindAsync(engine, message.Context, findRequest, find, token));
-                }
-
+                await RunWithIdentifierAsync(engine, message, identifier => new DicomFindRequest(engine.Association, message.Command, identifier),
+                    (request, token) => FindAsync(engine, message.Context, request, find, token)).ConfigureAwait(false);
                 return;
-            }
-
             case DicomCommandField.CMoveRequest when service == Service.Move && options.Move is { } move:
-            {
-                var identifier = await ReadIdentifierAsync(engine, message).ConfigureAwait(false);
-                if (identifier is not null)
-                {
-                    var moveRequest = new DicomRetrieveRequest(engine.Association, message.Command, identifier);
-                    engine.RunOperation(moveRequest.MessageId, token => MoveAsync(engine, message.Context, moveRequest, move, token));
-                }
-
+                await RunWithIdentifierAsync(engine, message, identifier => new DicomRetrieveRequest(engine.Association, message.Command, identifier),
+                    (request, token) => MoveAsync(engine, message.Context, request, move, token)).ConfigureAwait(false);
                 return;
-            }
-
             case DicomCommandField.CGetRequest when service == Service.Get && options.Get is { } get:
-            {
-                var identifier = await ReadIdentifierAsync(engine, message).ConfigureAwait(false);
-                if (identifier is not null)
-                {
-                    var getRequest = new DicomRetrieveRequest(engine.Association, message.Command, identifier);
-                    engine.RunOperation(getRequest.MessageId, token => GetAsync(engine, message.Context, getRequest, get, options.Transcoder, token));
-                }
-
+                await RunWithIdentifierAsync(engine, message, identifier => new DicomRetrieveRequest(engine.Association, message.Command, identifier),
+                    (request, token) => GetAsync(engine, message.Context, request, get, options.Transcoder, token)).ConfigureAwait(false);
                 return;
-            }
 
             default:
                 if (message.Data is { } data)
@@ -193,6 +170,21 @@ internal sealed class DicomServiceHandler(DicomServerOptions options, DicomAssoc
         }
 
         await engine.SendResponseAsync(message.Context, DimseCommand.CreateResponse(message.Command, status, false, comment)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads a C-FIND/C-MOVE/C-GET's identifier and, when it is acceptable, runs the operation off the reader loop, where a
+    /// C-CANCEL can reach it; else the refusal is already sent.
+    /// </summary>
+    private static async ValueTask RunWithIdentifierAsync<TRequest>(
+        DimseEngine engine, DimseIncomingMessage message, Func<DicomDataset, TRequest> createRequest, Func<TRequest, CancellationToken, Task> run)
+        where TRequest : DicomQueryRetrieveRequest
+    {
+        if (await ReadIdentifierAsync(engine, message).ConfigureAwait(false) is { } identifier)
+        {
+            var request = createRequest(identifier);
+            engine.RunOperation(request.MessageId, token => run(request, token));
+        }
     }
 
     /// <summary>
