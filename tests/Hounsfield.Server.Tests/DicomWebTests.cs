@@ -438,7 +438,7 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
         // Manufacturer, InstitutionName, PatientAddress (ß in overlay_mr), AdditionalPatientHistory (Japanese, ISO 2022, in
         // charset_iso2022_ir87_multi), SliceThickness: what each instance's file holds, as the oracle read it.
         string[] tags = ["00080070", "00080080", "00101040", "001021B0", "00180050"];
-        var compared = 0;
+        var (compared, asciiOnly) = (0, 0);
         foreach (var oracle in Oracles.GroupBy(o => CorpusServerFixture.Text(o, "00080018")).Select(g => g.First()))
         {
             var sop = CorpusServerFixture.Text(oracle, "00080018");
@@ -451,9 +451,17 @@ public sealed class DicomWebTests(CorpusServerFixture fixture) : IClassFixture<C
                     $"{sop} {tag}: expected {expected ?? "(none)"}, got {actual ?? "(none)"}");
                 compared += expected is null ? 0 : 1;
             }
+
+            // UTF-8 is declared when a returned value needs it, not for ASCII alone.
+            var texts = result.EnumerateObject().Where(p => p.Name != "00080005" && p.Value.TryGetProperty("Value", out _))
+                .SelectMany(p => p.Value.GetProperty("Value").EnumerateArray().Select(v => v.ToString()));
+            var declared = result.TryGetProperty("00080005", out var characterSet) ? characterSet.GetProperty("Value")[0].GetString() : null;
+            Assert.True((texts.Any(t => !System.Text.Ascii.IsValid(t)) ? "ISO_IR 192" : null) == declared, $"{sop}: declared {declared ?? "(none)"}");
+            asciiOnly += declared is null ? 1 : 0;
         }
 
         Assert.True(compared >= 20, $"only {compared} values in the corpus to compare");
+        Assert.True(asciiOnly >= 5, $"only {asciiOnly} results without text beyond ASCII");
         var withPixels = (await Client.GetFromJsonAsync<JsonElement>("/dicomweb/instances?limit=5&includefield=7FE00010")).EnumerateArray();
         Assert.All(withPixels, result => Assert.False(result.TryGetProperty("7FE00010", out _), "bulk data returned by QIDO")); // WADO-RS serves it
     }

@@ -654,11 +654,18 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         foreach (var element in utf8.Where(element => element.Tag != DicomTag.SpecificCharacterSet))
         {
             dataset.Add(element);
-            if ((element is DicomSequence || element.VR.UsesSpecificCharacterSet()) && !dataset.Contains(DicomTag.SpecificCharacterSet))
+            if (!dataset.Contains(DicomTag.SpecificCharacterSet) && HasTextBeyondAscii(element))
             {
                 dataset.AddOrUpdate(DicomTag.SpecificCharacterSet, DicomVR.CS, "ISO_IR 192");
             }
         }
+
+        static bool HasTextBeyondAscii(DicomElement element) => element switch
+        {
+            DicomSequence sequence => sequence.Items.Any(item => item.Any(HasTextBeyondAscii)),
+            DicomValueElement value => value.VR.UsesSpecificCharacterSet() && !System.Text.Ascii.IsValid(value.Span),
+            _ => false,
+        };
     }
 
     private static void AddValue(DicomDataset dataset, QueryAttribute attribute, object? value)
