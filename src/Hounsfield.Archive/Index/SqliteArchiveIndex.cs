@@ -333,7 +333,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         var storedFields = StoredFields(query);
         var sql = new StringBuilder("SELECT ");
         sql.AppendJoin(", ", attributes.Select(a => a.Column));
-        if (storedFields.Count > 0)
+        if (storedFields is not { Count: 0 })
         {
             sql.Append(", ").Append(query.Level switch
             {
@@ -384,7 +384,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
                 AddValue(dataset, attributes[i], reader.IsDBNull(i) ? null : reader.GetValue(i));
             }
 
-            if (storedFields.Count > 0 && !reader.IsDBNull(attributes.Count))
+            if (storedFields is not { Count: 0 } && !reader.IsDBNull(attributes.Count))
             {
                 AddStoredValues(dataset, (byte[])reader.GetValue(attributes.Count), storedFields);
             }
@@ -616,16 +616,21 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         return selected;
     }
 
-    /// <summary>The included attributes the index has no column for: returned from the stored metadata of an instance.</summary>
-    private static List<DicomTag> StoredFields(QidoQuery query) =>
-        [.. query.IncludeFields.Where(tag => QueryAttributes.Find(tag) is null && tag != DicomTag.SpecificCharacterSet).Order()];
+    /// <summary>
+    /// The included attributes the index has no column for, returned from the stored metadata of an instance; null for
+    /// every attribute an instance holds (includefield=all at instance level: at study and series level "all" means the
+    /// index's attributes, since another instance's attributes are not the study's or the series').
+    /// </summary>
+    private static List<DicomTag>? StoredFields(QidoQuery query) => query.IncludeAll && query.Level == QueryLevel.Instance
+        ? null
+        : [.. query.IncludeFields.Where(tag => QueryAttributes.Find(tag) is null && tag != DicomTag.SpecificCharacterSet).Order()];
 
     /// <summary>
-    /// Adds the attributes of <paramref name="tags"/> that the instance's stored DICOM JSON holds (the first instance of the
-    /// series or study the result is, by series and instance number), in UTF-8; binary values (bulk data or inline) are
-    /// left to WADO-RS.
+    /// Adds the attributes of <paramref name="tags"/> (null: every one the result lacks) that the instance's stored DICOM
+    /// JSON holds (the first instance of the series or study the result is, by series and instance number), in UTF-8;
+    /// binary values (bulk data or inline) are left to WADO-RS.
     /// </summary>
-    private static void AddStoredValues(DicomDataset dataset, byte[] metadata, IReadOnlyList<DicomTag> tags)
+    private static void AddStoredValues(DicomDataset dataset, byte[] metadata, IReadOnlyList<DicomTag>? tags)
     {
         var bulkData = new HashSet<DicomTag>();
         var stored = Hounsfield.Dicom.Json.DicomJsonReader.Read(metadata, new Hounsfield.Dicom.Json.DicomJsonReadOptions
@@ -638,9 +643,12 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
             picked.Add(characterSet);
         }
 
-        foreach (var tag in tags)
+        var candidates = tags is null
+            ? [.. stored.Where(element => element.Tag != DicomTag.SpecificCharacterSet && !element.Tag.IsGroupLength && !dataset.Contains(element.Tag))]
+            : tags.Select(stored.Find).OfType<DicomElement>().ToList();
+        foreach (var element in candidates)
         {
-            if (stored.Find(tag) is { } element && !bulkData.Contains(tag) && !element.VR.HasBinaryValue())
+            if (!bulkData.Contains(element.Tag) && !element.VR.HasBinaryValue())
             {
                 picked.Add(element);
             }
