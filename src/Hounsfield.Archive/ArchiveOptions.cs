@@ -85,6 +85,14 @@ public sealed class ArchiveOptions
     [Range(typeof(long), "0", "1073741824")]
     public long SpareSegmentLength { get; set; } = 256L * 1024 * 1024;
 
+    /// <summary>
+    /// How much stored metadata one query (QIDO-RS, C-FIND) reads for the attributes it returns from stored instances
+    /// (includefield of attributes the index has no column for, includefield=all at instance level, such C-FIND return
+    /// keys): once reached, the page ends there as if at its limit, and the client asks for the next. Default 32 MiB.
+    /// </summary>
+    [Range(typeof(long), "1", "9223372036854775807")]
+    public long MaxStoredValueBytesPerQuery { get; set; } = 32L * 1024 * 1024;
+
     /// <summary>Binary values longer than this are left out of stored metadata as BulkDataURIs. Default 1 KiB.</summary>
     [Range(0, int.MaxValue)]
     public int BulkDataThreshold { get; set; } = 1024;

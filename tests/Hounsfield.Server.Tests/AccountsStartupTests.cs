@@ -98,6 +98,7 @@ public sealed class AccountsStartupTests
     [InlineData("--Archive:MaxConcurrentCommits", "0", "Archive:MaxConcurrentCommits is 0; it must be at least 1.")]
     [InlineData("--Archive:IndexWriteDelay", "-00:00:01", "Archive:IndexWriteDelay is -00:00:01; it must be between 00:00:00 and 01:00:00.")]
     [InlineData("--Archive:MaxInstanceLength", "-5", "Archive:MaxInstanceLength is -5; it must be at least 1.")]
+    [InlineData("--Archive:MaxStoredValueBytesPerQuery", "0", "Archive:MaxStoredValueBytesPerQuery is 0; it must be at least 1.")]
     [InlineData("--Dimse:MaxAsyncOperations", "0", "Dimse:MaxAsyncOperations is 0; it must be between 1 and 65535.")]
     [InlineData("--Dimse:MaxAssociations", "0", "Dimse:MaxAssociations is 0; it must be between 1 and 100000.")]
     [InlineData("--Auth:PasswordIterations", "1", "Auth:PasswordIterations is 1; it must be at least 1000.")]

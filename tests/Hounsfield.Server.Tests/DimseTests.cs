@@ -281,6 +281,53 @@ public sealed class DimseTests
         }
     }
 
+    [Fact]
+    public async Task A_page_that_reads_its_budget_of_stored_metadata_ends_early_and_the_next_one_goes_on()
+    {
+        var dicomPort = FreePorts.Next();
+        await using var server = await ServerProcess.StartAsync(null, "--dicom-port", $"{dicomPort}", "--Dimse:Nodes:0:AETitle", "TESTSCU",
+            "--Archive:MaxStoredValueBytesPerQuery", "1");
+        try
+        {
+            var (study, series) = (DicomUidGenerator.FromUuid(), DicomUidGenerator.FromUuid());
+            var sops = Enumerable.Range(1, 3).Select(_ => DicomUidGenerator.FromUuid()).ToList();
+            using var store = await server.Client.PostAsync("/dicomweb/studies", DicomWebClient.Multipart([.. sops.Select(sop =>
+                SecondaryCapture.Bytes(study, series, sop, d => d.AddOrUpdate(DicomTag.Manufacturer, DicomVR.LO, "MAKER-" + sop[^4..])))]));
+            Assert.Equal(HttpStatusCode.OK, store.StatusCode);
+
+            // QIDO: one result per page (each reads more than one byte of stored metadata), a Warning, and the next page.
+            var found = new List<string>();
+            for (var offset = 0; offset < 10; offset++)
+            {
+                using var page = await server.Client.GetAsync($"/dicomweb/studies/{study}/instances?includefield=Manufacturer&offset={offset}");
+                var results = (await page.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray().ToList();
+                Assert.True(results.Count <= 1, $"offset {offset}: {results.Count} results");
+                if (results.Count == 0)
+                {
+                    break;
+                }
+
+                Assert.Equal("MAKER-" + results[0].GetProperty("00080018").GetProperty("Value")[0].GetString()![^4..], results[0].GetProperty("00080070").GetProperty("Value")[0].GetString());
+                found.Add(results[0].GetProperty("00080018").GetProperty("Value")[0].GetString()!);
+                Assert.Equal(found.Count < 3, page.Headers.NonValidated.Contains("Warning"));
+            }
+
+            Assert.Equal(sops.Order(), found.Order());
+
+            // C-FIND pages through them itself: every instance, once, with its stored Manufacturer.
+            var query = new DicomDataset().AddOrUpdate(DicomTag.StudyInstanceUID, DicomVR.UI, study).AddOrUpdate(DicomTag.SOPInstanceUID, DicomVR.UI, "")
+                .AddOrUpdate(DicomTag.Manufacturer, DicomVR.LO, "");
+            var client = new Hounsfield.Network.DicomClient("127.0.0.1", dicomPort, "TESTSCU", "HOUNSFIELD");
+            var matches = await client.FindAsync(Hounsfield.Network.DicomQueryRetrieveLevel.Image, query).ToListAsync();
+            Assert.Equal(sops.Order(), matches.Select(m => m.GetString(DicomTag.SOPInstanceUID)).Order());
+            Assert.All(matches, m => Assert.Equal("MAKER-" + m.GetString(DicomTag.SOPInstanceUID)![^4..], m.GetString(DicomTag.Manufacturer)));
+        }
+        finally
+        {
+            await server.DeleteDataAsync();
+        }
+    }
+
     [CorpusFact]
     public async Task Findscu_gets_a_series_request_attributes_sequence_with_the_item_attributes_it_asks_for()
     {

@@ -99,6 +99,13 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         this.logger = logger ?? NullLogger<SqliteArchiveIndex>.Instance;
     }
 
+    /// <summary>
+    /// How much stored metadata one query reads for its results' stored values (ArchiveOptions.MaxStoredValueBytesPerQuery):
+    /// once reached, the results end there, truncated as by the limit, so that a page of instances holding megabytes of text
+    /// each (an RT structure set's contours) does not take that much memory times the limit. Always at least one result.
+    /// </summary>
+    public long MaxStoredValueBytesPerQuery { get; init; } = 32L * 1024 * 1024;
+
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
@@ -370,10 +377,11 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
         command.CommandText = sql.ToString();
 
         var results = new List<DicomDataset>();
+        var storedValueBytes = 0L;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            if (results.Count == query.Limit)
+            if (results.Count == query.Limit || storedValueBytes >= MaxStoredValueBytesPerQuery)
             {
                 return new QueryResult(results, Truncated: true);
             }
@@ -386,7 +394,9 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
 
             if (storedFields is not { Count: 0 } && !reader.IsDBNull(attributes.Count))
             {
-                AddStoredValues(dataset, (byte[])reader.GetValue(attributes.Count), storedFields);
+                var metadata = (byte[])reader.GetValue(attributes.Count);
+                storedValueBytes += metadata.Length;
+                AddStoredValues(dataset, metadata, storedFields);
             }
 
             results.Add(dataset);

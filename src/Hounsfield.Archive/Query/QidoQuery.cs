@@ -47,7 +47,10 @@ public sealed record QidoQuery
     public int Offset { get; init; }
 }
 
-/// <summary>Results of a query, and whether more were there than the limit let through.</summary>
+/// <summary>
+/// Results of a query, and whether more were there than it returns: the limit, or the stored metadata a page may read
+/// (SqliteArchiveIndex.MaxStoredValueBytesPerQuery), ended it. The next page starts after the results returned.
+/// </summary>
 public sealed record QueryResult(IReadOnlyList<DicomDataset> Matches, bool Truncated);
 
 /// <summary>A match key or include field the query engine cannot honour; the message says which and why.</summary>

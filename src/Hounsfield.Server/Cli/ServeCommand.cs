@@ -36,7 +36,10 @@ internal static class ServeCommand
         var archiveOptions = builder.Configuration.Read<ArchiveOptions>("Archive");
         archiveOptions.DataDirectory = dataDirectory;
         builder.Services.AddSingleton(archiveOptions);
-        builder.Services.AddSingleton<IArchiveIndex>(services => new SqliteArchiveIndex(Path.Combine(dataDirectory, "index.db"), services.GetRequiredService<ILogger<SqliteArchiveIndex>>()));
+        builder.Services.AddSingleton<IArchiveIndex>(services => new SqliteArchiveIndex(Path.Combine(dataDirectory, "index.db"), services.GetRequiredService<ILogger<SqliteArchiveIndex>>())
+        {
+            MaxStoredValueBytesPerQuery = archiveOptions.MaxStoredValueBytesPerQuery,
+        });
         builder.Services.AddSingleton<IBlobStore>(_ => new FolderBlobStore(Path.Combine(dataDirectory, "blobs"), archiveOptions.MaxInMemoryInstanceLength, spareSegmentLength: archiveOptions.SpareSegmentLength));
         builder.Services.AddSingleton<ArchiveService>();
         var dimseOptions = builder.Configuration.Read<DimseOptions>("Dimse");

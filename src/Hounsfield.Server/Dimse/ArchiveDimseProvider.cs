@@ -61,9 +61,10 @@ internal sealed class ArchiveDimseProvider(ArchiveService archive, DimseOptions 
         };
         request.OptionalKeysNotSupported = keysNotMatched;
         var seenPatients = new HashSet<string>(StringComparer.Ordinal);
-        for (var offset = 0; ; offset += FindPageSize)
+        for (var offset = 0; ; )
         {
             var page = await archive.QueryAsync(query with { Offset = offset, Limit = FindPageSize }, cancellationToken);
+            offset += page.Matches.Count; // a page may end before the limit (QueryResult)
             foreach (var match in page.Matches)
             {
                 if (level == DicomQueryRetrieveLevel.Patient && !seenPatients.Add(match.GetString(DicomTag.PatientID) ?? string.Empty))
