@@ -91,7 +91,10 @@ public sealed class ArchiveOptions
     /// keys): once reached, the page ends there as if at its limit, and the client asks for the next. Default 32 MiB.
     /// </summary>
     [Range(typeof(long), "1", "9223372036854775807")]
-    public long MaxStoredValueBytesPerQuery { get; set; } = 32L * 1024 * 1024;
+    public long MaxStoredValueBytesPerQuery { get; set; } = DefaultMaxStoredValueBytesPerQuery;
+
+    /// <summary>The default of <see cref="MaxStoredValueBytesPerQuery"/>, which an index made without options takes too.</summary>
+    public const long DefaultMaxStoredValueBytesPerQuery = 32L * 1024 * 1024;
 
     /// <summary>Binary values longer than this are left out of stored metadata as BulkDataURIs. Default 1 KiB.</summary>
     [Range(0, int.MaxValue)]

@@ -98,7 +98,7 @@ public sealed class PduCodecTests
     {
         var request = SampleRequest();
         request.PresentationContexts.Add(new DicomPresentationContextProposal(5, DicomUids.StudyRootQueryRetrieveInformationModelFind, [DicomUids.ImplicitVRLittleEndian]));
-        request.UserInformation.ExtendedNegotiations.Add(new DicomExtendedNegotiation(DicomUids.StudyRootQueryRetrieveInformationModelFind, QueryExtendedNegotiation.AskFuzzySemanticMatching()));
+        request.UserInformation.ExtendedNegotiations.Add(new DicomExtendedNegotiation(DicomUids.StudyRootQueryRetrieveInformationModelFind, QueryExtendedNegotiation.Ask(combinedDateTime: false, fuzzySemantic: true)));
         request.UserInformation.ExtendedNegotiations.Add(new DicomExtendedNegotiation(DicomUids.MRImageStorage, [1])); // no context proposed: no answer
         var policy = new AcceptAll { Answer = proposed => proposed.SopClassUid == DicomUids.StudyRootQueryRetrieveInformationModelFind ? [0, 0, 1, 0] : null };
 

@@ -104,7 +104,7 @@ public sealed class SqliteArchiveIndex : IArchiveIndex, IDisposable
     /// once reached, the results end there, truncated as by the limit, so that a page of instances holding megabytes of text
     /// each (an RT structure set's contours) does not take that much memory times the limit. Always at least one result.
     /// </summary>
-    public long MaxStoredValueBytesPerQuery { get; init; } = 32L * 1024 * 1024;
+    public long MaxStoredValueBytesPerQuery { get; init; } = ArchiveOptions.DefaultMaxStoredValueBytesPerQuery;
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {

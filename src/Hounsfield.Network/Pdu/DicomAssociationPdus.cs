@@ -29,9 +29,6 @@ public static class QueryExtendedNegotiation
     public const int FuzzySemanticMatching = 2;
     public const int TimezoneQueryAdjustment = 3;
 
-    /// <summary>What a requestor proposes to ask for fuzzy semantic matching of person names alone.</summary>
-    public static byte[] AskFuzzySemanticMatching() => Ask(combinedDateTime: false, fuzzySemantic: true);
-
     /// <summary>What a requestor proposes to ask for these options (no relational queries, no timezone adjustment).</summary>
     public static byte[] Ask(bool combinedDateTime, bool fuzzySemantic) => [0, combinedDateTime ? (byte)1 : (byte)0, fuzzySemantic ? (byte)1 : (byte)0, 0];
 }
